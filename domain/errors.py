@@ -1,0 +1,379 @@
+"""Domain errors: one exception class per business rule broken.
+
+Concept
+    A rule of accounts receivable was about to be broken by a command, so the
+    command was refused *before* any event was recorded: nothing is ever
+    half-recorded.
+
+Invariants
+    - Every error is a :class:`DomainError` with a stable, machine-readable
+      ``code`` (snake_case, a class attribute, never reworded once published:
+      the services layer maps it to an HTTP 4xx problem response).
+    - ``str(error)`` is a sentence a billing clerk understands.
+    - ``field`` names the input at fault when there is one, else ``None``.
+
+Vocabulary
+    rule broken: the reason a command is refused; "code": its stable name.
+"""
+
+# The classes are named for the rule broken, as the clerk and the API codes say it
+# (InvoiceVoided, AllocationExceedsPayment), not with an "Error" suffix.
+# ruff: noqa: N818
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class DomainError(Exception):
+    """Base class of every refused command."""
+
+    code: ClassVar[str] = "domain_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"{name}(code={self.code!r}, message={self.message!r}, field={self.field!r})"
+
+
+# --- money -----------------------------------------------------------------
+
+
+class InvalidAmount(DomainError):
+    code = "invalid_amount"
+
+
+class FloatAmountRefused(DomainError):
+    code = "float_amount_refused"
+
+
+class AmountTooPrecise(DomainError):
+    code = "amount_too_precise"
+
+
+class UnknownCurrency(DomainError):
+    code = "unknown_currency"
+
+
+class CurrencyMismatch(DomainError):
+    code = "currency_mismatch"
+
+
+class AmountMustBePositive(DomainError):
+    code = "amount_must_be_positive"
+
+
+class InvalidQuantity(DomainError):
+    code = "invalid_quantity"
+
+
+# --- command inputs ----------------------------------------------------------
+
+
+class MissingValue(DomainError):
+    code = "missing_value"
+
+
+class ProvenanceIncomplete(DomainError):
+    code = "provenance_incomplete"
+
+
+class InvalidPaymentTerms(DomainError):
+    code = "invalid_payment_terms"
+
+
+class InvalidDate(DomainError):
+    code = "invalid_date"
+
+
+# --- account -------------------------------------------------------------------
+
+
+class AccountClosed(DomainError):
+    code = "account_closed"
+
+
+class AccountHasBalance(DomainError):
+    code = "account_has_balance"
+
+
+class NothingChanged(DomainError):
+    code = "nothing_changed"
+
+
+# --- charges -----------------------------------------------------------------
+
+
+class DuplicateCharge(DomainError):
+    code = "duplicate_charge"
+
+
+class UnknownCharge(DomainError):
+    code = "unknown_charge"
+
+
+class ChargeVoided(DomainError):
+    code = "charge_voided"
+
+
+class ChargeAlreadyInvoiced(DomainError):
+    code = "charge_already_invoiced"
+
+
+class ChargeOnClaim(DomainError):
+    code = "charge_on_claim"
+
+
+# --- invoices and notes --------------------------------------------------------
+
+
+class DuplicateInvoice(DomainError):
+    code = "duplicate_invoice"
+
+
+class UnknownInvoice(DomainError):
+    code = "unknown_invoice"
+
+
+class NothingToInvoice(DomainError):
+    code = "nothing_to_invoice"
+
+
+class InvoiceTotalNotPositive(DomainError):
+    code = "invoice_total_not_positive"
+
+
+class InvoiceVoided(DomainError):
+    code = "invoice_voided"
+
+
+class InvoiceHasApplications(DomainError):
+    code = "invoice_has_applications"
+
+
+class DueDateBeforeIssueDate(DomainError):
+    code = "due_date_before_issue_date"
+
+
+class ScheduleDoesNotSumToAmount(DomainError):
+    code = "schedule_does_not_sum_to_amount"
+
+
+class InvalidSchedule(DomainError):
+    code = "invalid_schedule"
+
+
+class CreditNoteExceedsOpen(DomainError):
+    code = "credit_note_exceeds_open"
+
+
+class DuplicateNote(DomainError):
+    code = "duplicate_note"
+
+
+class InvoiceNotOpen(DomainError):
+    code = "invoice_not_open"
+
+
+# --- payments, allocation, credit ------------------------------------------------
+
+
+class DuplicatePayment(DomainError):
+    code = "duplicate_payment"
+
+
+class UnknownPayment(DomainError):
+    code = "unknown_payment"
+
+
+class PaymentAlreadyReversed(DomainError):
+    code = "payment_already_reversed"
+
+
+class AllocationExceedsPayment(DomainError):
+    code = "allocation_exceeds_payment"
+
+
+class AllocationExceedsOpenAmount(DomainError):
+    code = "allocation_exceeds_open_amount"
+
+
+class InsufficientCredit(DomainError):
+    code = "insufficient_credit"
+
+
+class DuplicateRefund(DomainError):
+    code = "duplicate_refund"
+
+
+class UnknownAllocationPolicy(DomainError):
+    code = "unknown_allocation_policy"
+
+
+# --- write-offs ----------------------------------------------------------------
+
+
+class DuplicateWriteOff(DomainError):
+    code = "duplicate_write_off"
+
+
+class UnknownWriteOff(DomainError):
+    code = "unknown_write_off"
+
+
+class WriteOffExceedsOpen(DomainError):
+    code = "write_off_exceeds_open"
+
+
+class RecoveryExceedsWriteOff(DomainError):
+    code = "recovery_exceeds_write_off"
+
+
+# --- settlement ------------------------------------------------------------------
+
+
+class DuplicateSettlementOffer(DomainError):
+    code = "duplicate_settlement_offer"
+
+
+class UnknownSettlementOffer(DomainError):
+    code = "unknown_settlement_offer"
+
+
+class SettlementOfferNotActive(DomainError):
+    code = "settlement_offer_not_active"
+
+
+class SettlementOfferOverlaps(DomainError):
+    code = "settlement_offer_overlaps"
+
+
+class SettlementDiscountTooLarge(DomainError):
+    code = "settlement_discount_too_large"
+
+
+class InvalidSettlementTerms(DomainError):
+    code = "invalid_settlement_terms"
+
+
+# --- payment plans ---------------------------------------------------------------
+
+
+class DuplicatePaymentPlan(DomainError):
+    code = "duplicate_payment_plan"
+
+
+class UnknownPaymentPlan(DomainError):
+    code = "unknown_payment_plan"
+
+
+class PaymentPlanNotActive(DomainError):
+    code = "payment_plan_not_active"
+
+
+class PlanOnDisputedInvoice(DomainError):
+    code = "plan_on_disputed_invoice"
+
+
+class InvoiceAlreadyOnPlan(DomainError):
+    code = "invoice_already_on_plan"
+
+
+class NothingOpenForPlan(DomainError):
+    code = "nothing_open_for_plan"
+
+
+# --- subscriptions ---------------------------------------------------------------
+
+
+class DuplicateSubscription(DomainError):
+    code = "duplicate_subscription"
+
+
+class UnknownSubscription(DomainError):
+    code = "unknown_subscription"
+
+
+class SubscriptionNotActive(DomainError):
+    code = "subscription_not_active"
+
+
+class ChangeOutsideBilledPeriod(DomainError):
+    code = "change_outside_billed_period"
+
+
+# --- insurance claims --------------------------------------------------------------
+
+
+class DuplicateClaim(DomainError):
+    code = "duplicate_claim"
+
+
+class UnknownClaim(DomainError):
+    code = "unknown_claim"
+
+
+class ClaimDoesNotBalance(DomainError):
+    code = "claim_does_not_balance"
+
+
+class ClaimNotAwaitingAdjudication(DomainError):
+    code = "claim_not_awaiting_adjudication"
+
+
+class ClaimNotDenied(DomainError):
+    code = "claim_not_denied"
+
+
+class ClaimNotAdjudicated(DomainError):
+    code = "claim_not_adjudicated"
+
+
+class ContractualAdjustmentAlreadyPosted(DomainError):
+    code = "contractual_adjustment_already_posted"
+
+
+class InvalidAdjustmentGroup(DomainError):
+    code = "invalid_adjustment_group"
+
+
+# --- disputes and collections --------------------------------------------------------
+
+
+class InvoiceAlreadyDisputed(DomainError):
+    code = "invoice_already_disputed"
+
+
+class InvoiceNotDisputed(DomainError):
+    code = "invoice_not_disputed"
+
+
+class DuplicateCollectionRecord(DomainError):
+    code = "duplicate_collection_record"
+
+
+class UnknownPromiseToPay(DomainError):
+    code = "unknown_promise_to_pay"
+
+
+class PromiseToPayNotOpen(DomainError):
+    code = "promise_to_pay_not_open"
+
+
+class InvalidCollectionChannel(DomainError):
+    code = "invalid_collection_channel"
+
+
+class NothingToDun(DomainError):
+    code = "nothing_to_dun"
+
+
+class InvalidDunningLevel(DomainError):
+    code = "invalid_dunning_level"

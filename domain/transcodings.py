@@ -1,0 +1,101 @@
+"""Transcodings: how the domain's own types are written to and read from JSON.
+
+Concept
+    eventsourcing's ``JSONTranscoder`` handles ``UUID``, ``Decimal`` and
+    ``datetime`` out of the box; every other non-primitive type that an event or
+    the aggregate's state (for snapshots) holds needs a :class:`Transcoding`.
+    :func:`transcodings` returns them all; the application registers them, and
+    any follower of the event store must register the same ones.
+
+    This module imports ``eventsourcing.persistence.Transcoding`` — an abstract
+    class with no I/O — which is the only persistence name the domain uses.
+
+Invariants
+    - Each transcoding's ``name`` is stable forever (stored data refers to it).
+    - Decoding an encoding gives an equal object: Money keeps its exact amount,
+      dates stay dates, dataclasses come back with tuples where they had tuples.
+
+Vocabulary
+    transcoding: a pair of functions (encode, decode) for one type, under a name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from typing import Any
+
+from eventsourcing.persistence import Transcoding
+
+from domain.charges import Charge, ChargeLine
+from domain.ledger import LedgerEntry
+from domain.money import Money
+from domain.open_items import Movement, OpenItem, Term, TermStatus
+from domain.payments import Allocation, CreditDraw, Payment
+
+
+class MoneyAsList(Transcoding):
+    type = Money
+    name = "money"
+
+    def encode(self, obj: Money) -> list[str]:
+        return [str(obj.amount), obj.currency]
+
+    def decode(self, data: list[str]) -> Money:
+        amount, currency = data
+        return Money(amount, currency)
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class DataclassAsDict(Transcoding):
+    """A domain dataclass as an object of its fields (tuples written as arrays)."""
+
+    def __init__(self, cls: type[Any], name: str) -> None:
+        self.type = cls
+        self.name = name
+        self._fields = tuple(f.name for f in dataclasses.fields(cls))
+        # JSON has no tuples: remember which fields to turn back into tuples.
+        self._tuple_fields = frozenset(
+            f.name for f in dataclasses.fields(cls) if str(f.type).startswith("tuple[")
+        )
+
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return {name: getattr(obj, name) for name in self._fields}
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        values = dict(data)
+        for name in self._tuple_fields:
+            values[name] = tuple(values[name])
+        return self.type(**values)
+
+
+#: Domain dataclasses held by events or by the aggregate's state, with their stable names.
+DATACLASSES: tuple[tuple[type[Any], str], ...] = (
+    (Allocation, "receivables.allocation"),
+    (Charge, "receivables.charge"),
+    (ChargeLine, "receivables.charge_line"),
+    (CreditDraw, "receivables.credit_draw"),
+    (LedgerEntry, "receivables.ledger_entry"),
+    (Movement, "receivables.movement"),
+    (OpenItem, "receivables.open_item"),
+    (Payment, "receivables.payment"),
+    (Term, "receivables.term"),
+    (TermStatus, "receivables.term_status"),
+)
+
+
+def transcodings() -> list[Transcoding]:
+    """Every transcoding the domain needs, to register on a JSONTranscoder."""
+    result: list[Transcoding] = [MoneyAsList(), DateAsISO()]
+    result.extend(DataclassAsDict(cls, name) for cls, name in DATACLASSES)
+    return result
