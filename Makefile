@@ -1,0 +1,50 @@
+# Receivables — the few things people do. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: env
+env: ## Create or update the Python environment (.venv) from uv.lock
+	@deploy/local/python-env.sh
+
+.PHONY: run
+run: env ## Start the API on the embedded default (SQLite in ./var, no servers needed)
+	@$(UV) run --frozen ar serve
+
+.PHONY: test
+test: env infra-up ## Install everything, start PostgreSQL and Kafka, run every test
+	@$(UV) run --frozen pytest $(PYTEST_ARGS) || { rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests; the suite must never be empty" >&2; fi; \
+	  exit $$rc; }
+
+.PHONY: lint
+lint: env ## Ruff: lint rules and formatting
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+
+.PHONY: typecheck
+typecheck: env ## mypy (strict on domain/)
+	@$(UV) run --frozen mypy domain services projections
+
+.PHONY: infra-up
+infra-up: ## Install (if needed) and start PostgreSQL and Kafka on 127.0.0.1
+	@deploy/local/services.sh up
+
+.PHONY: infra-down
+infra-down: ## Stop the local PostgreSQL and Kafka
+	@deploy/local/services.sh down
+
+.PHONY: infra-status
+infra-status: ## Say whether the local services are running
+	@deploy/local/services.sh status
+
+.PHONY: bench
+bench: env infra-up ## Run the benchmark harness against the local services
+	@echo "no benchmarks yet"

@@ -1,0 +1,69 @@
+"""The HTTP API: FastAPI over the Receivables application, versioned under ``/v1``.
+
+Every request gets a correlation id (the client's ``X-Correlation-Id`` or a new one), bound to
+every log line of the request and recorded on every event it causes, and one canonical log
+line when it ends. Bodies larger than ``MAX_BODY_BYTES`` are refused before they are read.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+from services.api import accounts, problems
+from services.bootstrap import Runtime
+from services.logging import bind_context, clear_context, get_logger
+
+log = get_logger("receivables.http")
+
+MAX_BODY_BYTES = 1_000_000
+_CORRELATION_ID_MAX = 128
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="Receivables",
+        version="1",
+        summary="Event-sourced accounts receivable: every charge, invoice and payment on the record.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+    )
+    app.state.runtime = runtime
+    problems.install(app)
+    app.include_router(accounts.router)
+
+    @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.middleware("http")
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        clear_context()
+        supplied = request.headers.get("x-correlation-id", "")
+        correlation_id = supplied if 0 < len(supplied) <= _CORRELATION_ID_MAX else uuid.uuid4().hex
+        request.state.correlation_id = correlation_id
+        bind_context(correlation_id=correlation_id)
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            response: Response = problems.problem(
+                413, "body_too_large", f"The body is larger than {MAX_BODY_BYTES} bytes.", None
+            )
+        else:
+            started = time.perf_counter()
+            response = await call_next(request)
+            log.info(
+                "request",
+                method=request.method,
+                path=request.url.path,
+                status=response.status_code,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+        response.headers["X-Correlation-Id"] = correlation_id
+        return response
+
+    return app

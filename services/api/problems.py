@@ -1,0 +1,101 @@
+"""Errors over HTTP: ``application/problem+json`` with a stable code, a sentence and the field.
+
+Every refusal the product makes reaches the client in one shape (RFC 9457):
+``{"type", "title", "status", "detail", "code", "field"}``. ``code`` is stable and meant for
+programs; ``detail`` is a sentence meant for people. A 500 is a bug: it is logged with its
+traceback and answered with a generic problem that leaks nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import DomainError
+from services.errors import ServiceError
+from services.logging import get_logger
+
+log = get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(
+    status: int, code: str, detail: str, field: str | None = None, **extra: Any
+) -> JSONResponse:
+    body = {
+        "type": f"https://receivables.dev/problems/{code}",
+        "title": code.replace("_", " ").capitalize(),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "field": field,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _field_of(loc: tuple[Any, ...]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or None
+
+
+def _validation_sentence(error: dict[str, Any]) -> str:
+    field = _field_of(tuple(error.get("loc", ()))) or "the request"
+    kind = error.get("type", "")
+    if kind == "missing":
+        return f"{field} is required."
+    if kind == "extra_forbidden":
+        return f"{field} is not a field this request takes."
+    if kind == "json_invalid":
+        return "The body is not valid JSON."
+    message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+    return f"{field}: {message}"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return problem(422, exc.code, str(exc), getattr(exc, "field", None))
+
+    @app.exception_handler(ServiceError)
+    async def _service(_: Request, exc: ServiceError) -> JSONResponse:
+        return problem(exc.status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        return problem(
+            422,
+            "invalid_request",
+            _validation_sentence(first) if first else "The request is not valid.",
+            _field_of(tuple(first.get("loc", ()))) if first else None,
+            errors=[
+                {"field": _field_of(tuple(e.get("loc", ()))), "detail": _validation_sentence(e)}
+                for e in errors
+            ],
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "body_too_large",
+            415: "unsupported_media_type",
+        }
+        return problem(exc.status_code, code.get(exc.status_code, "http_error"), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path)
+        return problem(
+            500,
+            "internal_error",
+            "Something went wrong on our side; the error was logged with this request's correlation id.",
+        )

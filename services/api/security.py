@@ -1,0 +1,35 @@
+"""Who is calling: the API key in ``Authorization: Bearer <key>`` and what its role may do.
+
+A missing, unknown or revoked key gets 401. The caller's tenant scopes every account lookup,
+so a request never reaches another tenant's accounts; the caller's key name becomes the actor
+on every event it records. The key itself never reaches a log line.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.api_keys import ApiKeys, Caller
+from services.errors import Unauthenticated
+from services.logging import bind_context
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer ar_...`")
+
+
+def authenticated_caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Caller:
+    if credentials is None:
+        raise Unauthenticated
+    keys: ApiKeys = request.app.state.runtime.keys
+    caller = keys.authenticate(credentials.credentials)
+    if caller is None:
+        raise Unauthenticated
+    bind_context(actor=caller.name, tenant_id=caller.tenant_id)
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(authenticated_caller)]

@@ -1,0 +1,112 @@
+"""API keys: who is calling, for which tenant, in which role.
+
+A key is shown once, when it is created: ``ar_<key id>_<secret>``. Only the SHA-256 of the
+secret is stored (the secret is 32 random bytes, so a slow hash adds nothing); a presented key
+is found by its id and compared in constant time. A key belongs to one tenant and one role and
+has a name, which becomes the actor on every event it records. Revoked keys stay on file, so
+the actor of old events can still be looked up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from projections.database import Database
+
+KEY_PREFIX = "ar"
+
+
+class Role(StrEnum):
+    clerk = "clerk"
+    auditor = "auditor"
+    reporter = "reporter"
+    admin = "admin"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated key behind a request."""
+
+    key_id: str
+    name: str
+    tenant_id: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    caller: Caller
+    secret: str  # the whole key, shown once
+
+
+class ApiKeys:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create_tables(self) -> None:
+        self.db.create_tables(
+            [
+                "CREATE TABLE IF NOT EXISTS api_keys ("
+                " key_id TEXT PRIMARY KEY,"
+                " name TEXT NOT NULL,"
+                " tenant_id TEXT NOT NULL,"
+                " role TEXT NOT NULL,"
+                " secret_sha256 TEXT NOT NULL,"
+                " created_at {timestamp} NOT NULL,"
+                " revoked_at {timestamp})"
+            ]
+        )
+
+    def create(
+        self, *, name: str, tenant_id: str, role: Role, now: datetime | None = None
+    ) -> IssuedKey:
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        self.db.execute(
+            "INSERT INTO api_keys (key_id, name, tenant_id, role, secret_sha256, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (key_id, name, tenant_id, role.value, _digest(secret), _timestamp(now)),
+        )
+        caller = Caller(key_id=key_id, name=name, tenant_id=tenant_id, role=role)
+        return IssuedKey(caller=caller, secret=f"{KEY_PREFIX}_{key_id}_{secret}")
+
+    def authenticate(self, presented: str) -> Caller | None:
+        """The caller a presented key stands for, or None when it is unknown, wrong or revoked."""
+        prefix, _, rest = presented.partition("_")
+        key_id, _, secret = rest.partition("_")
+        if prefix != KEY_PREFIX or not key_id or not secret:
+            return None
+        row = self.db.query_one(
+            "SELECT key_id, name, tenant_id, role, secret_sha256 FROM api_keys"
+            " WHERE key_id = ? AND revoked_at IS NULL",
+            (key_id,),
+        )
+        if row is None or not hmac.compare_digest(row["secret_sha256"], _digest(secret)):
+            return None
+        return Caller(
+            key_id=row["key_id"],
+            name=row["name"],
+            tenant_id=row["tenant_id"],
+            role=Role(row["role"]),
+        )
+
+    def any_admin(self) -> bool:
+        return (
+            self.db.query_one(
+                "SELECT 1 AS one FROM api_keys WHERE role = ? AND revoked_at IS NULL", ("admin",)
+            )
+            is not None
+        )
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _timestamp(now: datetime | None) -> str:
+    return (now or datetime.now(UTC)).isoformat()

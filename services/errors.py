@@ -1,0 +1,55 @@
+"""Errors the application layer reports, besides the domain's own rule violations.
+
+Each has a stable ``code``, a sentence a clerk understands, the ``field`` at fault where there is
+one, and the HTTP ``status`` it maps to. Domain errors (``domain.errors.DomainError``) map to 422
+unless ``DOMAIN_STATUS`` says otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ServiceError(Exception):
+    code: ClassVar[str] = "service_error"
+    status: ClassVar[int] = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class AccountNotFound(ServiceError):
+    code = "account_not_found"
+    status = 404
+
+    def __init__(self, account_number: str) -> None:
+        super().__init__(f"There is no account {account_number}.", field="account_number")
+
+
+class AccountAlreadyExists(ServiceError):
+    code = "account_already_exists"
+    status = 409
+
+    def __init__(self, account_number: str) -> None:
+        super().__init__(f"Account {account_number} is already open.", field="account_number")
+
+
+class ConcurrentUpdate(ServiceError):
+    code = "concurrent_update"
+    status = 409
+
+    def __init__(self, account_number: str) -> None:
+        super().__init__(
+            f"Account {account_number} was changed by another request at the same moment; "
+            "nothing was recorded, send the request again."
+        )
+
+
+class Unauthenticated(ServiceError):
+    code = "unauthenticated"
+    status = 401
+
+    def __init__(self) -> None:
+        super().__init__("Send a valid API key in the Authorization header: 'Bearer <key>'.")
