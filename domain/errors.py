@@ -16,10 +16,6 @@ Vocabulary
     rule broken: the reason a command is refused; "code": its stable name.
 """
 
-# The classes are named for the rule broken, as the clerk and the API codes say it
-# (InvoiceVoided, AllocationExceedsPayment), not with an "Error" suffix.
-# ruff: noqa: N818
-
 from __future__ import annotations
 
 from typing import ClassVar
@@ -377,3 +373,23 @@ class NothingToDun(DomainError):
 
 class InvalidDunningLevel(DomainError):
     code = "invalid_dunning_level"
+
+
+class DocumentCannotBeVoided(DomainError):
+    code = "document_cannot_be_voided"
+
+
+class DuplicateDispute(DomainError):
+    code = "duplicate_dispute"
+
+
+class UnknownDispute(DomainError):
+    code = "unknown_dispute"
+
+
+class InvalidOutcome(DomainError):
+    code = "invalid_outcome"
+
+
+class DuplicateBillingRun(DomainError):
+    code = "duplicate_billing_run"

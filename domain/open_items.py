@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Final
 
 from domain.money import Money
@@ -50,6 +51,19 @@ class Term:
 
     due_on: date
     amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    """A charge as it is printed on an invoice."""
+
+    charge_id: str
+    code: str
+    description: str
+    quantity: Decimal
+    unit_price: Money
+    net: Money
+    tax: Money
 
 
 @dataclass(frozen=True, slots=True)

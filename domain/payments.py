@@ -64,3 +64,26 @@ class Payment:
     @property
     def is_reversed(self) -> bool:
         return self.reversed_on is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CreditApplication:
+    """Unapplied credit of one payment applied to one open item."""
+
+    payment_id: str
+    invoice_number: str
+    amount: Money
+
+
+def draw_credit(payments: dict[str, Payment], amount: Money) -> list[CreditDraw]:
+    """Take ``amount`` of unapplied credit from payments, oldest payment first."""
+    remaining = amount
+    draws: list[CreditDraw] = []
+    for payment in payments.values():
+        if not remaining.is_positive:
+            break
+        if payment.unapplied.is_positive:
+            taken = payment.unapplied.min(remaining)
+            draws.append(CreditDraw(payment.payment_id, taken))
+            remaining = remaining - taken
+    return draws

@@ -27,11 +27,20 @@ from typing import Any
 
 from eventsourcing.persistence import Transcoding
 
+from domain.account import OverdueTerm
 from domain.charges import Charge, ChargeLine
+from domain.claims import Claim, ClaimAdjustment
+from domain.collections_activity import CollectionActivity, PromiseToPay
+from domain.disputes import Dispute
 from domain.ledger import LedgerEntry
 from domain.money import Money
-from domain.open_items import Movement, OpenItem, Term, TermStatus
-from domain.payments import Allocation, CreditDraw, Payment
+from domain.open_items import InvoiceLine, Movement, OpenItem, Term, TermStatus
+from domain.payments import Allocation, CreditApplication, CreditDraw, Payment
+from domain.plans import PaymentPlan, PlanSchedule
+from domain.schedules import InstallmentShare
+from domain.settlement import SettlementOffer
+from domain.subscriptions import BilledPeriod, Subscription
+from domain.write_offs import WriteOff
 
 
 class MoneyAsList(Transcoding):
@@ -82,15 +91,30 @@ class DataclassAsDict(Transcoding):
 #: Domain dataclasses held by events or by the aggregate's state, with their stable names.
 DATACLASSES: tuple[tuple[type[Any], str], ...] = (
     (Allocation, "receivables.allocation"),
+    (BilledPeriod, "receivables.billed_period"),
     (Charge, "receivables.charge"),
     (ChargeLine, "receivables.charge_line"),
+    (Claim, "receivables.claim"),
+    (ClaimAdjustment, "receivables.claim_adjustment"),
+    (CollectionActivity, "receivables.collection_activity"),
+    (CreditApplication, "receivables.credit_application"),
     (CreditDraw, "receivables.credit_draw"),
+    (Dispute, "receivables.dispute"),
+    (InstallmentShare, "receivables.installment_share"),
+    (InvoiceLine, "receivables.invoice_line"),
     (LedgerEntry, "receivables.ledger_entry"),
     (Movement, "receivables.movement"),
     (OpenItem, "receivables.open_item"),
+    (OverdueTerm, "receivables.overdue_term"),
     (Payment, "receivables.payment"),
+    (PaymentPlan, "receivables.payment_plan"),
+    (PlanSchedule, "receivables.plan_schedule"),
+    (PromiseToPay, "receivables.promise_to_pay"),
+    (SettlementOffer, "receivables.settlement_offer"),
+    (Subscription, "receivables.subscription"),
     (Term, "receivables.term"),
     (TermStatus, "receivables.term_status"),
+    (WriteOff, "receivables.write_off"),
 )
 
 

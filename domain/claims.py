@@ -1,0 +1,137 @@
+"""Insurance claims: what an insurer owes on charges, and what passes to the patient.
+
+Concept
+    A medical office bills charges to an insurer (the *payer*) on a *claim*.
+    Until adjudication the payer owes the billed amount. The payer's remittance
+    (X12 835 style) *adjudicates* the claim: it pays an amount and lists
+    *adjustments*, each a group code, a reason code and an amount:
+
+    - ``CO`` contractual obligation: written off by contract (never billed to anyone);
+    - ``PR`` patient responsibility (deductible PR-1, coinsurance PR-2, ...):
+      moves to the patient, as a patient-share open item;
+    - ``OA`` other adjustment, ``PI`` payer-initiated reduction: written off like CO.
+
+    The insurer's payment and the contractual write-off are then posted as their
+    own events; the patient's share is collectible from the patient like any invoice.
+
+Invariants
+    - A claim balances: ``billed − Σ adjustments = paid``
+      (:class:`~domain.errors.ClaimDoesNotBalance`); patient responsibility = Σ PR.
+    - Owed by the payer = billed − patient share − contractual adjustments posted
+      − insurer payments (+ reversed insurer payments); never below zero.
+    - A claim is adjudicated once; a denial can be appealed or resubmitted, and
+      only then adjudicated.
+
+Vocabulary
+    billed, adjudicated, denied, appealed, resubmitted, patient share, contractual
+    adjustment (CO/OA/PI), remittance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Final
+
+from domain.errors import (
+    AmountMustBePositive,
+    ClaimDoesNotBalance,
+    CurrencyMismatch,
+    InvalidAdjustmentGroup,
+)
+from domain.money import Money
+from domain.open_items import Movement, net_reduction
+
+GROUPS: Final[frozenset[str]] = frozenset({"CO", "PR", "OA", "PI"})
+WRITTEN_OFF_GROUPS: Final[frozenset[str]] = frozenset({"CO", "OA", "PI"})
+
+SUBMITTED: Final = "submitted"
+ADJUDICATED: Final = "adjudicated"
+DENIED: Final = "denied"
+APPEALED: Final = "appealed"
+RESUBMITTED: Final = "resubmitted"
+AWAITING_ADJUDICATION: Final[frozenset[str]] = frozenset({SUBMITTED, APPEALED, RESUBMITTED})
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimAdjustment:
+    """One CAS adjustment: group (CO/PR/OA/PI), reason code (e.g. "45"), amount."""
+
+    group: str
+    reason_code: str
+    amount: Money
+
+
+def check_adjustments(billed: Money, paid: Money, adjustments: Sequence[ClaimAdjustment]) -> None:
+    if paid.currency != billed.currency:
+        raise CurrencyMismatch(f"The paid amount must be in {billed.currency}.", field="paid")
+    if paid.is_negative:
+        raise AmountMustBePositive("The paid amount cannot be negative.", field="paid")
+    total = Money.zero(billed.currency)
+    for adjustment in adjustments:
+        if adjustment.group not in GROUPS:
+            raise InvalidAdjustmentGroup(
+                f"{adjustment.group!r} is not an adjustment group; use CO, PR, OA or PI.",
+                field="adjustments",
+            )
+        if adjustment.amount.currency != billed.currency:
+            raise CurrencyMismatch(
+                f"Adjustment {adjustment.group}-{adjustment.reason_code} is not in "
+                f"{billed.currency}.",
+                field="adjustments",
+            )
+        if not adjustment.amount.is_positive:
+            raise AmountMustBePositive(
+                f"Adjustment {adjustment.group}-{adjustment.reason_code} must be more than zero.",
+                field="adjustments",
+            )
+        total = total + adjustment.amount
+    if billed - total != paid:
+        raise ClaimDoesNotBalance(
+            f"The claim does not balance: billed {billed} less adjustments {total} is "
+            f"{billed - total}, but the payer paid {paid}.",
+            field="adjustments",
+        )
+
+
+def patient_responsibility(adjustments: Sequence[ClaimAdjustment], currency: str) -> Money:
+    return Money.sum((a.amount for a in adjustments if a.group == "PR"), currency)
+
+
+def written_off(adjustments: Sequence[ClaimAdjustment], currency: str) -> Money:
+    return Money.sum((a.amount for a in adjustments if a.group in WRITTEN_OFF_GROUPS), currency)
+
+
+@dataclass
+class Claim:
+    claim_id: str
+    payer: str
+    charge_ids: list[str]
+    billed: Money
+    submitted_on: date
+    reduced: Money
+    status: str = SUBMITTED
+    submissions: int = 1
+    adjustments: list[ClaimAdjustment] = field(default_factory=list)
+    paid_per_remittance: Money | None = None
+    patient_share: Money | None = None
+    patient_invoice_number: str | None = None
+    contractual_posted: bool = False
+    denial_reason: str | None = None
+    movements: list[Movement] = field(default_factory=list)
+
+    @property
+    def owed_by_payer(self) -> Money:
+        return self.billed - self.reduced
+
+    def owed_by_payer_as_of(self, as_of: date | None) -> Money:
+        if as_of is None:
+            return self.owed_by_payer
+        if as_of < self.submitted_on:
+            return Money.zero(self.billed.currency)
+        return self.billed - net_reduction(self.movements, self.billed.currency, as_of)
+
+    def reduce(self, movement: Movement) -> None:
+        self.movements.append(movement)
+        self.reduced = self.reduced + movement.amount

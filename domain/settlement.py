@@ -1,0 +1,58 @@
+"""Settlement offers: a discount for paying the rest by a date.
+
+Concept
+    To close a debt, the coordinator offers a *settlement*: take an amount off
+    (``amount_off``), or accept a smaller sum (``settle_for``), if the remainder
+    is paid by the *expiry* date. The discount is not given up front: it is
+    applied — as its own event, ``SettlementDiscountApplied`` — only when cash
+    received on or before the expiry brings what is open on the offer's invoices
+    down to the discount. After the expiry a sweep records the offer as lapsed;
+    the clerk can also withdraw it.
+
+Invariants
+    - ``0 < discount < open`` when offered (a 100% discount is a write-off,
+      not a settlement: :class:`~domain.errors.SettlementDiscountTooLarge`).
+    - Exactly one of ``amount_off`` / ``settle_for`` is given.
+    - An invoice is on at most one active offer.
+    - The discount applied is what remains open (≤ the offered discount),
+      spread over the offer's invoices as each one's outstanding amount.
+
+Vocabulary
+    remainder: open − discount, what the customer must pay; expiry: the last day
+    cash counts; lapsed: expired unmet; withdrawn: taken back by the clerk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+from domain.money import Money
+
+ACTIVE: Final = "active"
+APPLIED: Final = "applied"
+LAPSED: Final = "lapsed"
+WITHDRAWN: Final = "withdrawn"
+
+
+@dataclass
+class SettlementOffer:
+    offer_id: str
+    invoice_numbers: list[str]
+    discount: Money
+    settle_for: Money | None
+    open_when_made: Money
+    made_on: date
+    expires_on: date
+    status: str = ACTIVE
+    ended_on: date | None = None
+
+    def is_met(self, open_now: Money, on: date) -> bool:
+        """Cash on ``on`` has brought what is open down to the discount, in time."""
+        return (
+            self.status == ACTIVE
+            and on <= self.expires_on
+            and open_now.is_positive
+            and open_now <= self.discount
+        )

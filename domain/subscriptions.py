@@ -1,0 +1,91 @@
+"""Subscriptions: recurring price plans, billed in advance per period, prorated on change.
+
+Concept
+    A customer on a *subscription* pays a price per monthly *period*, billed in
+    advance by a *billing run* (which posts one recurring charge per period not yet
+    billed up to the run's date). Changing plan mid-period, Kill Bill style:
+
+    - ``immediate``: credit the unused part of the old plan for the rest of the
+      billed period, and charge the new plan for that same rest;
+    - ``next_period``: the new price applies from the next period; nothing prorated.
+
+    Cancelling is ``immediate`` (unused part credited, no further billing) or
+    ``end_of_period`` (no credit; billing stops at the end of the period).
+
+Invariants
+    - Periods run from the start date by whole months, anchored on its day
+      (Jan 31 → Feb 29 → Mar 31); a period is billed at most once.
+    - **Proration rule**: ``price × days remaining / days in period``, rounded to
+      the minor unit half-even, each of credit and charge on its own. Days
+      remaining count from the change date (inclusive) to the period end
+      (exclusive): changing halfway through a 30-day period from 20 to 30 per month
+      credits 10.00 and charges 15.00.
+    - A proration credit is a charge line with a negative amount, invoiced with
+      the next invoice.
+
+Vocabulary
+    period, billed until (end of the last billed period), proration, billing run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_EVEN
+from typing import Final
+
+from domain.money import Money
+from domain.schedules import add_months
+
+ACTIVE: Final = "active"
+CANCELLED: Final = "cancelled"
+
+IMMEDIATE: Final = "immediate"
+NEXT_PERIOD: Final = "next_period"
+END_OF_PERIOD: Final = "end_of_period"
+
+
+@dataclass
+class Subscription:
+    subscription_id: str
+    plan_code: str
+    price: Money
+    starts_on: date
+    billed_until: date
+    periods_billed: int = 0
+    status: str = ACTIVE
+    ends_on: date | None = None
+    pending_plan_code: str | None = None
+    pending_price: Money | None = None
+    pending_from: date | None = None
+
+    def period_start(self, index: int) -> date:
+        return add_months(self.starts_on, index, self.starts_on.day)
+
+    def period_containing(self, day: date) -> tuple[date, date]:
+        index = (day.year - self.starts_on.year) * 12 + day.month - self.starts_on.month
+        index = max(index, 0)
+        while self.period_start(index) > day and index > 0:
+            index -= 1
+        while self.period_start(index + 1) <= day:
+            index += 1
+        return self.period_start(index), self.period_start(index + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class BilledPeriod:
+    """One period of one subscription billed by a run (a recurring charge)."""
+
+    subscription_id: str
+    charge_id: str
+    plan_code: str
+    period_start: date
+    period_end: date
+    amount: Money
+
+
+def prorate(price: Money, period: tuple[date, date], from_day: date) -> Money:
+    start, end = period
+    remaining = (end - from_day).days
+    days = (end - start).days
+    return price.prorate(remaining, days).round_to_minor(ROUND_HALF_EVEN)
