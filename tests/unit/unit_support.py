@@ -107,3 +107,41 @@ def replay(events: list[Any]) -> Account:
         account = copy.mutate(account)
     assert account is not None
     return account
+
+
+def invoice(account: Account, number: str, on: str, **kwargs: Any) -> None:
+    account.issue_invoice(invoice_number=number, issued_on=d(on), meta=META, **kwargs)
+
+
+def event_names(events: Any) -> list[str]:
+    return [type(event).__name__ for event in events]
+
+
+def balance_by_equation(account: Account) -> Money:
+    """charges + debit notes − payments − credits − discounts − write-offs
+    − contractual adjustments + reversals + refunds + recoveries."""
+    t = account.ledger_totals()
+    return (
+        t["charges"]
+        + t["debit_notes"]
+        - t["payments"]
+        - t["credits"]
+        - t["discounts"]
+        - t["write_offs"]
+        - t["contractual_adjustments"]
+        + t["reversals"]
+        + t["refunds"]
+        + t["recoveries"]
+    )
+
+
+def balance_by_open_items(account: Account) -> Money:
+    """What is open on items + owed on claims + uninvoiced charges − unapplied credit."""
+    total = Money.zero(account.currency)
+    for item in account.items.values():
+        total = total + item.outstanding
+    for claim in account.claims.values():
+        total = total + claim.owed_by_payer
+    for charge_id in account.uninvoiced:
+        total = total + account.charges[charge_id].total
+    return total - account.unapplied_credit
