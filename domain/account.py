@@ -2275,6 +2275,13 @@ class Account(Aggregate):
         claim_rules.check_adjustments(claim.billed, paid, adjustments)
         self._check_not_before_opening(adjudicated_on, "adjudicated_on")
         share = claim_rules.patient_responsibility(adjustments, self.currency)
+        adjusted = share + claim_rules.written_off(adjustments, self.currency)
+        if adjusted > claim.owed_by_payer:
+            raise errors.ClaimDoesNotBalance(
+                f"The adjustments ({adjusted}) are more than the {claim.owed_by_payer} the payer "
+                f"still owes on claim {claim_id} after what it has already paid.",
+                field="adjustments",
+            )
         number: str | None = None
         if share.is_positive:
             number = patient_invoice_number or f"{claim_id}-PR"
@@ -2348,6 +2355,12 @@ class Account(Aggregate):
         amount = claim_rules.written_off(claim.adjustments, self.currency)
         if not amount.is_positive:
             raise errors.NothingChanged(f"Claim {claim_id} has no contractual adjustment.")
+        if amount > claim.owed_by_payer:
+            raise errors.AllocationExceedsOpenAmount(
+                f"The contractual adjustment of {amount} is more than the {claim.owed_by_payer} "
+                f"the payer still owes on claim {claim_id}.",
+                field="claim_id",
+            )
         self._check_not_before_opening(posted_on, "posted_on")
         self._trigger(
             self.ContractualAdjustmentPosted,
