@@ -326,8 +326,8 @@ def check_invariants(account: Account) -> None:
 step_strategy = st.tuples(st.sampled_from(COMMANDS), st.integers(0, 2**32), st.integers(1, 60_000))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(step_strategy, min_size=1, max_size=45))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(step_strategy, min_size=20, max_size=60))
 def test_any_sequence_of_commands_keeps_the_account_balanced_and_replayable(
     steps: list[tuple[str, int, int]],
 ) -> None:
