@@ -2640,35 +2640,40 @@ class Account(Aggregate):
                     amount=open_now,
                     applications=applications,
                 )
-                self._review_plans(on, meta)
+                self._review_plans(on, meta, settled=True)
 
-    def _review_plans(self, on: date, meta: Provenance) -> None:
+    def _review_plans(self, on: date, meta: Provenance, *, settled: bool = False) -> None:
+        """Record installments newly covered (or re-opened) and plans now completed.
+
+        After a settlement discount (``settled``) the installments it covered were not
+        paid, so only the completion is recorded.
+        """
         for plan in [p for p in self.plans.values() if p.status == plans.ACTIVE]:
             open_now = self._plan_open(plan)
+            if not (settled and open_now.is_zero):
+                for status in installment_statuses(plan.schedule, open_now):
+                    if status.outstanding.is_zero and status.index not in plan.paid:
+                        self._trigger(
+                            self.PlanInstallmentPaid,
+                            effective_on=on,
+                            meta=meta,
+                            plan_id=plan.plan_id,
+                            index=status.index,
+                            due_on=status.due_on,
+                            amount=status.amount,
+                        )
+                    elif status.outstanding.is_positive and status.index in plan.paid:
+                        self._trigger(
+                            self.PlanInstallmentReopened,
+                            effective_on=on,
+                            meta=meta,
+                            plan_id=plan.plan_id,
+                            index=status.index,
+                        )
             if open_now.is_zero:
                 self._trigger(
                     self.PaymentPlanCompleted, effective_on=on, meta=meta, plan_id=plan.plan_id
                 )
-                continue
-            for status in installment_statuses(plan.schedule, open_now):
-                if status.outstanding.is_zero and status.index not in plan.paid:
-                    self._trigger(
-                        self.PlanInstallmentPaid,
-                        effective_on=on,
-                        meta=meta,
-                        plan_id=plan.plan_id,
-                        index=status.index,
-                        due_on=status.due_on,
-                        amount=status.amount,
-                    )
-                elif status.outstanding.is_positive and status.index in plan.paid:
-                    self._trigger(
-                        self.PlanInstallmentReopened,
-                        effective_on=on,
-                        meta=meta,
-                        plan_id=plan.plan_id,
-                        index=status.index,
-                    )
 
     def _review_promises(self, on: date, meta: Provenance) -> None:
         for promise in list(self.promises.values()):
