@@ -1,8 +1,12 @@
 """The Receivables application: the commands and queries billing clerks and auditors use.
 
-An eventsourcing ``Application`` whose methods load an ``Account`` aggregate, call the domain
-and save the new events in one atomic write. Library errors are translated here into the
-product's errors, so the HTTP API and the CLI never see an eventsourcing exception.
+An eventsourcing ``Application`` whose command methods describe what to do to one ``Account``
+and hand it to the group committer (``services.group_commit``), which applies it and saves the
+new events — with the request's idempotency key — in a transaction shared with the other
+commands that arrived at the same moment. Every command answers with an ``Outcome``: the
+response body (JSON-ready) and whether it replays an earlier request with the same key.
+Library errors are translated here into the product's errors, so the HTTP API and the CLI
+never see an eventsourcing exception.
 """
 
 from __future__ import annotations
@@ -14,24 +18,56 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+from eventsourcing.utils import EnvType
 
 from domain.account import Account
 from domain.money import Money
 from domain.provenance import Provenance
 from domain.transcodings import transcodings
-from services.errors import AccountAlreadyExists, AccountNotFound, ConcurrentUpdate
+from projections.database import Database
+from services.errors import AccountAlreadyExists, AccountNotFound
+from services.group_commit import (
+    Apply,
+    Command,
+    GroupCommitter,
+    Idempotency,
+    Outcome,
+    Respond,
+    fingerprint,
+)
+from services.recorders import IDEMPOTENCY_TABLE
+from services.views import account_summary
 
 
 class Receivables(Application[UUID]):
     """Accounts receivable for every tenant; one ``Account`` aggregate per customer account."""
 
     name = "Receivables"
+    is_snapshotting_enabled = True
+
+    def __init__(self, env: EnvType | None = None) -> None:
+        super().__init__(env)
+        datastore = getattr(self.recorder, "datastore", None)
+        if not isinstance(datastore, SQLiteDatastore | PostgresDatastore):
+            msg = (
+                f"unsupported persistence for the product's tables: {type(self.recorder).__name__}"
+            )
+            raise TypeError(msg)
+        self.db = Database(datastore)
+        self.db.create_tables([IDEMPOTENCY_TABLE])
+        self.committer = GroupCommitter(self, self.db)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         for transcoding in transcodings():
             transcoder.register(transcoding)
+
+    def close(self) -> None:
+        self.committer.close()
+        super().close()
 
     # --- commands -------------------------------------------------------------------------
 
@@ -45,21 +81,36 @@ class Receivables(Application[UUID]):
         opened_on: date,
         meta: Provenance,
         payment_terms_days: int = 30,
-    ) -> Account:
-        account = Account.open(
-            tenant_id=tenant_id,
-            account_number=account_number,
-            name=name,
-            currency=currency,
-            effective_on=opened_on,
-            meta=meta,
-            payment_terms_days=payment_terms_days,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        def apply(account: Account | None) -> Account:
+            if account is not None:
+                raise AccountAlreadyExists(account_number)
+            return Account.open(
+                tenant_id=tenant_id,
+                account_number=account_number,
+                name=name,
+                currency=currency,
+                effective_on=opened_on,
+                meta=meta,
+                payment_terms_days=payment_terms_days,
+            )
+
+        params = {
+            "name": name,
+            "currency": currency,
+            "opened_on": opened_on,
+            "payment_terms_days": payment_terms_days,
+        }
+        return self._run(
+            tenant_id,
+            account_number,
+            "open_account",
+            params,
+            apply,
+            account_summary,
+            idempotency_key,
         )
-        try:
-            self.save(account)
-        except IntegrityError:
-            raise AccountAlreadyExists(account_number) from None
-        return account
 
     def post_charge(
         self,
@@ -75,22 +126,37 @@ class Receivables(Application[UUID]):
         service_date: date,
         meta: Provenance,
         currency: str | None = None,
-    ) -> Account:
-        account = self.get_account(tenant_id, account_number)
-        currency = currency or account.currency
-        account.post_charge(
-            charge_id=charge_id,
-            code=code,
-            description=description,
-            quantity=quantity,
-            unit_price=Money(unit_price, currency),
-            tax=Money(tax, currency),
-            service_date=service_date,
-            effective_on=service_date,
-            meta=meta,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        def apply(account: Account | None) -> Account:
+            account = _existing(account, account_number)
+            in_currency = currency or account.currency
+            account.post_charge(
+                charge_id=charge_id,
+                code=code,
+                description=description,
+                quantity=quantity,
+                unit_price=Money(unit_price, in_currency),
+                tax=Money(tax, in_currency),
+                service_date=service_date,
+                effective_on=service_date,
+                meta=meta,
+            )
+            return account
+
+        params = {
+            "charge_id": charge_id, "code": code, "description": description, "quantity": quantity,
+            "unit_price": unit_price, "tax": tax, "service_date": service_date, "currency": currency,
+        }  # fmt: skip
+        return self._run(
+            tenant_id,
+            account_number,
+            "post_charge",
+            params,
+            apply,
+            account_summary,
+            idempotency_key,
         )
-        self._save(account)
-        return account
 
     def receive_payment(
         self,
@@ -105,22 +171,37 @@ class Receivables(Application[UUID]):
         meta: Provenance,
         currency: str | None = None,
         allocations: Mapping[str, Decimal] | None = None,
-    ) -> Account:
-        account = self.get_account(tenant_id, account_number)
-        currency = currency or account.currency
-        account.receive_payment(
-            payment_id=payment_id,
-            amount=Money(amount, currency),
-            method=method,
-            reference=reference,
-            received_on=received_on,
-            meta=meta,
-            allocations=None
-            if allocations is None
-            else {invoice: Money(value, currency) for invoice, value in allocations.items()},
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        def apply(account: Account | None) -> Account:
+            account = _existing(account, account_number)
+            in_currency = currency or account.currency
+            account.receive_payment(
+                payment_id=payment_id,
+                amount=Money(amount, in_currency),
+                method=method,
+                reference=reference,
+                received_on=received_on,
+                meta=meta,
+                allocations=None
+                if allocations is None
+                else {invoice: Money(value, in_currency) for invoice, value in allocations.items()},
+            )
+            return account
+
+        params = {
+            "payment_id": payment_id, "amount": amount, "method": method, "reference": reference,
+            "received_on": received_on, "currency": currency, "allocations": dict(allocations or {}),
+        }  # fmt: skip
+        return self._run(
+            tenant_id,
+            account_number,
+            "receive_payment",
+            params,
+            apply,
+            account_summary,
+            idempotency_key,
         )
-        self._save(account)
-        return account
 
     # --- queries --------------------------------------------------------------------------
 
@@ -135,8 +216,34 @@ class Receivables(Application[UUID]):
 
     # --- internals ------------------------------------------------------------------------
 
-    def _save(self, account: Account, **kwargs: Any) -> None:
-        try:
-            self.save(account, **kwargs)
-        except IntegrityError:
-            raise ConcurrentUpdate(account.account_number) from None
+    def _run(
+        self,
+        tenant_id: str,
+        account_number: str,
+        name: str,
+        params: dict[str, Any],
+        apply: Apply,
+        respond: Respond,
+        idempotency_key: str | None,
+        status: int = 201,
+    ) -> Outcome:
+        idempotency = None
+        if idempotency_key is not None:
+            request = fingerprint(name, {"account_number": account_number, **params})
+            idempotency = Idempotency(
+                tenant_id=tenant_id, key=idempotency_key, request_sha256=request
+            )
+        command = Command(
+            account_id=Account.id_for(tenant_id, account_number),
+            apply=apply,
+            respond=respond,
+            idempotency=idempotency,
+            status=status,
+        )
+        return self.committer.execute(command)
+
+
+def _existing(account: Account | None, account_number: str) -> Account:
+    if account is None:
+        raise AccountNotFound(account_number)
+    return account

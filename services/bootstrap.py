@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteDatastore
-
 from projections.database import Database
 from services.api_keys import ApiKeys
 from services.app import Receivables
@@ -22,6 +19,12 @@ from services.settings import Settings
 def eventsourcing_env(settings: Settings) -> dict[str, str]:
     """eventsourcing's own settings for the chosen persistence."""
     env = {"CREATE_TABLE": "y"}
+    recorder = (
+        "services.recorders:IdempotentPostgresRecorder"
+        if settings.uses_postgres
+        else "services.recorders:IdempotentSQLiteRecorder"
+    )
+    env["APPLICATION_RECORDER_TOPIC"] = recorder
     if settings.uses_postgres:
         env |= {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -59,11 +62,7 @@ class Runtime:
 def bootstrap(settings: Settings | None = None) -> Runtime:
     settings = settings or Settings()
     app = Receivables(env=eventsourcing_env(settings))
-    datastore = getattr(app.recorder, "datastore", None)
-    if not isinstance(datastore, SQLiteDatastore | PostgresDatastore):
-        msg = f"unsupported persistence for the product's tables: {type(app.recorder).__name__}"
-        raise TypeError(msg)
-    db = Database(datastore)
+    db = app.db
     keys = ApiKeys(db)
     keys.create_tables()
     return Runtime(settings=settings, app=app, db=db, keys=keys)

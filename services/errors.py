@@ -53,3 +53,15 @@ class Unauthenticated(ServiceError):
 
     def __init__(self) -> None:
         super().__init__("Send a valid API key in the Authorization header: 'Bearer <key>'.")
+
+
+class IdempotencyKeyReused(ServiceError):
+    code = "idempotency_key_reused"
+    status = 409
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"The idempotency key {key!r} was already used for a different request; "
+            "use a new key for a new request.",
+            field="Idempotency-Key",
+        )

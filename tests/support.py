@@ -36,7 +36,7 @@ def open_charge_and_pay(
         service_date=date(2026, 1, 2),
         meta=CLERK,
     )
-    return app.receive_payment(
+    app.receive_payment(
         tenant_id=tenant_id,
         account_number=account_number,
         payment_id="pay-1",
@@ -46,3 +46,4 @@ def open_charge_and_pay(
         received_on=date(2026, 1, 3),
         meta=CLERK,
     )
+    return app.get_account(tenant_id, account_number)

@@ -7,10 +7,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from domain.account import Account
 from domain.provenance import Provenance
 from services.api.fields import (
     STRICT,
@@ -23,13 +22,24 @@ from services.api.fields import (
 )
 from services.api.security import CallerDep
 from services.api_keys import Caller
+from services.app import Receivables
+from services.group_commit import Outcome
+from services.views import account_summary
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
 AccountNumber = Annotated[
     str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 ]
-CorrelationHeader = Annotated[str | None, Header(alias="X-Correlation-Id", max_length=128)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        description="Your unique key for this request: a retry with the same key and body returns the first answer and records nothing new.",
+    ),
+]
 
 
 class OpenAccountRequest(BaseModel):
@@ -89,21 +99,28 @@ def _meta(request: Request, caller: Caller, reason: str | None = None) -> Proven
     return Provenance(actor=caller.name, correlation_id=request.state.correlation_id, reason=reason)
 
 
-def _account_response(account: Account) -> AccountResponse:
-    return AccountResponse(
-        account_id=str(account.id),
-        account_number=account.account_number,
-        name=account.name,
-        currency=account.currency,
-        version=account.version,
-        balance=account.balance.amount,
-        unapplied_credit=account.unapplied_credit.amount,
-    )
+def _answer(outcome: Outcome, response: Response) -> AccountResponse:
+    """The command's answer; a replay of an earlier request says so in a header."""
+    response.status_code = outcome.status
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return AccountResponse.model_validate(outcome.body)
+
+
+def _app(request: Request) -> Receivables:
+    app: Receivables = request.app.state.runtime.app
+    return app
 
 
 @router.post("", status_code=201, summary="Open an account")
-def open_account(body: OpenAccountRequest, request: Request, caller: CallerDep) -> AccountResponse:
-    account = request.app.state.runtime.app.open_account(
+def open_account(
+    body: OpenAccountRequest,
+    request: Request,
+    response: Response,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
+) -> AccountResponse:
+    outcome = _app(request).open_account(
         tenant_id=caller.tenant_id,
         account_number=body.account_number,
         name=body.name,
@@ -111,24 +128,30 @@ def open_account(body: OpenAccountRequest, request: Request, caller: CallerDep) 
         opened_on=body.opened_on,
         payment_terms_days=body.payment_terms_days,
         meta=_meta(request, caller),
+        idempotency_key=key,
     )
-    return _account_response(account)
+    return _answer(outcome, response)
 
 
 @router.get("/{account_number}", summary="Read an account")
 def get_account(
     account_number: AccountNumber, request: Request, caller: CallerDep
 ) -> AccountResponse:
-    return _account_response(
-        request.app.state.runtime.app.get_account(caller.tenant_id, account_number)
+    return AccountResponse.model_validate(
+        account_summary(_app(request).get_account(caller.tenant_id, account_number))
     )
 
 
 @router.post("/{account_number}/charges", status_code=201, summary="Post a charge for a service")
 def post_charge(
-    account_number: AccountNumber, body: PostChargeRequest, request: Request, caller: CallerDep
+    account_number: AccountNumber,
+    body: PostChargeRequest,
+    request: Request,
+    response: Response,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
 ) -> AccountResponse:
-    account = request.app.state.runtime.app.post_charge(
+    outcome = _app(request).post_charge(
         tenant_id=caller.tenant_id,
         account_number=account_number,
         charge_id=body.charge_id or f"ch_{uuid.uuid4().hex[:16]}",
@@ -140,15 +163,21 @@ def post_charge(
         currency=body.currency,
         service_date=body.service_date,
         meta=_meta(request, caller),
+        idempotency_key=key,
     )
-    return _account_response(account)
+    return _answer(outcome, response)
 
 
 @router.post("/{account_number}/payments", status_code=201, summary="Record a payment received")
 def receive_payment(
-    account_number: AccountNumber, body: ReceivePaymentRequest, request: Request, caller: CallerDep
+    account_number: AccountNumber,
+    body: ReceivePaymentRequest,
+    request: Request,
+    response: Response,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
 ) -> AccountResponse:
-    account = request.app.state.runtime.app.receive_payment(
+    outcome = _app(request).receive_payment(
         tenant_id=caller.tenant_id,
         account_number=account_number,
         payment_id=body.payment_id or f"pay_{uuid.uuid4().hex[:16]}",
@@ -158,15 +187,16 @@ def receive_payment(
         reference=body.reference,
         received_on=body.received_on,
         meta=_meta(request, caller),
+        idempotency_key=key,
     )
-    return _account_response(account)
+    return _answer(outcome, response)
 
 
 @router.get("/{account_number}/balance", summary="Read an account's balance")
 def get_balance(
     account_number: AccountNumber, request: Request, caller: CallerDep
 ) -> BalanceResponse:
-    account = request.app.state.runtime.app.get_account(caller.tenant_id, account_number)
+    account = _app(request).get_account(caller.tenant_id, account_number)
     return BalanceResponse(
         account_number=account.account_number,
         currency=account.currency,

@@ -159,3 +159,33 @@ def test_the_openapi_document_and_docs_are_published(client: TestClient) -> None
     assert spec.status_code == 200
     assert "/v1/accounts/{account_number}/payments" in spec.json()["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_a_retried_request_with_its_idempotency_key_is_answered_once(client: TestClient) -> None:
+    _open(client)
+    payment = {
+        "amount": "5.00",
+        "method": "cash",
+        "reference": "r",
+        "received_on": "2026-01-03",
+        "payment_id": "p-1",
+    }
+
+    first = client.post(
+        "/v1/accounts/A-100/payments", json=payment, headers={"Idempotency-Key": "k-1"}
+    )
+    again = client.post(
+        "/v1/accounts/A-100/payments", json=payment, headers={"Idempotency-Key": "k-1"}
+    )
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert client.get("/v1/accounts/A-100").json()["version"] == 2
+    changed = client.post(
+        "/v1/accounts/A-100/payments",
+        json={**payment, "amount": "6.00"},
+        headers={"Idempotency-Key": "k-1"},
+    )
+    assert _assert_problem(changed, 409, "idempotency_key_reused")["field"] == "Idempotency-Key"
