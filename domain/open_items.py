@@ -169,7 +169,11 @@ class OpenItem:
         ]
 
     def earliest_open_due_on(self) -> date:
-        for status in self.term_statuses():
-            if status.outstanding.is_positive:
-                return status.due_on
+        # The allocation policy asks this of every open item on every payment: plain
+        # Decimal arithmetic here keeps a payment O(open items) with a small constant.
+        covered = self.reduced.amount
+        for term in self.terms:
+            covered -= term.amount.amount
+            if covered < 0:
+                return term.due_on
         return self.terms[-1].due_on
