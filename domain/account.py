@@ -24,9 +24,31 @@ Invariants
     - The account's state is made of Money, dates, Decimals, strings, lists, dicts
       and the dataclasses listed in :mod:`domain.transcodings`, so snapshots work.
 
+Commands (each takes ``meta: Provenance`` and a business date; all refuse with a
+:class:`~domain.errors.DomainError` before recording anything)
+    account: ``open``, ``change_details``, ``change_payment_terms``, ``close``;
+    charges: ``post_charge``, ``void_charge``; documents: ``issue_invoice``,
+    ``void_invoice``, ``issue_credit_note``, ``issue_debit_note``; cash:
+    ``receive_payment``, ``apply_credit``, ``refund_credit``, ``reverse_payment``;
+    bad debt: ``write_off``, ``recover_write_off``; settlement:
+    ``offer_settlement``, ``withdraw_settlement_offer``; plans:
+    ``agree_payment_plan``, ``change_payment_plan``, ``default_payment_plan``;
+    subscriptions: ``start_subscription``, ``change_subscription_plan``,
+    ``cancel_subscription``, ``run_billing``; insurance: ``submit_claim``,
+    ``adjudicate_claim``, ``post_insurer_payment``, ``post_contractual_adjustment``,
+    ``deny_claim``, ``appeal_claim``, ``resubmit_claim``; disputes and collections:
+    ``open_dispute``, ``resolve_dispute``, ``record_collection_activity``,
+    ``record_promise_to_pay``, ``escalate_dunning``; the daily ``sweep``.
+
+    Follow-on facts are recorded by the command that causes them, after its main
+    event: installments paid or re-opened, a settlement discount earned, a plan
+    completed, a promise kept.
+
 Vocabulary
-    See the modules for each concept: money, charges, open_items (invoices,
-    terms), payments, allocation, ledger, hash_chain.
+    balance (everything owed, by the customer and insurers, less unapplied
+    credit), customer balance, outstanding, overdue, unapplied credit; see the
+    modules for each concept: money, charges, open_items, schedules, payments,
+    allocation, ledger, plans, settlement, claims, subscriptions, hash_chain.
 """
 
 from __future__ import annotations
