@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from projections.database import Database
 
@@ -94,6 +95,24 @@ class ApiKeys:
             tenant_id=row["tenant_id"],
             role=Role(row["role"]),
         )
+
+    def list(self, tenant_id: str) -> list[dict[str, Any]]:
+        """The tenant's keys, without secrets: id, name, role, created and revoked times."""
+        return self.db.query(
+            "SELECT key_id, name, role, created_at, revoked_at FROM api_keys WHERE tenant_id = ? ORDER BY created_at, key_id",
+            (tenant_id,),
+        )
+
+    def revoke(self, tenant_id: str, key_id: str, now: datetime | None = None) -> bool:
+        """Revoke one of the tenant's keys; False when the tenant has no such live key."""
+        with self.db.transaction() as c:
+            c.execute(
+                self.db.sql(
+                    "UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND key_id = ? AND revoked_at IS NULL"
+                ),
+                (_timestamp(now), tenant_id, key_id),
+            )
+            return bool(c.rowcount == 1)
 
     def any_admin(self) -> bool:
         return (

@@ -158,5 +158,30 @@ def keys_create(
     runtime.close()
 
 
+@keys_app.command("list")
+def keys_list(tenant: Annotated[str, typer.Option(help="The tenant whose keys to list.")]) -> None:
+    """List a tenant's keys (never their secrets)."""
+    runtime = _runtime()
+    for row in runtime.keys.list(tenant):
+        revoked = f"revoked {row['revoked_at']}" if row["revoked_at"] else "live"
+        typer.echo(f"{row['key_id']}  {row['role']:<8}  {row['name']}  created {row['created_at']}  {revoked}")
+    runtime.close()
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (the part after 'ar_').")],
+    tenant: Annotated[str, typer.Option(help="The tenant the key belongs to.")],
+) -> None:
+    """Revoke a key: it stops working at once."""
+    runtime = _runtime()
+    revoked = runtime.keys.revoke(tenant, key_id)
+    runtime.close()
+    if not revoked:
+        typer.echo(f"error: tenant {tenant} has no live key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
+
+
 if __name__ == "__main__":
     app()

@@ -55,6 +55,15 @@ class Unauthenticated(ServiceError):
         super().__init__("Send a valid API key in the Authorization header: 'Bearer <key>'.")
 
 
+class Forbidden(ServiceError):
+    code = "forbidden"
+    status = 403
+
+    def __init__(self, role: str, allowed: tuple[str, ...]) -> None:
+        roles = " or ".join(sorted(allowed))
+        super().__init__(f"A {role} key cannot do this; it needs a {roles} key.")
+
+
 class IdempotencyKeyReused(ServiceError):
     code = "idempotency_key_reused"
     status = 409
@@ -65,3 +74,11 @@ class IdempotencyKeyReused(ServiceError):
             "use a new key for a new request.",
             field="Idempotency-Key",
         )
+
+
+class KeyNotFound(ServiceError):
+    code = "key_not_found"
+    status = 404
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"Your tenant has no live API key {key_id}.", field="key_id")

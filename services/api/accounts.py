@@ -20,7 +20,7 @@ from services.api.fields import (
     PositiveAmount,
     ShortText,
 )
-from services.api.security import CallerDep
+from services.api.security import ClerkDep, ReaderDep
 from services.api_keys import Caller
 from services.app import Receivables
 from services.group_commit import Outcome
@@ -117,7 +117,7 @@ def open_account(
     body: OpenAccountRequest,
     request: Request,
     response: Response,
-    caller: CallerDep,
+    caller: ClerkDep,
     key: IdempotencyKey = None,
 ) -> AccountResponse:
     outcome = _app(request).open_account(
@@ -135,7 +135,7 @@ def open_account(
 
 @router.get("/{account_number}", summary="Read an account")
 def get_account(
-    account_number: AccountNumber, request: Request, caller: CallerDep
+    account_number: AccountNumber, request: Request, caller: ReaderDep
 ) -> AccountResponse:
     return AccountResponse.model_validate(
         account_summary(_app(request).get_account(caller.tenant_id, account_number))
@@ -148,7 +148,7 @@ def post_charge(
     body: PostChargeRequest,
     request: Request,
     response: Response,
-    caller: CallerDep,
+    caller: ClerkDep,
     key: IdempotencyKey = None,
 ) -> AccountResponse:
     outcome = _app(request).post_charge(
@@ -174,7 +174,7 @@ def receive_payment(
     body: ReceivePaymentRequest,
     request: Request,
     response: Response,
-    caller: CallerDep,
+    caller: ClerkDep,
     key: IdempotencyKey = None,
 ) -> AccountResponse:
     outcome = _app(request).receive_payment(
@@ -194,7 +194,7 @@ def receive_payment(
 
 @router.get("/{account_number}/balance", summary="Read an account's balance")
 def get_balance(
-    account_number: AccountNumber, request: Request, caller: CallerDep
+    account_number: AccountNumber, request: Request, caller: ReaderDep
 ) -> BalanceResponse:
     account = _app(request).get_account(caller.tenant_id, account_number)
     return BalanceResponse(

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 
-from services.api import accounts, problems
+from services.api import accounts, keys, problems
 from services.bootstrap import Runtime
 from services.logging import bind_context, clear_context, get_logger
 
@@ -34,6 +34,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     problems.install(app)
     app.include_router(accounts.router)
+    app.include_router(keys.router)
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
     def health() -> dict[str, str]:

@@ -7,13 +7,14 @@ on every event it records. The key itself never reaches a log line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.api_keys import ApiKeys, Caller
-from services.errors import Unauthenticated
+from services.api_keys import ApiKeys, Caller, Role
+from services.errors import Forbidden, Unauthenticated
 from services.logging import bind_context
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer ar_...`")
@@ -33,3 +34,21 @@ def authenticated_caller(
 
 
 CallerDep = Annotated[Caller, Depends(authenticated_caller)]
+
+
+def _role_guard(*allowed: Role) -> Callable[[Caller], Caller]:
+    def guard(caller: CallerDep) -> Caller:
+        if caller.role not in allowed:
+            raise Forbidden(caller.role, allowed)
+        return caller
+
+    return guard
+
+
+#: Who may do what. Commands are the clerks'; auditors read everything of their tenant and
+#: replay or verify it; reporters read the read models only; admins manage keys.
+ClerkDep = Annotated[Caller, Depends(_role_guard(Role.clerk))]
+ReaderDep = Annotated[Caller, Depends(_role_guard(Role.clerk, Role.auditor))]
+AuditorDep = Annotated[Caller, Depends(_role_guard(Role.auditor))]
+ReportReaderDep = Annotated[Caller, Depends(_role_guard(Role.clerk, Role.auditor, Role.reporter))]
+AdminDep = Annotated[Caller, Depends(_role_guard(Role.admin))]

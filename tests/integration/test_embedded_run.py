@@ -70,14 +70,19 @@ def server(data_dir: Path) -> Iterator[Server]:
     running.stop()
 
 
-def test_serve_on_sqlite_answers_docs_and_the_slice_with_the_admin_key_it_printed(
+def test_serve_on_sqlite_answers_docs_and_the_slice_with_a_clerk_key_made_by_its_admin_key(
     server: Server, data_dir: Path
 ) -> None:
     assert httpx.get(f"{server.base}/docs").status_code == 200
     assert httpx.get(f"{server.base}/openapi.json").json()["info"]["title"] == "Receivables"
     key = (data_dir / "admin-api-key").read_text().strip()
     assert oct((data_dir / "admin-api-key").stat().st_mode & 0o777) == "0o600"
-    headers = {"Authorization": f"Bearer {key}"}
+    admin = {"Authorization": f"Bearer {key}"}
+    created = httpx.post(
+        f"{server.base}/v1/keys", json={"name": "clerk-ann", "role": "clerk"}, headers=admin
+    )
+    assert created.status_code == 201, created.text
+    headers = {"Authorization": f"Bearer {created.json()['key']}"}
 
     opened = httpx.post(
         f"{server.base}/v1/accounts",
