@@ -164,7 +164,9 @@ def keys_list(tenant: Annotated[str, typer.Option(help="The tenant whose keys to
     runtime = _runtime()
     for row in runtime.keys.list(tenant):
         revoked = f"revoked {row['revoked_at']}" if row["revoked_at"] else "live"
-        typer.echo(f"{row['key_id']}  {row['role']:<8}  {row['name']}  created {row['created_at']}  {revoked}")
+        typer.echo(
+            f"{row['key_id']}  {row['role']:<8}  {row['name']}  created {row['created_at']}  {revoked}"
+        )
     runtime.close()
 
 
