@@ -11,9 +11,7 @@ never see an eventsourcing exception.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -24,10 +22,10 @@ from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.utils import EnvType
 
 from domain.account import Account
-from domain.money import Money
 from domain.provenance import Provenance
 from domain.transcodings import transcodings
 from projections.database import Database
+from services.commands import AccountCommand
 from services.errors import AccountAlreadyExists, AccountNotFound
 from services.group_commit import (
     Apply,
@@ -112,91 +110,30 @@ class Receivables(Application[UUID]):
             idempotency_key,
         )
 
-    def post_charge(
+    def execute(
         self,
         *,
         tenant_id: str,
         account_number: str,
-        charge_id: str,
-        code: str,
-        description: str,
-        quantity: Decimal,
-        unit_price: Decimal,
-        tax: Decimal,
-        service_date: date,
+        command: AccountCommand,
         meta: Provenance,
-        currency: str | None = None,
         idempotency_key: str | None = None,
     ) -> Outcome:
+        """Apply one command to an existing account (see ``services.commands``)."""
+
+        command = command.with_id(idempotency_key)
+
         def apply(account: Account | None) -> Account:
-            account = _existing(account, account_number)
-            in_currency = currency or account.currency
-            account.post_charge(
-                charge_id=charge_id,
-                code=code,
-                description=description,
-                quantity=quantity,
-                unit_price=Money(unit_price, in_currency),
-                tax=Money(tax, in_currency),
-                service_date=service_date,
-                effective_on=service_date,
-                meta=meta,
-            )
+            if account is None:
+                raise AccountNotFound(account_number)
+            getattr(account, command.calls)(**command.arguments(account.currency), meta=meta)
             return account
 
-        params = {
-            "charge_id": charge_id, "code": code, "description": description, "quantity": quantity,
-            "unit_price": unit_price, "tax": tax, "service_date": service_date, "currency": currency,
-        }  # fmt: skip
+        params = command.model_dump(mode="json")
         return self._run(
             tenant_id,
             account_number,
-            "post_charge",
-            params,
-            apply,
-            account_summary,
-            idempotency_key,
-        )
-
-    def receive_payment(
-        self,
-        *,
-        tenant_id: str,
-        account_number: str,
-        payment_id: str,
-        amount: Decimal,
-        method: str,
-        reference: str,
-        received_on: date,
-        meta: Provenance,
-        currency: str | None = None,
-        allocations: Mapping[str, Decimal] | None = None,
-        idempotency_key: str | None = None,
-    ) -> Outcome:
-        def apply(account: Account | None) -> Account:
-            account = _existing(account, account_number)
-            in_currency = currency or account.currency
-            account.receive_payment(
-                payment_id=payment_id,
-                amount=Money(amount, in_currency),
-                method=method,
-                reference=reference,
-                received_on=received_on,
-                meta=meta,
-                allocations=None
-                if allocations is None
-                else {invoice: Money(value, in_currency) for invoice, value in allocations.items()},
-            )
-            return account
-
-        params = {
-            "payment_id": payment_id, "amount": amount, "method": method, "reference": reference,
-            "received_on": received_on, "currency": currency, "allocations": dict(allocations or {}),
-        }  # fmt: skip
-        return self._run(
-            tenant_id,
-            account_number,
-            "receive_payment",
+            command.calls,
             params,
             apply,
             account_summary,
@@ -241,9 +178,3 @@ class Receivables(Application[UUID]):
             status=status,
         )
         return self.committer.execute(command)
-
-
-def _existing(account: Account | None, account_number: str) -> Account:
-    if account is None:
-        raise AccountNotFound(account_number)
-    return account

@@ -25,7 +25,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,8 +47,9 @@ log = get_logger(__name__)
 #: What a command does to its account: given the account (None when it does not exist yet),
 #: return the account to save. It raises DomainError/ServiceError before changing anything.
 Apply = Callable[[Account | None], Account]
-#: The answer for the caller, built from the account after the command: JSON-ready.
-Respond = Callable[[Account], dict[str, Any]]
+#: The answer for the caller, built from the account after the command and the events the
+#: command recorded on it: JSON-ready.
+Respond = Callable[[Account, Sequence[Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +210,7 @@ class GroupCommitter:
             touched[command.account_id] = result
             applied.append(command)
             # The answer describes the account as this command left it, not as the batch did.
-            bodies[id(command)] = command.respond(result)
+            bodies[id(command)] = command.respond(result, result.pending_events[pending_before:])
             if idem is not None:
                 in_batch[(idem.tenant_id, idem.key)] = command
         records = [self._record(c, bodies[id(c)]) for c in applied if c.idempotency is not None]
@@ -247,12 +248,13 @@ class GroupCommitter:
                     self._answer_from_record(command, earlier)
                     return
             account = self._load(command.account_id)
+            pending_before = len(account.pending_events) if account is not None else 0
             try:
                 result = command.apply(account)
             except (DomainError, ServiceError) as refusal:
                 command.future.set_exception(refusal)
                 return
-            body = command.respond(result)
+            body = command.respond(result, result.pending_events[pending_before:])
             records = [self._record(command, body)] if idem is not None else []
             try:
                 self.app.save(result, idempotency=records)

@@ -8,8 +8,37 @@ from decimal import Decimal
 from domain.account import Account
 from domain.provenance import Provenance
 from services.app import Receivables
+from services.commands import AccountCommand, PostCharge, ReceivePayment
+from services.group_commit import Outcome
 
 CLERK = Provenance(actor="clerk-ann", correlation_id="test-correlation")
+
+
+def run(
+    app: Receivables,
+    command: AccountCommand,
+    account_number: str = "A-100",
+    tenant_id: str = "acme",
+    key: str | None = None,
+) -> Outcome:
+    """Send one command to an account as the test clerk."""
+    return app.execute(
+        tenant_id=tenant_id,
+        account_number=account_number,
+        command=command,
+        meta=CLERK,
+        idempotency_key=key,
+    )
+
+
+def payment(amount: str, payment_id: str, received_on: date = date(2026, 1, 3)) -> ReceivePayment:
+    return ReceivePayment(
+        payment_id=payment_id,
+        amount=Decimal(amount),
+        method="cash",
+        reference=f"receipt {payment_id}",
+        received_on=received_on,
+    )
 
 
 def open_charge_and_pay(
@@ -24,9 +53,7 @@ def open_charge_and_pay(
         opened_on=date(2026, 1, 1),
         meta=CLERK,
     )
-    app.post_charge(
-        tenant_id=tenant_id,
-        account_number=account_number,
+    charge = PostCharge(
         charge_id="ch-1",
         code="VISIT",
         description="Office visit",
@@ -34,16 +61,7 @@ def open_charge_and_pay(
         unit_price=Decimal("10.00"),
         tax=Decimal("1.50"),
         service_date=date(2026, 1, 2),
-        meta=CLERK,
     )
-    app.receive_payment(
-        tenant_id=tenant_id,
-        account_number=account_number,
-        payment_id="pay-1",
-        amount=Decimal("5.00"),
-        method="cash",
-        reference="receipt 1",
-        received_on=date(2026, 1, 3),
-        meta=CLERK,
-    )
+    run(app, charge, account_number, tenant_id)
+    run(app, payment("5.00", "pay-1"), account_number, tenant_id)
     return app.get_account(tenant_id, account_number)

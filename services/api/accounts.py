@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from domain.provenance import Provenance
-from services.api.fields import (
+from services.api.security import ClerkDep, ReaderDep
+from services.api_keys import Caller
+from services.app import Receivables
+from services.commands import (
+    AccountCommand,
+    AgreePaymentPlan,
+    IssueInvoice,
+    PostCharge,
+    ReceivePayment,
+)
+from services.fields import (
     STRICT,
     AmountOut,
     Currency,
     Identifier,
-    NonNegativeAmount,
-    PositiveAmount,
     ShortText,
 )
-from services.api.security import ClerkDep, ReaderDep
-from services.api_keys import Caller
-from services.app import Receivables
 from services.group_commit import Outcome
 from services.views import account_summary
 
@@ -51,33 +54,16 @@ class OpenAccountRequest(BaseModel):
     payment_terms_days: int = Field(30, ge=0, le=365)
 
 
-class PostChargeRequest(BaseModel):
-    model_config = STRICT
-    charge_id: Identifier | None = Field(
-        None, description="Your id for the charge; one is made if omitted."
-    )
-    code: Identifier
-    description: ShortText
-    quantity: PositiveAmount = Decimal(1)
-    unit_price: PositiveAmount
-    tax: NonNegativeAmount = Decimal(0)
-    currency: Currency | None = Field(None, description="Defaults to the account's currency.")
-    service_date: date
-
-
-class ReceivePaymentRequest(BaseModel):
-    model_config = STRICT
-    payment_id: Identifier | None = Field(
-        None, description="Your id for the payment; one is made if omitted."
-    )
-    amount: PositiveAmount
-    currency: Currency | None = Field(None, description="Defaults to the account's currency.")
-    method: Identifier
-    reference: ShortText
-    received_on: date
+class RecordedEvent(BaseModel):
+    type: str
+    version: int
 
 
 class AccountResponse(BaseModel):
+    recorded: list[RecordedEvent] = Field(
+        default_factory=list,
+        description="The events the command recorded, by type and account version.",
+    )
     account_id: str
     account_number: str
     name: str
@@ -142,54 +128,76 @@ def get_account(
     )
 
 
+def _execute(
+    request: Request,
+    response: Response,
+    caller: Caller,
+    account_number: str,
+    command: AccountCommand,
+    key: str | None,
+) -> AccountResponse:
+    outcome = _app(request).execute(
+        tenant_id=caller.tenant_id,
+        account_number=account_number,
+        command=command,
+        meta=_meta(request, caller),
+        idempotency_key=key,
+    )
+    return _answer(outcome, response)
+
+
 @router.post("/{account_number}/charges", status_code=201, summary="Post a charge for a service")
 def post_charge(
     account_number: AccountNumber,
-    body: PostChargeRequest,
+    body: PostCharge,
     request: Request,
     response: Response,
     caller: ClerkDep,
     key: IdempotencyKey = None,
 ) -> AccountResponse:
-    outcome = _app(request).post_charge(
-        tenant_id=caller.tenant_id,
-        account_number=account_number,
-        charge_id=body.charge_id or f"ch_{uuid.uuid4().hex[:16]}",
-        code=body.code,
-        description=body.description,
-        quantity=body.quantity,
-        unit_price=body.unit_price,
-        tax=body.tax,
-        currency=body.currency,
-        service_date=body.service_date,
-        meta=_meta(request, caller),
-        idempotency_key=key,
-    )
-    return _answer(outcome, response)
+    return _execute(request, response, caller, account_number, body, key)
 
 
 @router.post("/{account_number}/payments", status_code=201, summary="Record a payment received")
 def receive_payment(
     account_number: AccountNumber,
-    body: ReceivePaymentRequest,
+    body: ReceivePayment,
     request: Request,
     response: Response,
     caller: ClerkDep,
     key: IdempotencyKey = None,
 ) -> AccountResponse:
-    outcome = _app(request).receive_payment(
-        tenant_id=caller.tenant_id,
-        account_number=account_number,
-        payment_id=body.payment_id or f"pay_{uuid.uuid4().hex[:16]}",
-        amount=body.amount,
-        currency=body.currency,
-        method=body.method,
-        reference=body.reference,
-        received_on=body.received_on,
-        meta=_meta(request, caller),
-        idempotency_key=key,
-    )
-    return _answer(outcome, response)
+    return _execute(request, response, caller, account_number, body, key)
+
+
+@router.post(
+    "/{account_number}/invoices", status_code=201, summary="Issue an invoice for uninvoiced charges"
+)
+def issue_invoice(
+    account_number: AccountNumber,
+    body: IssueInvoice,
+    request: Request,
+    response: Response,
+    caller: ClerkDep,
+    key: IdempotencyKey = None,
+) -> AccountResponse:
+    return _execute(request, response, caller, account_number, body, key)
+
+
+@router.post(
+    "/{account_number}/payment-plans",
+    status_code=201,
+    summary="Agree a payment plan over open invoices",
+)
+def agree_payment_plan(
+    account_number: AccountNumber,
+    body: AgreePaymentPlan,
+    request: Request,
+    response: Response,
+    caller: ClerkDep,
+    key: IdempotencyKey = None,
+) -> AccountResponse:
+    return _execute(request, response, caller, account_number, body, key)
 
 
 @router.get("/{account_number}/balance", summary="Read an account's balance")

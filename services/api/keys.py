@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
-from services.api.fields import STRICT, Identifier
 from services.api.security import AdminDep
 from services.api_keys import ApiKeys, Role
 from services.errors import KeyNotFound
+from services.fields import STRICT, Identifier
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 

@@ -9,8 +9,6 @@ import json
 import subprocess
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,7 @@ import pytest
 from services.bootstrap import Runtime, bootstrap
 from services.relay import Relay
 from services.settings import Settings
-from tests.support import CLERK, open_charge_and_pay
+from tests.support import open_charge_and_pay, payment, run
 
 
 @pytest.fixture
@@ -122,16 +120,7 @@ def test_a_restarted_relay_resumes_after_what_the_broker_acknowledged(
     assert relay.publish_pending() == 3
     relay.close()
 
-    relay_runtime.app.receive_payment(
-        tenant_id="acme",
-        account_number="A-1",
-        payment_id="pay-2",
-        amount=Decimal("1.00"),
-        method="cash",
-        reference="receipt 2",
-        received_on=date(2026, 1, 4),
-        meta=CLERK,
-    )
+    run(relay_runtime.app, payment("1.00", "pay-2"), "A-1")
     restarted = Relay(relay_runtime)
     assert restarted.lag() == 1
     assert restarted.publish_pending() == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from decimal import Decimal
 
 import pytest
 
@@ -12,23 +11,13 @@ from domain.money import Money
 from services.bootstrap import Runtime, bootstrap
 from services.errors import IdempotencyKeyReused
 from services.group_commit import Outcome
-from tests.support import CLERK, open_charge_and_pay
+from tests.support import open_charge_and_pay, payment, run
 
 
 def _pay(
     runtime: Runtime, amount: str, key: str | None, payment_id: str, account_number: str = "A-100"
 ) -> Outcome:
-    return runtime.app.receive_payment(
-        tenant_id="acme",
-        account_number=account_number,
-        payment_id=payment_id,
-        amount=Decimal(amount),
-        method="card",
-        reference=payment_id,
-        received_on=date(2026, 1, 10),
-        meta=CLERK,
-        idempotency_key=key,
-    )
+    return run(runtime.app, payment(amount, payment_id, date(2026, 1, 10)), account_number, key=key)
 
 
 def test_a_retry_with_the_same_key_returns_the_first_answer_and_records_nothing(

@@ -15,8 +15,9 @@ from projections.balances import AccountBalances
 from projections.database import Cursor, Database
 from projections.runner import Projector, ReadModel
 from services.bootstrap import Runtime
+from services.commands import PostCharge
 from services.errors import AccountAlreadyExists, AccountNotFound
-from tests.support import CLERK, open_charge_and_pay
+from tests.support import CLERK, open_charge_and_pay, run
 
 
 def test_an_account_owes_its_charges_less_its_payments(runtime: Runtime) -> None:
@@ -65,18 +66,16 @@ def test_a_charge_in_the_wrong_currency_is_refused_and_records_nothing(runtime: 
     account = open_charge_and_pay(runtime.app)
 
     with pytest.raises(DomainError) as refused:
-        runtime.app.post_charge(
-            tenant_id="acme",
-            account_number="A-100",
-            charge_id="ch-eur",
-            code="VISIT",
-            description="x",
-            quantity=Decimal(1),
-            unit_price=Decimal("10.00"),
-            tax=Decimal(0),
-            service_date=date(2026, 1, 5),
-            meta=CLERK,
-            currency="EUR",
+        run(
+            runtime.app,
+            PostCharge(
+                charge_id="ch-eur",
+                code="VISIT",
+                description="x",
+                unit_price=Decimal("10.00"),
+                currency="EUR",
+                service_date=date(2026, 1, 5),
+            ),
         )
     assert refused.value.code == "currency_mismatch"
     assert runtime.app.get_account("acme", "A-100").version == account.version

@@ -22,14 +22,13 @@ _MAX_DIGITS = 18
 
 
 def _decimal_from_string(value: Any) -> Decimal:
-    if not isinstance(value, str):
+    if isinstance(value, Decimal):  # from Python callers (the CLI, tests), already exact
+        number = value
+    elif not isinstance(value, str):
         msg = 'must be a decimal string such as "12.50", not a JSON number'
         raise ValueError(msg)
-    try:
-        number = Decimal(value.strip())
-    except InvalidOperation:
-        msg = f"{value!r} is not a decimal number"
-        raise ValueError(msg) from None
+    else:
+        number = _parse(value)
     if not number.is_finite():
         msg = "must be a finite number"
         raise ValueError(msg)
@@ -37,6 +36,14 @@ def _decimal_from_string(value: Any) -> Decimal:
         msg = f"has more than {_MAX_DIGITS} digits"
         raise ValueError(msg)
     return number
+
+
+def _parse(value: str) -> Decimal:
+    try:
+        return Decimal(value.strip())
+    except InvalidOperation:
+        msg = f"{value!r} is not a decimal number"
+        raise ValueError(msg) from None
 
 
 def _positive(value: Decimal) -> Decimal:
