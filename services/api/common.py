@@ -1,0 +1,108 @@
+"""What every account endpoint shares: the path, the idempotency header, the answer's shape,
+and ``command_endpoint``, which publishes one command model as ``POST /v1/accounts/{n}/<facts>``.
+
+Every command is a fact recorded on an account, so each is a noun under the account:
+``POST .../charges`` records a charge, ``POST .../invoice-voids`` records that an invoice was
+voided. The endpoint's body is the command model (``services.commands``); its answer is the
+account summary with the events the command recorded.
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI reads the endpoint's annotations at
+# registration, and the command model is a local of ``command_endpoint``.
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Request, Response
+from pydantic import BaseModel, Field
+
+from domain.provenance import Provenance
+from services.api.security import ClerkDep
+from services.api_keys import Caller
+from services.app import Receivables
+from services.commands import AccountCommand
+from services.fields import AmountOut
+from services.group_commit import Outcome
+
+AccountNumber = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        description="Your unique key for this request: a retry with the same key and body returns "
+        "the first answer and records nothing new.",
+    ),
+]
+
+
+class RecordedEvent(BaseModel):
+    type: str
+    version: int
+
+
+class AccountResponse(BaseModel):
+    recorded: list[RecordedEvent] = Field(
+        default_factory=list,
+        description="The events the command recorded, by type and account version.",
+    )
+    account_id: str
+    account_number: str
+    name: str
+    currency: str
+    version: int
+    balance: AmountOut
+    unapplied_credit: AmountOut
+
+
+def receivables(request: Request) -> Receivables:
+    app: Receivables = request.app.state.runtime.app
+    return app
+
+
+def provenance(request: Request, caller: Caller) -> Provenance:
+    return Provenance(actor=caller.name, correlation_id=request.state.correlation_id)
+
+
+def answer(outcome: Outcome, response: Response) -> AccountResponse:
+    """The command's answer; a replay of an earlier request says so in a header."""
+    response.status_code = outcome.status
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return AccountResponse.model_validate(outcome.body)
+
+
+def command_endpoint(
+    router: APIRouter, facts: str, model: type[AccountCommand], summary: str
+) -> None:
+    """Publish ``model`` as ``POST {router.prefix}/{account_number}/{facts}``, for clerks."""
+
+    def endpoint(
+        account_number: AccountNumber,
+        body: model,  # type: ignore[valid-type]  # a class object, resolved at registration
+        request: Request,
+        response: Response,
+        caller: ClerkDep,
+        key: IdempotencyKey = None,
+    ) -> AccountResponse:
+        outcome = receivables(request).execute(
+            tenant_id=caller.tenant_id,
+            account_number=account_number,
+            command=body,
+            meta=provenance(request, caller),
+            idempotency_key=key,
+        )
+        return answer(outcome, response)
+
+    endpoint.__name__ = model.calls
+    router.add_api_route(
+        f"/{{account_number}}/{facts}",
+        endpoint,
+        methods=["POST"],
+        status_code=201,
+        summary=summary,
+        response_model=AccountResponse,
+        operation_id=model.calls,
+    )
