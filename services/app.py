@@ -11,7 +11,7 @@ never see an eventsourcing exception.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -142,14 +142,54 @@ class Receivables(Application[UUID]):
 
     # --- queries --------------------------------------------------------------------------
 
-    def get_account(self, tenant_id: str, account_number: str) -> Account:
+    def get_account(
+        self, tenant_id: str, account_number: str, as_known_at: datetime | None = None
+    ) -> Account:
+        """The account as it stands, or as it stood when only what was recorded by
+        ``as_known_at`` was known (later corrections, even back-dated ones, left out)."""
+        account_id = Account.id_for(tenant_id, account_number)
+        version = None
+        if as_known_at is not None:
+            version = self._last_version_recorded_by(account_id, as_known_at)
+            if version == 0:
+                raise AccountNotFound(account_number)
         try:
-            account: object = self.repository.get(Account.id_for(tenant_id, account_number))
+            account: object = self.repository.get(account_id, version=version)
         except AggregateNotFoundError:
             raise AccountNotFound(account_number) from None
         if not isinstance(account, Account):  # pragma: no cover - ids are derived from Account only
             raise AccountNotFound(account_number)
         return account
+
+    def history(
+        self, tenant_id: str, account_number: str, *, after_version: int = 0, limit: int = 100
+    ) -> list[Any]:
+        """The account's events in version order, after ``after_version``, at most ``limit``."""
+        account_id = Account.id_for(tenant_id, account_number)
+        events = list(self.events.get(account_id, gt=after_version, limit=limit))
+        if not events and after_version == 0:
+            raise AccountNotFound(account_number)
+        return events
+
+    def _last_version_recorded_by(self, account_id: UUID, moment: datetime) -> int:
+        """The highest version recorded at or before ``moment`` (0: none).
+
+        An account's events are recorded in version order, so their recording times rise with
+        the version; a binary search reads a handful of single events, not the history, and the
+        replay that follows starts from the nearest snapshot.
+        """
+        newest = next(iter(self.events.get(account_id, desc=True, limit=1)), None)
+        if newest is None:
+            return 0
+        low, high = 0, newest.originator_version
+        while low < high:
+            middle = (low + high + 1) // 2
+            event: Any = next(iter(self.events.get(account_id, gt=middle - 1, lte=middle)))
+            if event.timestamp <= moment:
+                low = middle
+            else:
+                high = middle - 1
+        return low
 
     # --- internals ------------------------------------------------------------------------
 

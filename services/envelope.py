@@ -27,6 +27,7 @@ SCHEMA_VERSION = 1
 _ENVELOPE_FIELDS = frozenset(
     {
         "originator_id",
+        "originator_topic",
         "originator_version",
         "timestamp",
         "effective_on",
@@ -74,7 +75,9 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def envelope(event: Any, *, tenant_id: str, position: int) -> dict[str, Any]:
+def envelope(event: Any, *, tenant_id: str, position: int | None) -> dict[str, Any]:
+    """The event as downstream readers see it; ``position`` is its place in the notification
+    log when known (the relay knows it; an account's history is read without it)."""
     account_id: UUID = event.originator_id
     version: int = event.originator_version
     payload = {k: v for k, v in vars(event).items() if k not in _ENVELOPE_FIELDS}

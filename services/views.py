@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
 from domain.account import Account
@@ -23,3 +24,58 @@ def account_summary(account: Account, recorded: Sequence[Any] = ()) -> dict[str,
         "balance": str(account.balance.amount),
         "unapplied_credit": str(account.unapplied_credit.amount),
     }
+
+
+def balance_view(
+    account: Account, as_of: date | None, as_known_at: datetime | None
+) -> dict[str, Any]:
+    """What the account owes, now or as of a business date, as known at a moment.
+
+    As of a date, the balance counts the movements effective on or before it. Unapplied credit
+    and insurers' shares are current figures, so they are given only when no date is asked.
+    """
+    return {
+        "account_number": account.account_number,
+        "currency": account.currency,
+        "as_of": as_of.isoformat() if as_of else None,
+        "as_known_at": as_known_at.isoformat() if as_known_at else None,
+        "version": account.version,
+        "balance": str((account.balance if as_of is None else account.balance_as_of(as_of)).amount),
+        "unapplied_credit": str(account.unapplied_credit.amount) if as_of is None else None,
+        "owed_by_insurers": {payer: str(m.amount) for payer, m in account.owed_by_insurers.items()}
+        if as_of is None
+        else None,
+    }
+
+
+def open_items_view(account: Account, as_of: date | None) -> list[dict[str, Any]]:
+    """Every invoice, note or patient share with something outstanding as of the date (or now),
+    with its due terms, oldest first."""
+    rows = []
+    for item in account.items.values():
+        outstanding = item.outstanding_as_of(as_of)
+        if not outstanding.is_positive:
+            continue
+        rows.append(
+            {
+                "number": item.number,
+                "kind": item.kind,
+                "issued_on": item.issued_on.isoformat(),
+                "total": str(item.total.amount),
+                "outstanding": str(outstanding.amount),
+                "disputed": item.disputed,
+                "plan_id": item.plan_id,
+                "claim_id": item.claim_id,
+                "terms": [
+                    {
+                        "due_on": t.due_on.isoformat(),
+                        "amount": str(t.amount.amount),
+                        "outstanding": str(t.outstanding.amount),
+                    }
+                    for t in item.term_statuses(as_of)
+                ],
+            }
+        )
+    return sorted(
+        rows, key=lambda r: (r["terms"][0]["due_on"] if r["terms"] else r["issued_on"], r["number"])
+    )

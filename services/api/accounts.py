@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from services.api.common import (
@@ -23,6 +24,7 @@ from services.commands import (
     PostCharge,
     ReceivePayment,
 )
+from services.envelope import envelope
 from services.fields import (
     STRICT,
     AmountOut,
@@ -30,7 +32,7 @@ from services.fields import (
     Identifier,
     ShortText,
 )
-from services.views import account_summary
+from services.views import account_summary, balance_view, open_items_view
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -47,9 +49,51 @@ class OpenAccountRequest(BaseModel):
 class BalanceResponse(BaseModel):
     account_number: str
     currency: str
+    as_of: date | None
+    as_known_at: datetime | None
+    version: int = Field(description="The account version the figures reflect.")
     balance: AmountOut
-    unapplied_credit: AmountOut
+    unapplied_credit: AmountOut | None = Field(
+        description="Current figure; null when as_of is given."
+    )
+    owed_by_insurers: dict[str, AmountOut] | None = Field(
+        description="Current figure; null when as_of is given."
+    )
+
+
+class TermOut(BaseModel):
+    due_on: date
+    amount: AmountOut
+    outstanding: AmountOut
+
+
+class OpenItem(BaseModel):
+    number: str
+    kind: str
+    issued_on: date
+    total: AmountOut
+    outstanding: AmountOut
+    disputed: bool
+    plan_id: str | None
+    claim_id: str | None
+    terms: list[TermOut]
+
+
+class OpenItemsResponse(BaseModel):
+    account_number: str
+    currency: str
+    as_of: date | None
     version: int
+    items: list[OpenItem]
+
+
+class EventsPage(BaseModel):
+    events: list[dict[str, Any]] = Field(
+        description="Event envelopes, as published on Kafka (without position)."
+    )
+    next_cursor: int | None = Field(
+        description="Pass as cursor for the next page; null on the last page."
+    )
 
 
 @router.post("", status_code=201, summary="Open an account")
@@ -90,15 +134,78 @@ command_endpoint(
 )
 
 
-@router.get("/{account_number}/balance", summary="Read an account's balance")
+AsOf = Annotated[
+    date | None, Query(description="Business date: count what was effective on or before it.")
+]
+AsKnownAt = Annotated[
+    datetime | None,
+    Query(
+        description="Recording time (ISO 8601, UTC if no offset): count only what was recorded by then."
+    ),
+]
+
+
+def _known_at(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+@router.get(
+    "/{account_number}/balance",
+    summary="Read an account's balance, now or as of a date, as known at a moment",
+)
 def get_balance(
-    account_number: AccountNumber, request: Request, caller: ReaderDep
+    account_number: AccountNumber,
+    request: Request,
+    caller: ReaderDep,
+    as_of: AsOf = None,
+    as_known_at: AsKnownAt = None,
 ) -> BalanceResponse:
-    account = receivables(request).get_account(caller.tenant_id, account_number)
-    return BalanceResponse(
+    known_at = _known_at(as_known_at)
+    account = receivables(request).get_account(
+        caller.tenant_id, account_number, as_known_at=known_at
+    )
+    return BalanceResponse.model_validate(balance_view(account, as_of, known_at))
+
+
+@router.get(
+    "/{account_number}/open-items", summary="The invoices and notes with something outstanding"
+)
+def get_open_items(
+    account_number: AccountNumber,
+    request: Request,
+    caller: ReaderDep,
+    as_of: AsOf = None,
+    as_known_at: AsKnownAt = None,
+) -> OpenItemsResponse:
+    known_at = _known_at(as_known_at)
+    account = receivables(request).get_account(
+        caller.tenant_id, account_number, as_known_at=known_at
+    )
+    return OpenItemsResponse(
         account_number=account.account_number,
         currency=account.currency,
-        balance=account.balance.amount,
-        unapplied_credit=account.unapplied_credit.amount,
+        as_of=as_of,
         version=account.version,
+        items=[OpenItem.model_validate(row) for row in open_items_view(account, as_of)],
     )
+
+
+@router.get(
+    "/{account_number}/events",
+    summary="The account's event history, oldest first, a page at a time",
+)
+def get_events(
+    account_number: AccountNumber,
+    request: Request,
+    caller: ReaderDep,
+    cursor: Annotated[
+        int, Query(ge=0, description="The next_cursor of the previous page; 0 for the first.")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> EventsPage:
+    events = receivables(request).history(
+        caller.tenant_id, account_number, after_version=cursor, limit=limit
+    )
+    documents = [envelope(e, tenant_id=caller.tenant_id, position=None) for e in events]
+    next_cursor = events[-1].originator_version if len(events) == limit else None
+    return EventsPage(events=documents, next_cursor=next_cursor)
