@@ -14,6 +14,7 @@ import typer
 
 from services.api_keys import Role
 from services.bootstrap import Runtime, bootstrap
+from services.cli_accounts import register as register_account_commands
 from services.logging import configure_logging, get_logger
 from services.settings import Settings
 
@@ -183,6 +184,9 @@ def keys_revoke(
         typer.echo(f"error: tenant {tenant} has no live key {key_id}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {key_id}")
+
+
+register_account_commands(app, _runtime)
 
 
 if __name__ == "__main__":
