@@ -13,17 +13,10 @@ from services.api.common import (
     AccountResponse,
     IdempotencyKey,
     answer,
-    command_endpoint,
     provenance,
     receivables,
 )
 from services.api.security import ClerkDep, ReaderDep
-from services.commands import (
-    AgreePaymentPlan,
-    IssueInvoice,
-    PostCharge,
-    ReceivePayment,
-)
 from services.envelope import envelope
 from services.fields import (
     STRICT,
@@ -124,14 +117,6 @@ def get_account(
     return AccountResponse.model_validate(
         account_summary(receivables(request).get_account(caller.tenant_id, account_number))
     )
-
-
-command_endpoint(router, "charges", PostCharge, "Post a charge for a service")
-command_endpoint(router, "payments", ReceivePayment, "Record a payment received")
-command_endpoint(router, "invoices", IssueInvoice, "Issue an invoice for uninvoiced charges")
-command_endpoint(
-    router, "payment-plans", AgreePaymentPlan, "Agree a payment plan over open invoices"
-)
 
 
 AsOf = Annotated[

@@ -13,7 +13,18 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 
-from services.api import accounts, keys, problems
+from services.api import (
+    accounts,
+    arrangements,
+    billing,
+    cash,
+    collections,
+    insurance,
+    keys,
+    lifecycle,
+    problems,
+    subscriptions,
+)
 from services.bootstrap import Runtime
 from services.logging import bind_context, clear_context, get_logger
 
@@ -34,6 +45,13 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     problems.install(app)
     app.include_router(accounts.router)
+    app.include_router(billing.router)
+    app.include_router(cash.router)
+    app.include_router(arrangements.router)
+    app.include_router(subscriptions.router)
+    app.include_router(insurance.router)
+    app.include_router(collections.router)
+    app.include_router(lifecycle.router)
     app.include_router(keys.router)
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
