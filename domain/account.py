@@ -1843,7 +1843,10 @@ class Account(Aggregate):
                 "Give either the amount to take off or the amount to settle for, not both.",
                 field="amount_off",
             )
-        numbers = list(self.open_items) if invoice_numbers is None else list(invoice_numbers)
+        # An invoice named twice is one invoice: its open amount counts once.
+        numbers = list(
+            dict.fromkeys(self.open_items if invoice_numbers is None else invoice_numbers)
+        )
         if not numbers:
             raise errors.NothingOpenForPlan("Nothing is open to settle.", field="invoice_numbers")
         busy = {n for offer in self._active_offers() for n in offer.invoice_numbers}
@@ -2645,13 +2648,14 @@ class Account(Aggregate):
         installments paid, a settlement discount earned, a plan completed."""
         self._review_plans(on, meta)
         for offer in self._active_offers():
-            open_now = Money.sum(
-                (self.items[n].outstanding for n in offer.invoice_numbers), self.currency
-            )
+            # Offers recorded before duplicates were refused may name an invoice twice.
+            numbers = list(dict.fromkeys(offer.invoice_numbers))
+            open_now = Money.sum((self.items[n].outstanding for n in numbers), self.currency)
             if offer.is_met(open_now, on):
+                # The discount takes exactly what is open: no item ever goes below zero.
                 applications = [
                     Allocation(n, self.items[n].outstanding)
-                    for n in offer.invoice_numbers
+                    for n in numbers
                     if self.items[n].outstanding.is_positive
                 ]
                 self._trigger(

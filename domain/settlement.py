@@ -13,7 +13,8 @@ Invariants
     - ``0 < discount < open`` when offered (a 100% discount is a write-off,
       not a settlement: :class:`~domain.errors.SettlementDiscountTooLarge`).
     - Exactly one of ``amount_off`` / ``settle_for`` is given.
-    - An invoice is on at most one active offer.
+    - An invoice is on at most one active offer, and named once on it: repeated
+      numbers are collapsed, so its open amount is counted once.
     - The discount applied is what remains open (≤ the offered discount),
       spread over the offer's invoices as each one's outstanding amount.
 

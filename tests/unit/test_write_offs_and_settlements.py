@@ -132,3 +132,18 @@ def test_settlement_terms_must_make_sense() -> None:
     _offer(account, amount_off=usd(10))
     with pytest.raises(SettlementOfferOverlaps):
         _offer(account, offer_id="S2", amount_off=usd(10))
+
+
+def test_an_offer_naming_an_invoice_twice_counts_its_open_amount_once() -> None:
+    account = _invoiced()
+    with pytest.raises(SettlementDiscountTooLarge):
+        _offer(account, invoice_numbers=["INV-1", "INV-1"], amount_off=usd(1500))
+    _offer(account, invoice_numbers=["INV-1", "INV-1"], amount_off=usd(300))
+    offer = account.offers["S1"]
+    assert offer.invoice_numbers == ["INV-1"]
+    assert offer.open_when_made == usd(1000)
+    pay(account, "p1", 700, "2024-03-10")
+    assert account.offers["S1"].status == "applied"
+    assert account.outstanding("INV-1") == usd(0)
+    assert account.ledger_totals()["discounts"] == usd(300)
+    assert account.balance == usd(0)
