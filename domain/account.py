@@ -1608,7 +1608,7 @@ class Account(Aggregate):
             allocations=chosen,
             allocation_policy=policy,
         )
-        self._after_cash(received_on, meta)
+        self._after_cash(received_on, meta, chosen)
         self._review_promises(received_on, meta)
 
     def _choose_allocations(
@@ -1648,7 +1648,7 @@ class Account(Aggregate):
             applications=applications,
             allocation_policy=policy,
         )
-        self._after_cash(applied_on, meta)
+        self._after_cash(applied_on, meta, chosen)
 
     def _credit_left_after(self, applications: Sequence[CreditApplication]) -> dict[str, Payment]:
         """Payments with credit left once ``applications`` are taken (a light what-if copy)."""
@@ -2643,15 +2643,22 @@ class Account(Aggregate):
 
     # ================================================================== follow-on facts
 
-    def _after_cash(self, on: date, meta: Provenance) -> None:
-        """Cash was applied on ``on``: record what follows from it, in this order —
-        installments paid, a settlement discount earned, a plan completed."""
+    def _after_cash(self, on: date, meta: Provenance, applied: Sequence[Allocation]) -> None:
+        """Cash (``applied``) was applied on ``on``: record what follows from it, in this
+        order — installments paid, a settlement discount earned, a plan completed."""
         self._review_plans(on, meta)
+        cash: dict[str, Money] = {}
+        for allocation in applied:
+            number = allocation.invoice_number
+            cash[number] = cash.get(number, Money.zero(self.currency)) + allocation.amount
         for offer in self._active_offers():
             # Offers recorded before duplicates were refused may name an invoice twice.
             numbers = list(dict.fromkeys(offer.invoice_numbers))
+            cash_to_offer = Money.sum((cash[n] for n in numbers if n in cash), self.currency)
+            if not cash_to_offer.is_positive:
+                continue
             open_now = Money.sum((self.items[n].outstanding for n in numbers), self.currency)
-            if offer.is_met(open_now, on):
+            if offer.is_met(open_now, cash_to_offer, on):
                 # The discount takes exactly what is open: no item ever goes below zero.
                 applications = [
                     Allocation(n, self.items[n].outstanding)

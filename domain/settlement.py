@@ -5,8 +5,10 @@ Concept
     (``amount_off``), or accept a smaller sum (``settle_for``), if the remainder
     is paid by the *expiry* date. The discount is not given up front: it is
     applied — as its own event, ``SettlementDiscountApplied`` — only when cash
-    received on or before the expiry brings what is open on the offer's invoices
-    down to the discount. After the expiry a sweep records the offer as lapsed;
+    (a payment, or unapplied credit applied) is applied *to the offer's
+    invoices*, dated on or before the expiry, and that cash brings what is open
+    on them down to the discount. Cash applied elsewhere, a credit note or a
+    write-off never earns it, even if what is open is already that low. After the expiry a sweep records the offer as lapsed;
     the clerk can also withdraw it.
 
 Invariants
@@ -49,11 +51,14 @@ class SettlementOffer:
     status: str = ACTIVE
     ended_on: date | None = None
 
-    def is_met(self, open_now: Money, on: date) -> bool:
-        """Cash on ``on`` has brought what is open down to the discount, in time."""
+    def is_met(self, open_now: Money, cash_applied: Money, on: date) -> bool:
+        """``cash_applied`` to the offer's invoices on ``on`` has just brought what is
+        open on them down to the discount, in time."""
         return (
             self.status == ACTIVE
             and on <= self.expires_on
+            and cash_applied.is_positive
             and open_now.is_positive
             and open_now <= self.discount
+            and open_now + cash_applied > self.discount
         )

@@ -147,3 +147,21 @@ def test_an_offer_naming_an_invoice_twice_counts_its_open_amount_once() -> None:
     assert account.outstanding("INV-1") == usd(0)
     assert account.ledger_totals()["discounts"] == usd(300)
     assert account.balance == usd(0)
+
+
+def test_a_discount_is_earned_only_by_cash_applied_to_the_offers_invoices() -> None:
+    account = _invoiced()
+    charge(account, "c2", 50)
+    invoice(account, "INV-2", "2024-01-06")
+    _offer(account, amount_off=usd(300))
+    account.issue_credit_note(
+        note_number="CN-1",
+        invoice_number="INV-1",
+        amount=usd(700),
+        issued_on=d("2024-03-02"),
+        meta=META,
+    )
+    pay(account, "p1", 10, "2024-03-03", allocations={"INV-2": usd(10)})
+    assert account.offers["S1"].status == "active"
+    assert account.outstanding("INV-1") == usd(300)
+    assert account.ledger_totals()["discounts"] == usd(0)
