@@ -1627,17 +1627,22 @@ class Account(Aggregate):
         allocations: Mapping[str, Money] | None = None,
         allocation_policy: str = OLDEST_DUE_FIRST,
     ) -> None:
-        """Apply unapplied credit to open items (oldest payment's credit used first)."""
+        """Apply unapplied credit to open items (oldest payment's credit used first).
+
+        Only credit from cash received on or before ``applied_on`` can be applied.
+        """
         self._check_open()
         self._check_not_before_opening(applied_on, "applied_on")
         if not self.credit.is_positive:
             raise errors.InsufficientCredit("There is no unapplied credit on this account.")
-        chosen, policy = self._choose_allocations(self.credit, allocations, allocation_policy)
+        available = self._credit_received_by(applied_on, "applied_on")
+        chosen, policy = self._choose_allocations(available, allocations, allocation_policy)
         if not chosen:
             raise errors.NothingChanged("There is nothing open to apply the credit to.")
         applications: list[CreditApplication] = []
         for allocation in chosen:
-            for draw in draw_credit(self._credit_left_after(applications), allocation.amount):
+            left = self._credit_left_after(applications, applied_on)
+            for draw in draw_credit(left, allocation.amount):
                 applications.append(
                     CreditApplication(draw.payment_id, allocation.invoice_number, draw.amount)
                 )
@@ -1650,8 +1655,26 @@ class Account(Aggregate):
         )
         self._after_cash(applied_on, meta, chosen)
 
-    def _credit_left_after(self, applications: Sequence[CreditApplication]) -> dict[str, Payment]:
-        """Payments with credit left once ``applications`` are taken (a light what-if copy)."""
+    def _credit_received_by(self, on: date, field: str) -> Money:
+        """Unapplied credit from cash received on or before ``on``; refuses when all of the
+        credit comes from cash received later (credit cannot be used before it exists)."""
+        available = Money.sum(
+            (p.unapplied for p in self.payments.values() if p.received_on <= on), self.currency
+        )
+        if not available.is_positive:
+            first = min(p.received_on for p in self.payments.values() if p.unapplied.is_positive)
+            raise errors.InvalidDate(
+                f"The unapplied credit on this account comes from cash received on {first} or "
+                f"later; it cannot be used on {on}, before it was received.",
+                field=field,
+            )
+        return available
+
+    def _credit_left_after(
+        self, applications: Sequence[CreditApplication], received_by: date
+    ) -> dict[str, Payment]:
+        """Payments received by ``received_by`` with credit left once ``applications`` are
+        taken (a light what-if copy)."""
         taken: dict[str, Money] = {}
         for application in applications:
             taken[application.payment_id] = (
@@ -1659,7 +1682,7 @@ class Account(Aggregate):
             )
         left: dict[str, Payment] = {}
         for payment in self.payments.values():
-            if payment.unapplied.is_positive:
+            if payment.unapplied.is_positive and payment.received_on <= received_by:
                 remaining = payment.unapplied - taken.get(
                     payment.payment_id, Money.zero(self.currency)
                 )
@@ -1695,6 +1718,19 @@ class Account(Aggregate):
                 f"A refund of {amount} is more than the {self.credit} of unapplied credit.",
                 field="amount",
             )
+        available = self._credit_received_by(refunded_on, "refunded_on")
+        if amount > available:
+            raise errors.InvalidDate(
+                f"Only {available} of the unapplied credit comes from cash received by "
+                f"{refunded_on}; a refund of {amount} on that date would pay back cash not yet "
+                "received.",
+                field="refunded_on",
+            )
+        received = {
+            number: payment
+            for number, payment in self.payments.items()
+            if payment.received_on <= refunded_on
+        }
         self._trigger(
             self.CreditRefunded,
             effective_on=refunded_on,
@@ -1703,7 +1739,7 @@ class Account(Aggregate):
             amount=amount,
             method=method,
             reference=reference,
-            draws=draw_credit(self.payments, amount),
+            draws=draw_credit(received, amount),
         )
 
     def reverse_payment(

@@ -13,6 +13,10 @@ Invariants
     - Unapplied credit is drawn first-in first-out (oldest payment first) when it
       is applied or refunded, and which payment it came from is recorded on the
       event, so reversing a payment knows exactly what to undo.
+    - Credit is never used before the cash behind it was received: applying or
+      refunding credit on a date draws only on payments received on or before
+      it (:class:`~domain.errors.InvalidDate` when none was), as a reversal is
+      never dated before its payment.
     - A reversed payment is never reversed twice; after reversal its parts are zero.
 
 Vocabulary

@@ -6,7 +6,8 @@ Concept
     is paid by the *expiry* date. The discount is not given up front: it is
     applied — as its own event, ``SettlementDiscountApplied`` — only when cash
     (a payment, or unapplied credit applied) is applied *to the offer's
-    invoices*, dated on or before the expiry, and that cash brings what is open
+    invoices*, dated on or after the offer and on or before the expiry (a
+    back-dated payment received before the offer never earns it), and that cash brings what is open
     on them down to the discount. Cash applied elsewhere, a credit note or a
     write-off never earns it, even if what is open is already that low. After the expiry a sweep records the offer as lapsed;
     the clerk can also withdraw it.
@@ -56,7 +57,7 @@ class SettlementOffer:
         open on them down to the discount, in time."""
         return (
             self.status == ACTIVE
-            and on <= self.expires_on
+            and self.made_on <= on <= self.expires_on
             and cash_applied.is_positive
             and open_now.is_positive
             and open_now <= self.discount

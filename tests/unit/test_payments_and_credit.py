@@ -10,6 +10,7 @@ from domain.errors import (
     AllocationExceedsOpenAmount,
     AllocationExceedsPayment,
     InsufficientCredit,
+    InvalidDate,
     PaymentAlreadyReversed,
     UnknownAllocationPolicy,
     UnknownPayment,
@@ -177,3 +178,34 @@ def test_reversing_a_refunded_payment_leaves_a_debit_the_customer_owes() -> None
     )
     assert account.outstanding("p1-REV") == usd(30)
     assert account.balance == usd(30)
+
+
+def test_credit_cannot_be_applied_before_the_cash_behind_it_was_received() -> None:
+    account = open_account()
+    pay(account, "p1", 100, "2024-03-01")
+    charge(account, "c1", 100)
+    invoice(account, "INV-1", "2024-01-05")
+    version = account.version
+    with pytest.raises(InvalidDate) as caught:
+        account.apply_credit(applied_on=d("2024-02-15"), meta=META)
+    assert "2024-03-01" in str(caught.value)
+    assert account.version == version
+    account.apply_credit(applied_on=d("2024-03-01"), meta=META)
+    assert account.outstanding("INV-1") == usd(0)
+
+
+def test_credit_cannot_be_refunded_before_the_cash_behind_it_was_received() -> None:
+    account = open_account()
+    pay(account, "p1", 100, "2024-03-01")
+    version = account.version
+    with pytest.raises(InvalidDate) as caught:
+        account.refund_credit(
+            refund_id="R1",
+            amount=usd(40),
+            method="cheque",
+            reference="",
+            refunded_on=d("2024-02-15"),
+            meta=META,
+        )
+    assert caught.value.field == "refunded_on"
+    assert account.version == version

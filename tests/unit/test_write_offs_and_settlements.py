@@ -165,3 +165,11 @@ def test_a_discount_is_earned_only_by_cash_applied_to_the_offers_invoices() -> N
     assert account.offers["S1"].status == "active"
     assert account.outstanding("INV-1") == usd(300)
     assert account.ledger_totals()["discounts"] == usd(0)
+
+
+def test_a_payment_dated_before_the_offer_was_made_does_not_earn_it() -> None:
+    account = _invoiced()
+    _offer(account, amount_off=usd(300))
+    pay(account, "p1", 700, "2024-02-20")  # posted late, received before the offer
+    assert account.offers["S1"].status == "active"
+    assert account.outstanding("INV-1") == usd(300)
