@@ -2,7 +2,7 @@
 
 Every request gets a correlation id (the client's ``X-Correlation-Id`` or a new one), bound to
 every log line of the request and recorded on every event it causes, and one canonical log
-line when it ends. Bodies larger than ``MAX_BODY_BYTES`` are refused before they are read.
+line when it ends. Bodies larger than ``MAX_BODY_BYTES`` are refused (``BodyLimit``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from services.api import (
     problems,
     subscriptions,
 )
+from services.api.body_limit import BodyLimit
 from services.bootstrap import Runtime
 from services.logging import bind_context, clear_context, get_logger
 
@@ -67,22 +68,17 @@ def create_app(runtime: Runtime) -> FastAPI:
         correlation_id = supplied if 0 < len(supplied) <= _CORRELATION_ID_MAX else uuid.uuid4().hex
         request.state.correlation_id = correlation_id
         bind_context(correlation_id=correlation_id)
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-            response: Response = problems.problem(
-                413, "body_too_large", f"The body is larger than {MAX_BODY_BYTES} bytes.", None
-            )
-        else:
-            started = time.perf_counter()
-            response = await call_next(request)
-            log.info(
-                "request",
-                method=request.method,
-                path=request.url.path,
-                status=response.status_code,
-                ms=round((time.perf_counter() - started) * 1000, 2),
-            )
+        started = time.perf_counter()
+        response = await call_next(request)
+        log.info(
+            "request",
+            method=request.method,
+            path=request.url.path,
+            status=response.status_code,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
         response.headers["X-Correlation-Id"] = correlation_id
         return response
 
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -71,7 +72,10 @@ def test_a_clerk_opens_charges_and_takes_a_payment_then_reads_the_balance(
         "currency": "USD",
         "balance": "16.50",
         "unapplied_credit": "5.00",
+        "owed_by_insurers": {},
         "version": 3,
+        "as_of": None,
+        "as_known_at": None,
     }
 
 
@@ -143,10 +147,19 @@ def test_malformed_json_unknown_fields_and_bad_dates_get_problems_not_500(
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(client: TestClient) -> None:
-    response = client.post(
+    declared = client.post(
         "/v1/accounts", content=b"x" * 1_000_001, headers={"Content-Type": "application/json"}
     )
-    _assert_problem(response, 413, "body_too_large")
+    _assert_problem(declared, 413, "body_too_large")
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"account_number": "' + b"x" * 600_000
+        yield b"x" * 600_000 + b'"}'
+
+    chunked = client.post(
+        "/v1/accounts", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    _assert_problem(chunked, 413, "body_too_large")
 
 
 def test_opening_an_account_twice_is_a_conflict(client: TestClient) -> None:
