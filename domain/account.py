@@ -572,6 +572,34 @@ class Account(Aggregate):
             account._end_offer(self.offer_id, settlement.APPLIED, self.effective_on)
             account._post(self.effective_on, ledger.DISCOUNTS, self.amount, self.offer_id)
 
+    class SettlementDiscountReversed(Event):
+        """The payment that earned a discount was reversed: the discount is put back on
+        the invoices and the offer stands again (``offer_status`` active) or, past its
+        expiry, lapses."""
+
+        TOPIC = "receivables.account:SettlementDiscountReversed"
+
+        offer_id: str
+        amount: Money
+        applications: list[Allocation]
+        offer_status: str
+
+        def evolve(self, account: Account) -> None:
+            for application in self.applications:
+                account._move_item(
+                    application.invoice_number,
+                    Movement(
+                        self.effective_on,
+                        "settlement_discount_reversal",
+                        -application.amount,
+                        self.offer_id,
+                    ),
+                )
+            offer = account.offers[self.offer_id]
+            offer.status = self.offer_status
+            offer.ended_on = None if self.offer_status == settlement.ACTIVE else self.effective_on
+            account._post(self.effective_on, ledger.DISCOUNTS, -self.amount, self.offer_id)
+
     # ---------------------------------------------------------------- payment plans
 
     class PaymentPlanAgreed(Event):
@@ -656,6 +684,20 @@ class Account(Aggregate):
 
         def evolve(self, account: Account) -> None:
             account._end_plan(self.plan_id, plans.COMPLETED, self.effective_on)
+
+    class PaymentPlanReopened(Event):
+        """The payment that completed a plan was reversed: the plan is active again."""
+
+        TOPIC = "receivables.account:PaymentPlanReopened"
+
+        plan_id: str
+
+        def evolve(self, account: Account) -> None:
+            plan = account.plans[self.plan_id]
+            plan.status = plans.ACTIVE
+            plan.ended_on = None
+            for number in plan.invoice_numbers:
+                account.items[number].plan_id = self.plan_id
 
     # ---------------------------------------------------------------- subscriptions
 
@@ -1749,7 +1791,10 @@ class Account(Aggregate):
 
         Everything it paid is re-opened, its unapplied credit is removed, and any
         of it already refunded becomes a debit the customer owes
-        (``<payment_id>-REV``).
+        (``<payment_id>-REV``). What it triggered is undone as follow-on facts: a
+        settlement discount earned on invoices it paid is put back
+        (``SettlementDiscountReversed``), a plan it completed is active again
+        (``PaymentPlanReopened``) and installments it paid are re-opened.
         """
         self._check_open()
         payment = self.payments.get(payment_id)
@@ -1767,6 +1812,8 @@ class Account(Aggregate):
                 f"A payment received on {payment.received_on} cannot be reversed earlier.",
                 field="reversed_on",
             )
+        payment_allocations = dict(payment.allocations)
+        discounts = self._discounts_earned_with(payment_allocations)
         debit_number: str | None = None
         if payment.refunded.is_positive:
             debit_number = f"{payment_id}-REV"
@@ -1784,7 +1831,68 @@ class Account(Aggregate):
             debit_amount=payment.refunded,
             claim_id=payment.claim_id,
         )
+        touched = set(payment_allocations)
+        for offer_id, applications in discounts:
+            touched.update(a.invoice_number for a in applications)
+            self._trigger(
+                self.SettlementDiscountReversed,
+                effective_on=reversed_on,
+                meta=meta,
+                offer_id=offer_id,
+                amount=Money.sum((a.amount for a in applications), self.currency),
+                applications=applications,
+                offer_status=self._status_of_reinstated_offer(self.offers[offer_id], reversed_on),
+            )
+        self._reopen_plans(touched, reversed_on, meta)
         self._review_plans(reversed_on, meta)
+
+    def _discounts_earned_with(self, numbers: Iterable[str]) -> list[tuple[str, list[Allocation]]]:
+        """Discounts applied on offers covering any of ``numbers``: cash on those invoices
+        counted towards them, so reversing that cash takes them back."""
+        wanted = set(numbers)
+        result: list[tuple[str, list[Allocation]]] = []
+        for offer in self.offers.values():
+            if offer.status != settlement.APPLIED or wanted.isdisjoint(offer.invoice_numbers):
+                continue
+            applications: list[Allocation] = []
+            for number in dict.fromkeys(offer.invoice_numbers):
+                net = Money.sum(
+                    (
+                        m.amount
+                        for m in self.items[number].movements
+                        if m.reference == offer.offer_id
+                        and m.kind in ("settlement_discount", "settlement_discount_reversal")
+                    ),
+                    self.currency,
+                )
+                if net.is_positive:
+                    applications.append(Allocation(number, net))
+            if applications:
+                result.append((offer.offer_id, applications))
+        return result
+
+    def _status_of_reinstated_offer(self, offer: SettlementOffer, on: date) -> str:
+        """An offer whose discount is taken back stands again until its expiry, unless
+        another offer has since been made on one of its invoices."""
+        if on > offer.expires_on:
+            return settlement.LAPSED
+        for other in self._active_offers():
+            if not set(other.invoice_numbers).isdisjoint(offer.invoice_numbers):
+                return settlement.LAPSED
+        return settlement.ACTIVE
+
+    def _reopen_plans(self, touched: set[str], on: date, meta: Provenance) -> None:
+        """Completed plans over ``touched`` invoices that are open again become active."""
+        for plan in self.plans.values():
+            if plan.status != plans.COMPLETED or touched.isdisjoint(plan.invoice_numbers):
+                continue
+            if not self._plan_open(plan).is_positive:
+                continue
+            if any(self.items[n].plan_id is not None for n in plan.invoice_numbers):
+                continue  # an invoice is on a newer plan: that plan carries it now
+            self._trigger(
+                self.PaymentPlanReopened, effective_on=on, meta=meta, plan_id=plan.plan_id
+            )
 
     # ================================================================== commands: write-offs
 

@@ -18,7 +18,9 @@ Invariants
       first (the same waterfall rule as invoice terms).
     - A plan is completed when nothing is open on its invoices, and defaulted when
       it has missed ``default_after_missed`` installments (or the clerk says so).
-      A completed or defaulted plan never changes again.
+      A defaulted plan never changes again; a completed one is re-opened
+      (``PaymentPlanReopened``) only when a payment on its invoices is reversed
+      and leaves something open on them again.
 
 Vocabulary
     base, progress, installment, missed, defaulted, completed (see above).

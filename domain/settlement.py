@@ -10,7 +10,9 @@ Concept
     back-dated payment received before the offer never earns it), and that cash brings what is open
     on them down to the discount. Cash applied elsewhere, a credit note or a
     write-off never earns it, even if what is open is already that low. After the expiry a sweep records the offer as lapsed;
-    the clerk can also withdraw it.
+    the clerk can also withdraw it. Reversing a payment on the offer's invoices
+    takes an applied discount back (``SettlementDiscountReversed``): the offer
+    stands again until its expiry, or lapses if the reversal is dated after it.
 
 Invariants
     - ``0 < discount < open`` when offered (a 100% discount is a write-off,

@@ -148,3 +148,25 @@ def test_a_reversed_payment_reopens_the_installment_it_paid() -> None:
         "PlanInstallmentReopened",
     ]
     assert account.plans["P1"].paid == []
+
+
+def test_reversing_the_payment_that_completed_a_plan_reopens_the_plan() -> None:
+    account = _on_plan()
+    pay(account, "p1", 100, "2024-02-01")
+    pay(account, "p2", 200, "2024-03-01")
+    assert account.plans["P1"].status == "completed"
+    account.collect_events()
+    account.reverse_payment(
+        payment_id="p2", reason_code="returned_cheque", reversed_on=d("2024-03-05"), meta=META
+    )
+    assert event_names(account.collect_events()) == [
+        "PaymentReversed",
+        "PaymentPlanReopened",
+        "PlanInstallmentReopened",
+        "PlanInstallmentReopened",
+    ]
+    plan = account.plans["P1"]
+    assert (plan.status, plan.ended_on, plan.paid) == ("active", None, [0])
+    assert account.items["INV-1"].plan_id == "P1"
+    pay(account, "p3", 200, "2024-03-10")
+    assert account.plans["P1"].status == "completed"

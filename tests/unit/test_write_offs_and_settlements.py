@@ -173,3 +173,37 @@ def test_a_payment_dated_before_the_offer_was_made_does_not_earn_it() -> None:
     pay(account, "p1", 700, "2024-02-20")  # posted late, received before the offer
     assert account.offers["S1"].status == "active"
     assert account.outstanding("INV-1") == usd(300)
+
+
+def test_reversing_the_payment_that_earned_a_discount_puts_the_discount_back() -> None:
+    account = _invoiced()
+    _offer(account, amount_off=usd(300))
+    pay(account, "p1", 700, "2024-03-10")
+    assert account.offers["S1"].status == "applied"
+    account.collect_events()
+    account.reverse_payment(
+        payment_id="p1", reason_code="returned_cheque", reversed_on=d("2024-03-15"), meta=META
+    )
+    assert event_names(account.collect_events()) == [
+        "PaymentReversed",
+        "SettlementDiscountReversed",
+    ]
+    assert account.outstanding("INV-1") == usd(1000)
+    assert account.ledger_totals()["discounts"] == usd(0)
+    assert account.balance == usd(1000)
+    # Reversed before the expiry, the offer stands: paying the rest in time earns it again.
+    assert account.offers["S1"].status == "active"
+    pay(account, "p2", 700, "2024-03-20")
+    assert account.offers["S1"].status == "applied"
+    assert account.balance == usd(0)
+
+
+def test_a_discount_reversed_after_the_expiry_leaves_the_offer_lapsed() -> None:
+    account = _invoiced()
+    _offer(account, amount_off=usd(300))
+    pay(account, "p1", 700, "2024-03-10")
+    account.reverse_payment(
+        payment_id="p1", reason_code="chargeback", reversed_on=d("2024-04-10"), meta=META
+    )
+    assert account.offers["S1"].status == "lapsed"
+    assert account.outstanding("INV-1") == usd(1000)
