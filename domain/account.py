@@ -41,8 +41,9 @@ Commands (each takes ``meta: Provenance`` and a business date; all refuse with a
     ``record_promise_to_pay``, ``escalate_dunning``; the daily ``sweep``.
 
     Follow-on facts are recorded by the command that causes them, after its main
-    event: installments paid or re-opened, a settlement discount earned, a plan
-    completed, a promise kept.
+    event: installments paid or re-opened, a settlement discount earned (or taken
+    back when its payment is reversed), a plan completed (or re-opened), a promise
+    kept.
 
 Vocabulary
     balance (everything owed, by the customer and insurers, less unapplied
