@@ -34,6 +34,7 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.ExtraAdder(),
+        _drop_color_message,
     ]
     renderer: Processor = (
         structlog.processors.JSONRenderer()
@@ -65,6 +66,12 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
         logger.propagate = True
     for name, level in _QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(max(level, root.level))
+
+
+def _drop_color_message(_: Any, __: str, event_dict: Any) -> Any:
+    # uvicorn adds an ANSI-coloured copy of its message for its own console handler.
+    event_dict.pop("color_message", None)
+    return event_dict
 
 
 def _identity(_: Any, __: str, event_dict: Any) -> Any:
