@@ -95,7 +95,13 @@ from domain.payments import (
     Payment,
     draw_credit,
 )
-from domain.plans import PaymentPlan, PlanSchedule, installment_statuses
+from domain.plans import (
+    InstallmentProgress,
+    PaymentPlan,
+    PlanSchedule,
+    installment_progress,
+    split_movements,
+)
 from domain.provenance import Provenance
 from domain.schedules import InstallmentShare, check_schedule, check_shares, split_by_shares
 from domain.settlement import SettlementOffer
@@ -107,6 +113,17 @@ ACCOUNT_NAMESPACE: Final = UUID("5b0c6a52-1f0e-4d55-9d3e-7c1e0a4b8f21")
 
 OPEN: Final = "open"
 CLOSED: Final = "closed"
+
+# What a command that may end a payment plan did to its invoices (see _review_plans).
+CASH_CAUSE: Final = "cash"
+SETTLEMENT_CAUSE: Final = "settlement"
+CREDIT_NOTE_CAUSE: Final = "credit_note"
+WRITE_OFF_CAUSE: Final = "write_off"
+OTHER_CAUSE: Final = "other"
+PLAN_CLOSING_CAUSES: Final[dict[str, str]] = {
+    CREDIT_NOTE_CAUSE: plans.CREDITED,
+    WRITE_OFF_CAUSE: plans.WRITTEN_OFF,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -617,7 +634,14 @@ class Account(Aggregate):
                 plan_id=self.plan_id,
                 invoice_numbers=list(self.invoice_numbers),
                 agreed_on=self.effective_on,
-                schedules=[PlanSchedule(self.effective_on, self.base, tuple(self.installments))],
+                schedules=[
+                    PlanSchedule(
+                        self.effective_on,
+                        self.base,
+                        tuple(self.installments),
+                        account._movement_offsets(self.invoice_numbers),
+                    )
+                ],
                 default_after_missed=self.default_after_missed,
             )
             for number in self.invoice_numbers:
@@ -633,7 +657,12 @@ class Account(Aggregate):
         def evolve(self, account: Account) -> None:
             plan = account.plans[self.plan_id]
             plan.schedules.append(
-                PlanSchedule(self.effective_on, self.base, tuple(self.installments))
+                PlanSchedule(
+                    self.effective_on,
+                    self.base,
+                    tuple(self.installments),
+                    account._movement_offsets(plan.invoice_numbers),
+                )
             )
             plan.paid = []
             plan.missed = []
@@ -685,6 +714,18 @@ class Account(Aggregate):
 
         def evolve(self, account: Account) -> None:
             account._end_plan(self.plan_id, plans.COMPLETED, self.effective_on)
+
+    class PaymentPlanClosed(Event):
+        """Nothing is left open on the plan's invoices, but not because the customer paid:
+        a credit note (``outcome`` credited) or a write-off (written_off) cleared them."""
+
+        TOPIC = "receivables.account:PaymentPlanClosed"
+
+        plan_id: str
+        outcome: str
+
+        def evolve(self, account: Account) -> None:
+            account._end_plan(self.plan_id, self.outcome, self.effective_on)
 
     class PaymentPlanReopened(Event):
         """The payment that completed a plan was reversed: the plan is active again."""
@@ -1129,6 +1170,9 @@ class Account(Aggregate):
         offer = self.offers[offer_id]
         offer.status = status
         offer.ended_on = on
+
+    def _movement_offsets(self, numbers: Iterable[str]) -> dict[str, int]:
+        return {number: len(self.items[number].movements) for number in numbers}
 
     def _end_plan(self, plan_id: str, status: str, on: date) -> None:
         plan = self.plans[plan_id]
@@ -1575,7 +1619,7 @@ class Account(Aggregate):
             amount=credit,
             description=description,
         )
-        self._review_plans(issued_on, meta)
+        self._review_plans(issued_on, meta, cause=CREDIT_NOTE_CAUSE)
 
     def issue_debit_note(
         self,
@@ -1845,7 +1889,7 @@ class Account(Aggregate):
                 offer_status=self._status_of_reinstated_offer(self.offers[offer_id], reversed_on),
             )
         self._reopen_plans(touched, reversed_on, meta)
-        self._review_plans(reversed_on, meta)
+        self._review_plans(reversed_on, meta, cause=OTHER_CAUSE)
 
     def _discounts_earned_with(self, numbers: Iterable[str]) -> list[tuple[str, list[Allocation]]]:
         """Discounts applied on offers covering any of ``numbers``: cash on those invoices
@@ -1926,7 +1970,7 @@ class Account(Aggregate):
             invoice_number=invoice_number,
             amount=value,
         )
-        self._review_plans(written_off_on, meta)
+        self._review_plans(written_off_on, meta, cause=WRITE_OFF_CAUSE)
 
     def recover_write_off(
         self, *, write_off_id: str, amount: Money, recovered_on: date, meta: Provenance
@@ -1957,7 +2001,7 @@ class Account(Aggregate):
             invoice_number=write_off.invoice_number,
             amount=amount,
         )
-        self._review_plans(recovered_on, meta)
+        self._review_plans(recovered_on, meta, cause=OTHER_CAUSE)
 
     # ================================================================== commands: settlement
 
@@ -2744,8 +2788,7 @@ class Account(Aggregate):
         self._check_open()
         self._check_not_before_opening(as_of, "as_of")
         for plan in [p for p in self.plans.values() if p.status == plans.ACTIVE]:
-            statuses = installment_statuses(plan.schedule, self._plan_open(plan))
-            for status in statuses:
+            for status in self._plan_progress(plan):
                 if (
                     status.due_on < as_of
                     and status.outstanding.is_positive
@@ -2791,7 +2834,7 @@ class Account(Aggregate):
     def _after_cash(self, on: date, meta: Provenance, applied: Sequence[Allocation]) -> None:
         """Cash (``applied``) was applied on ``on``: record what follows from it, in this
         order — installments paid, a settlement discount earned, a plan completed."""
-        self._review_plans(on, meta)
+        self._review_plans(on, meta, cause=CASH_CAUSE)
         cash: dict[str, Money] = {}
         for allocation in applied:
             number = allocation.invoice_number
@@ -2818,40 +2861,68 @@ class Account(Aggregate):
                     amount=open_now,
                     applications=applications,
                 )
-                self._review_plans(on, meta, settled=True)
+                self._review_plans(on, meta, cause=SETTLEMENT_CAUSE)
 
-    def _review_plans(self, on: date, meta: Provenance, *, settled: bool = False) -> None:
-        """Record installments newly covered (or re-opened) and plans now completed.
+    def _review_plans(self, on: date, meta: Provenance, *, cause: str) -> None:
+        """Record installments newly paid (or re-opened) and plans now ended.
 
-        After a settlement discount (``settled``) the installments it covered were not
-        paid, so only the completion is recorded.
+        Only the customer's cash (``cause`` cash) records an installment paid; a credit
+        note, a write-off or a settlement discount reduces the schedule instead. When
+        nothing is left open, the cause decides how the plan ends: completed by cash or
+        a discount cash earned, closed as credited or written off otherwise.
         """
         for plan in [p for p in self.plans.values() if p.status == plans.ACTIVE]:
-            open_now = self._plan_open(plan)
-            if not (settled and open_now.is_zero):
-                for status in installment_statuses(plan.schedule, open_now):
-                    if status.outstanding.is_zero and status.index not in plan.paid:
+            for installment in self._plan_progress(plan):
+                if installment.is_paid:
+                    if cause == CASH_CAUSE and installment.index not in plan.paid:
                         self._trigger(
                             self.PlanInstallmentPaid,
                             effective_on=on,
                             meta=meta,
                             plan_id=plan.plan_id,
-                            index=status.index,
-                            due_on=status.due_on,
-                            amount=status.amount,
+                            index=installment.index,
+                            due_on=installment.due_on,
+                            amount=installment.paid,
                         )
-                    elif status.outstanding.is_positive and status.index in plan.paid:
-                        self._trigger(
-                            self.PlanInstallmentReopened,
-                            effective_on=on,
-                            meta=meta,
-                            plan_id=plan.plan_id,
-                            index=status.index,
-                        )
-            if open_now.is_zero:
-                self._trigger(
-                    self.PaymentPlanCompleted, effective_on=on, meta=meta, plan_id=plan.plan_id
-                )
+                elif installment.index in plan.paid:
+                    self._trigger(
+                        self.PlanInstallmentReopened,
+                        effective_on=on,
+                        meta=meta,
+                        plan_id=plan.plan_id,
+                        index=installment.index,
+                    )
+            if self._plan_open(plan).is_zero:
+                if cause in PLAN_CLOSING_CAUSES:
+                    self._trigger(
+                        self.PaymentPlanClosed,
+                        effective_on=on,
+                        meta=meta,
+                        plan_id=plan.plan_id,
+                        outcome=PLAN_CLOSING_CAUSES[cause],
+                    )
+                else:
+                    self._trigger(
+                        self.PaymentPlanCompleted, effective_on=on, meta=meta, plan_id=plan.plan_id
+                    )
+
+    def _plan_progress(
+        self, plan: PaymentPlan, schedule: PlanSchedule | None = None, as_of: date | None = None
+    ) -> list[InstallmentProgress]:
+        """What cash paid and reductions took off each installment of ``schedule`` (the
+        current one by default), counting movements effective on or before ``as_of``."""
+        schedule = schedule or plan.schedule
+        if not schedule.offsets:
+            paid = schedule.base - self._plan_open(plan, as_of)
+            return installment_progress(schedule, paid, Money.zero(self.currency))
+        movements = [
+            movement
+            for number in plan.invoice_numbers
+            for movement in self.items[number].movements[schedule.offsets.get(number, 0) :]
+            if as_of is None or movement.effective_on <= as_of
+        ]
+        cash, reductions = split_movements(movements, self.currency)
+        return installment_progress(schedule, cash, reductions)
 
     def _review_promises(self, on: date, meta: Provenance) -> None:
         for promise in list(self.promises.values()):
@@ -2920,7 +2991,7 @@ class Account(Aggregate):
         schedule = plan.schedule_as_of(as_of)
         if schedule is None:
             return []
-        return installment_statuses(schedule, self._plan_open(plan, as_of))
+        return [i.as_term_status() for i in self._plan_progress(plan, schedule, as_of)]
 
     def claim_outstanding(self, claim_id: str, as_of: date | None = None) -> Money:
         """What the payer still owes on a claim."""

@@ -170,3 +170,56 @@ def test_reversing_the_payment_that_completed_a_plan_reopens_the_plan() -> None:
     assert account.items["INV-1"].plan_id == "P1"
     pay(account, "p3", 200, "2024-03-10")
     assert account.plans["P1"].status == "completed"
+
+
+def test_writing_off_a_plans_invoice_closes_the_plan_without_recording_installments_paid() -> None:
+    account = _on_plan()
+    pay(account, "p1", 100, "2024-02-01")
+    account.collect_events()
+    account.write_off(
+        write_off_id="W1", invoice_number="INV-1", written_off_on=d("2024-03-15"), meta=META
+    )
+    assert event_names(account.collect_events()) == ["WrittenOff", "PaymentPlanClosed"]
+    plan = account.plans["P1"]
+    assert (plan.status, plan.paid, plan.ended_on) == ("written_off", [0], d("2024-03-15"))
+    assert account.items["INV-1"].plan_id is None
+
+
+def test_a_credit_note_on_a_plans_invoice_reduces_the_last_installments_not_pays_the_first() -> (
+    None
+):
+    account = _on_plan()
+    account.collect_events()
+    account.issue_credit_note(
+        note_number="CN-1",
+        invoice_number="INV-1",
+        amount=usd(150),
+        issued_on=d("2024-01-20"),
+        meta=META,
+    )
+    assert event_names(account.collect_events()) == ["CreditNoteIssued"]
+    assert account.plans["P1"].paid == []
+    assert [str(t.outstanding) for t in account.plan_installments("P1")] == [
+        "100.00",
+        "50.00",
+        "0.00",
+    ]
+    pay(account, "p1", 150, "2024-02-01")
+    assert event_names(account.collect_events()) == [
+        "PaymentReceived",
+        "PlanInstallmentPaid",
+        "PlanInstallmentPaid",
+        "PaymentPlanCompleted",
+    ]
+    assert account.plans["P1"].paid == [0, 1]
+
+
+def test_a_credit_note_clearing_a_plans_invoices_closes_the_plan_as_credited() -> None:
+    account = _on_plan()
+    account.collect_events()
+    account.issue_credit_note(
+        note_number="CN-1", invoice_number="INV-1", issued_on=d("2024-01-20"), meta=META
+    )
+    assert event_names(account.collect_events()) == ["CreditNoteIssued", "PaymentPlanClosed"]
+    assert account.plans["P1"].status == "credited"
+    assert account.plans["P1"].paid == []
