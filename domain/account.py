@@ -54,6 +54,7 @@ Vocabulary
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -771,7 +772,12 @@ class Account(Aggregate):
 
         def evolve(self, account: Account) -> None:
             subscription = account.subscriptions[self.subscription_id]
-            if self.timing == subscriptions.IMMEDIATE:
+            # An immediate change in a period not yet billed waits for the billing run,
+            # which bills the old plan up to the change and the new one from it.
+            if (
+                self.timing == subscriptions.IMMEDIATE
+                and self.applies_from < subscription.billed_until
+            ):
                 subscription.plan_code = self.plan_code
                 subscription.price = self.price
                 subscription.pending_plan_code = None
@@ -817,7 +823,9 @@ class Account(Aggregate):
                     subscription.pending_price = None
                     subscription.pending_from = None
                 subscription.billed_until = period.period_end
-                subscription.periods_billed += 1
+                # A period billed in parts (a change or cancellation within it) counts once.
+                if period.period_end == subscription.period_start(subscription.periods_billed + 1):
+                    subscription.periods_billed += 1
                 account._add_charge(
                     Charge(
                         charge_id=period.charge_id,
@@ -2250,6 +2258,7 @@ class Account(Aggregate):
             raise errors.InvalidOutcome(
                 "A plan change is 'immediate' or 'next_period'.", field="timing"
             )
+        self._check_no_change_waiting(subscription)
         period = subscription.period_containing(change_on)
         lines: list[ChargeLine] = []
         applies_from = change_on if timing == subscriptions.IMMEDIATE else period[1]
@@ -2313,24 +2322,33 @@ class Account(Aggregate):
             index = subscription.periods_billed
             plan_code, price = subscription.plan_code, subscription.price
             pending_from = subscription.pending_from
-            while start <= through and (
-                subscription.ends_on is None or start < subscription.ends_on
-            ):
-                if pending_from is not None and pending_from <= start:
-                    plan_code = subscription.pending_plan_code or plan_code
-                    price = subscription.pending_price or price
-                    pending_from = None
+            ends_on = subscription.ends_on
+            while start <= through and (ends_on is None or start < ends_on):
                 end = subscription.period_start(index + 1)
-                periods.append(
-                    BilledPeriod(
-                        subscription_id=subscription.subscription_id,
-                        charge_id=f"{subscription.subscription_id}/{start.isoformat()}",
-                        plan_code=plan_code,
-                        period_start=start,
-                        period_end=end,
-                        amount=price,
+                stop = end if ends_on is None or ends_on >= end else ends_on
+                cuts = [start, stop]
+                if pending_from is not None and start < pending_from < stop:
+                    cuts.insert(1, pending_from)
+                for part_start, part_end in itertools.pairwise(cuts):
+                    if pending_from is not None and pending_from <= part_start:
+                        plan_code = subscription.pending_plan_code or plan_code
+                        price = subscription.pending_price or price
+                        pending_from = None
+                    amount = price
+                    if (part_start, part_end) != (start, end):
+                        amount = subscriptions.prorate_part(
+                            price, (start, end), part_start, part_end
+                        )
+                    periods.append(
+                        BilledPeriod(
+                            subscription_id=subscription.subscription_id,
+                            charge_id=f"{subscription.subscription_id}/{part_start.isoformat()}",
+                            plan_code=plan_code,
+                            period_start=part_start,
+                            period_end=part_end,
+                            amount=amount,
+                        )
                     )
-                )
                 start, index = end, index + 1
         for period in periods:
             if period.charge_id in self.charges:
@@ -2357,6 +2375,15 @@ class Account(Aggregate):
                 field="subscription_id",
             )
         return subscription
+
+    def _check_no_change_waiting(self, subscription: Subscription) -> None:
+        waiting = subscription.pending_from
+        if waiting is not None and waiting != subscription.period_containing(waiting)[0]:
+            raise errors.SubscriptionChangePending(
+                f"Subscription {subscription.subscription_id} already changes plan on "
+                f"{waiting}, in a period not yet billed; run billing before changing it again.",
+                field="subscription_id",
+            )
 
     def _check_change_date(self, subscription: Subscription, on: date) -> None:
         _require_date(on, "change_on")

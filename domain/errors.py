@@ -305,6 +305,10 @@ class ChangeOutsideBilledPeriod(DomainError):
     code = "change_outside_billed_period"
 
 
+class SubscriptionChangePending(DomainError):
+    code = "subscription_change_pending"
+
+
 # --- insurance claims --------------------------------------------------------------
 
 

@@ -6,11 +6,14 @@ Concept
     billed up to the run's date). Changing plan mid-period, Kill Bill style:
 
     - ``immediate``: credit the unused part of the old plan for the rest of the
-      billed period, and charge the new plan for that same rest;
+      billed period, and charge the new plan for that same rest; in a period not
+      yet billed, the billing run bills the old plan for the days before the
+      change and the new plan for the days from it, each prorated;
     - ``next_period``: the new price applies from the next period; nothing prorated.
 
-    Cancelling is ``immediate`` (unused part credited, no further billing) or
-    ``end_of_period`` (no credit; billing stops at the end of the period).
+    Cancelling is ``immediate`` (unused part credited, no further billing; in a
+    period not yet billed, the run bills only the days before the cancellation)
+    or ``end_of_period`` (no credit; billing stops at the end of the period).
 
 Invariants
     - Periods run from the start date by whole months, anchored on its day
@@ -20,6 +23,11 @@ Invariants
       remaining count from the change date (inclusive) to the period end
       (exclusive): changing halfway through a 30-day period from 20 to 30 per month
       credits 10.00 and charges 15.00.
+    - A part of a period billed by a run is ``price × days in the part / days in
+      period``, rounded half-even the same way (1–15 May of a 20.00 plan:
+      20 × 15 / 31 = 9.68); its charge id is ``<subscription>/<first day>``.
+    - One plan change at a time may wait for a run within an unbilled period
+      (:class:`~domain.errors.SubscriptionChangePending`).
     - A proration credit is a charge line with a negative amount, invoiced with
       the next invoice.
 
@@ -82,6 +90,14 @@ class BilledPeriod:
     period_start: date
     period_end: date
     amount: Money
+
+
+def prorate_part(price: Money, period: tuple[date, date], first: date, end: date) -> Money:
+    """The price of the days ``first`` (inclusive) to ``end`` (exclusive) of ``period``."""
+    start, period_end = period
+    return price.prorate((end - first).days, (period_end - start).days).round_to_minor(
+        ROUND_HALF_EVEN
+    )
 
 
 def prorate(price: Money, period: tuple[date, date], from_day: date) -> Money:

@@ -218,3 +218,60 @@ def test_every_rule_has_its_own_error_class_with_a_unique_snake_case_code() -> N
         error = cls("A sentence.", field="amount")
         assert str(error) == "A sentence."
         assert error.field == "amount"
+
+
+def _subscribed_in_may(price: int = 20) -> Account:
+    account = open_account()
+    account.start_subscription(
+        subscription_id="SUB-1",
+        plan_code="basic",
+        price=usd(price),
+        starts_on=d("2024-05-01"),
+        meta=META,
+    )
+    return account
+
+
+def test_cancelling_immediately_in_an_unbilled_period_bills_only_the_days_used() -> None:
+    account = _subscribed_in_may()
+    account.cancel_subscription(
+        subscription_id="SUB-1", cancel_on=d("2024-05-10"), meta=META, timing="immediate"
+    )
+    account.run_billing(run_id="R1", through=d("2024-05-31"), meta=META)
+    # 20.00 × 9 / 31 days (1–9 May) = 5.806… -> 5.81
+    assert [(c.service_date, c.net) for c in account.charges.values()] == [
+        (d("2024-05-01"), usd("5.81"))
+    ]
+    account.run_billing(run_id="R2", through=d("2024-07-31"), meta=META)
+    assert len(account.charges) == 1
+    assert account.balance == usd("5.81")
+
+
+def test_an_immediate_change_in_an_unbilled_period_bills_each_plan_for_its_days() -> None:
+    account = _subscribed_in_may()
+    account.change_subscription_plan(
+        subscription_id="SUB-1",
+        plan_code="plus",
+        price=usd(30),
+        change_on=d("2024-05-16"),
+        meta=META,
+        timing="immediate",
+    )
+    with pytest.raises(errors.SubscriptionChangePending):
+        account.change_subscription_plan(
+            subscription_id="SUB-1",
+            plan_code="max",
+            price=usd(50),
+            change_on=d("2024-05-20"),
+            meta=META,
+        )
+    account.run_billing(run_id="R1", through=d("2024-05-31"), meta=META)
+    # 20.00 × 15 / 31 = 9.677… -> 9.68 (1–15 May); 30.00 × 16 / 31 = 15.483… -> 15.48
+    assert [(c.code, c.service_date, c.net) for c in account.charges.values()] == [
+        ("basic", d("2024-05-01"), usd("9.68")),
+        ("plus", d("2024-05-16"), usd("15.48")),
+    ]
+    account.run_billing(run_id="R2", through=d("2024-06-01"), meta=META)
+    assert account.charges["SUB-1/2024-06-01"].net == usd(30)
+    assert account.subscriptions["SUB-1"].plan_code == "plus"
+    assert account.subscriptions["SUB-1"].periods_billed == 2
