@@ -2555,12 +2555,19 @@ class Account(Aggregate):
         received_on: date,
         meta: Provenance,
     ) -> None:
-        """Post the payer's payment against a claim (at most what the payer still owes)."""
+        """Post the payer's payment against a claim: at most what the payer still owes and,
+        once adjudicated, at most the remittance's paid amount not yet received."""
         self._check_open()
         claim = self._claim(claim_id)
         self._new_id(payment_id, "payment_id", "Payment", [self.payments])
         self._check_money(amount, "amount")
         self._check_not_before_opening(received_on, "received_on")
+        if claim.paid_per_remittance is not None and amount > claim.insurer_payment_due:
+            raise errors.InsurerPaymentExceedsRemittance(
+                f"{amount} is more than the {claim.insurer_payment_due} still to be paid of the "
+                f"{claim.paid_per_remittance} the payer adjudicated to pay on claim {claim_id}.",
+                field="amount",
+            )
         if amount > claim.owed_by_payer:
             raise errors.AllocationExceedsOpenAmount(
                 f"{amount} is more than the {claim.owed_by_payer} the payer owes on claim "

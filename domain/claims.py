@@ -19,6 +19,11 @@ Invariants
       (:class:`~domain.errors.ClaimDoesNotBalance`); patient responsibility = Σ PR.
     - Owed by the payer = billed − patient share − contractual adjustments posted
       − insurer payments (+ reversed insurer payments); never below zero.
+    - The insurer's cash is capped: before adjudication by what it still owes,
+      after it by the remittance's paid amount not yet received. A payment beyond
+      that is refused (:class:`~domain.errors.InsurerPaymentExceedsRemittance`),
+      not kept as credit: it is the payer's money, not the patient's, and belongs
+      back with the payer or on a corrected remittance.
     - A claim is adjudicated once; a denial can be appealed or resubmitted, and
       only then adjudicated.
 
@@ -131,6 +136,23 @@ class Claim:
         if as_of < self.submitted_on:
             return Money.zero(self.billed.currency)
         return self.billed - net_reduction(self.movements, self.billed.currency, as_of)
+
+    @property
+    def paid_by_insurer(self) -> Money:
+        """What the payer has paid on the claim, net of reversed payments."""
+        return Money.sum(
+            (m.amount for m in self.movements if m.kind in ("insurer_payment", "payment_reversal")),
+            self.billed.currency,
+        )
+
+    @property
+    def insurer_payment_due(self) -> Money:
+        """The most the payer's cash can still cover: once adjudicated, the paid amount of
+        the remittance not yet received; before, what it still owes on the claim."""
+        if self.paid_per_remittance is None:
+            return self.owed_by_payer
+        zero = Money.zero(self.billed.currency)
+        return (self.paid_per_remittance - self.paid_by_insurer).max(zero).min(self.owed_by_payer)
 
     def reduce(self, movement: Movement) -> None:
         self.movements.append(movement)

@@ -344,6 +344,10 @@ class InvalidAdjustmentGroup(DomainError):
     code = "invalid_adjustment_group"
 
 
+class InsurerPaymentExceedsRemittance(DomainError):
+    code = "insurer_payment_exceeds_remittance"
+
+
 # --- disputes and collections --------------------------------------------------------
 
 

@@ -111,3 +111,37 @@ def test_the_insurer_cannot_be_paid_more_than_it_owes() -> None:
         )
     with pytest.raises(UnknownClaim):
         account.deny_claim(claim_id="NOPE", reason_code="x", denied_on=d("2024-02-01"), meta=META)
+
+
+def test_the_insurer_cannot_pay_more_than_it_adjudicated_to_pay() -> None:
+    from domain.errors import InsurerPaymentExceedsRemittance
+
+    account = _claimed()
+    _adjudicate(
+        account,
+        450,
+        ClaimAdjustment("CO", "45", usd(400)),
+        ClaimAdjustment("PR", "2", usd(150)),
+    )
+
+    def insurer_pays(payment_id: str, amount: int) -> None:
+        account.post_insurer_payment(
+            claim_id="CLM-1",
+            payment_id=payment_id,
+            amount=usd(amount),
+            method="eft",
+            reference="",
+            received_on=d("2024-02-05"),
+            meta=META,
+        )
+
+    insurer_pays("ERA-1", 300)
+    version = account.version
+    with pytest.raises(InsurerPaymentExceedsRemittance) as caught:
+        insurer_pays("ERA-2", 400)
+    assert caught.value.code == "insurer_payment_exceeds_remittance"
+    assert "150.00" in str(caught.value)
+    assert account.version == version
+    insurer_pays("ERA-3", 150)
+    account.post_contractual_adjustment(claim_id="CLM-1", posted_on=d("2024-02-06"), meta=META)
+    assert account.claim_outstanding("CLM-1") == usd(0)
