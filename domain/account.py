@@ -115,6 +115,10 @@ ACCOUNT_NAMESPACE: Final = UUID("5b0c6a52-1f0e-4d55-9d3e-7c1e0a4b8f21")
 OPEN: Final = "open"
 CLOSED: Final = "closed"
 
+#: Bounds of a charge's quantity, so that quantity × unit price is always exact.
+MAX_QUANTITY_DIGITS: Final = 18
+MAX_QUANTITY: Final = 10**12
+
 # What a command that may end a payment plan did to its invoices (see _review_plans).
 CASH_CAUSE: Final = "cash"
 SETTLEMENT_CAUSE: Final = "settlement"
@@ -162,6 +166,12 @@ def _require_quantity(value: Decimal | int, field: str = "quantity") -> Decimal:
     quantity = Decimal(value)
     if not quantity.is_finite() or quantity <= 0:
         raise errors.InvalidQuantity("A quantity must be more than zero.", field=field)
+    if len(quantity.as_tuple().digits) > MAX_QUANTITY_DIGITS or quantity >= MAX_QUANTITY:
+        raise errors.InvalidQuantity(
+            f"A quantity has at most {MAX_QUANTITY_DIGITS} significant digits and is less "
+            f"than {MAX_QUANTITY:,}.",
+            field=field,
+        )
     return quantity
 
 

@@ -13,6 +13,9 @@ Invariants
       ``str()`` gives ``"1.50"``.
     - An amount finer than the minor unit (``1.005 USD``) is an error
       (:class:`~domain.errors.AmountTooPrecise`), never a silent rounding.
+    - An amount has at most :data:`MAX_DIGITS` (18) digits counted in minor
+      units (:class:`~domain.errors.InvalidAmount`), so that no sum of valid
+      amounts can overflow Decimal's 28-digit context inside an event.
     - Arithmetic never mixes currencies (:class:`~domain.errors.CurrencyMismatch`).
     - Multiplying by a factor is exact or refused; when a product genuinely needs
       rounding (proration, percentages), the caller takes a :class:`Product`
@@ -26,7 +29,15 @@ Vocabulary
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import (
+    ROUND_DOWN,
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    Inexact,
+    InvalidOperation,
+    localcontext,
+)
 from typing import Final
 
 from domain.errors import (
@@ -48,6 +59,15 @@ MINOR_UNITS: Final[dict[str, int]] = {
     "SEK": 2, "SGD": 2, "THB": 2, "TND": 3, "TRY": 2, "TWD": 2, "UAH": 2,
     "UGX": 0, "USD": 2, "VND": 0, "XAF": 0, "XOF": 0, "ZAR": 2,
 }  # fmt: skip
+
+#: The most digits an amount may have, counted in minor units (USD: up to
+#: 9,999,999,999,999,999.99). Decimal's context keeps 28, so sums of up to ten
+#: billion valid amounts stay exact and can never overflow inside an event.
+MAX_DIGITS: Final = 18
+
+# Products are computed with room for any two bounded operands, and refused rather
+# than rounded when even that is not enough.
+_EXACT_PRODUCTS: Final = Context(prec=60, traps=[Inexact, InvalidOperation])
 
 _QUANTUM: Final[dict[str, Decimal]] = {
     code: Decimal(1).scaleb(-places) for code, places in MINOR_UNITS.items()
@@ -110,6 +130,16 @@ def _quantize_exactly(value: Decimal, currency: str) -> Decimal:
         raise AmountTooPrecise(
             f"{value} {currency} is finer than the smallest unit of {currency} "
             f"({quantum}); amounts are never rounded silently.",
+            field="amount",
+        )
+    return _check_size(quantized, currency)
+
+
+def _check_size(quantized: Decimal, currency: str) -> Decimal:
+    if len(quantized.as_tuple().digits) > MAX_DIGITS:
+        raise InvalidAmount(
+            f"{quantized} {currency} is too large an amount: at most {MAX_DIGITS} digits "
+            f"counting the minor unit.",
             field="amount",
         )
     return quantized
@@ -220,8 +250,21 @@ class Money:
     __rmul__ = __mul__
 
     def times(self, factor: Decimal | int) -> Product:
-        """The unrounded product; call ``.round_to_minor()`` or ``.exact()`` on it."""
-        return Product(self.amount * _to_decimal(factor), self.currency)
+        """The unrounded product; call ``.round_to_minor()`` or ``.exact()`` on it.
+
+        The product is exact: a factor so fine that Decimal would have to round it is
+        refused (:class:`AmountTooPrecise`), never silently rounded."""
+        value = _to_decimal(factor)
+        try:
+            with localcontext(_EXACT_PRODUCTS):
+                product = self.amount * value
+        except (Inexact, InvalidOperation):
+            raise AmountTooPrecise(
+                f"{self.amount} × {value} needs more digits than can be kept exactly; "
+                "amounts are never rounded silently.",
+                field="amount",
+            ) from None
+        return Product(product, self.currency)
 
     def prorate(self, numerator: int, denominator: int) -> Product:
         """``self × numerator / denominator`` unrounded (e.g. days used / days in period)."""
@@ -276,9 +319,11 @@ class Product:
 
     def round_to_minor(self, rounding: str = ROUND_HALF_EVEN) -> Money:
         """Round to the currency's minor unit with the caller's chosen rule."""
-        return Money._trusted(
-            self.amount.quantize(minor_unit(self.currency), rounding=rounding), self.currency
-        )
+        try:
+            rounded = self.amount.quantize(minor_unit(self.currency), rounding=rounding)
+        except InvalidOperation:
+            raise InvalidAmount(f"{self.amount} is too large an amount.", field="amount") from None
+        return Money._trusted(_check_size(rounded, self.currency), self.currency)
 
     def truncate_to_minor(self) -> Money:
         return self.round_to_minor(ROUND_DOWN)

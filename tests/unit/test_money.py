@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from unit_support import META, d, open_account, usd
 
 from domain.errors import (
     AmountTooPrecise,
@@ -12,6 +13,7 @@ from domain.errors import (
     DomainError,
     FloatAmountRefused,
     InvalidAmount,
+    InvalidQuantity,
     UnknownCurrency,
 )
 from domain.money import Money, minor_unit
@@ -122,3 +124,62 @@ def test_every_money_error_is_a_domain_error_with_a_code() -> None:
         assert issubclass(cls, DomainError)
         assert cls.code
         assert cls.code == cls.code.lower()
+
+
+def test_an_amount_of_more_than_18_digits_in_minor_units_is_refused() -> None:
+    assert Money("9999999999999999.99", "USD").amount == Decimal("9999999999999999.99")
+    assert Money("999999999999999999", "JPY").currency == "JPY"
+    for amount, currency in (
+        ("10000000000000000.00", "USD"),
+        ("1000000000000000000", "JPY"),
+        ("1000000000000000.000", "KWD"),
+        ("9" * 26, "USD"),
+    ):
+        with pytest.raises(InvalidAmount) as caught:
+            Money(amount, currency)
+        assert "18 digits" in str(caught.value)
+
+
+def test_sums_of_the_largest_amounts_never_overflow() -> None:
+    largest = Money("9999999999999999.99", "USD")
+    total = Money.sum([largest] * 10_000, "USD")
+    assert total.amount == largest.amount * 10_000
+    assert (total - total).is_zero
+
+
+def test_a_product_that_would_overflow_is_refused_not_half_recorded() -> None:
+    account = open_account()
+    version = account.version
+    with pytest.raises(InvalidAmount):
+        account.post_charge(
+            charge_id="c1",
+            code="SVC",
+            description="",
+            quantity=Decimal("100000000000"),
+            unit_price=Money("9999999999999999.99", "USD"),
+            tax=usd(0),
+            service_date=d("2024-01-02"),
+            effective_on=d("2024-01-02"),
+            meta=META,
+        )
+    assert account.version == version
+    with pytest.raises(InvalidQuantity):
+        account.post_charge(
+            charge_id="c1",
+            code="SVC",
+            description="",
+            quantity=Decimal("1" * 19),
+            unit_price=usd("0.01"),
+            tax=usd(0),
+            service_date=d("2024-01-02"),
+            effective_on=d("2024-01-02"),
+            meta=META,
+        )
+
+
+def test_a_factor_finer_than_decimal_precision_is_refused_not_rounded() -> None:
+    factor = Decimal("1.0000000000000000000000000001")  # 29 significant digits
+    with pytest.raises(AmountTooPrecise):
+        usd(1).times(factor).exact()
+    with pytest.raises(AmountTooPrecise):
+        usd(1) * factor
