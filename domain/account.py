@@ -104,7 +104,13 @@ from domain.plans import (
     split_movements,
 )
 from domain.provenance import Provenance
-from domain.schedules import InstallmentShare, check_schedule, check_shares, split_by_shares
+from domain.schedules import (
+    InstallmentShare,
+    check_schedule,
+    check_shares,
+    normalize_shares,
+    split_by_shares,
+)
 from domain.settlement import SettlementOffer
 from domain.subscriptions import BilledPeriod, Subscription
 from domain.write_offs import WriteOff
@@ -1377,14 +1383,15 @@ class Account(Aggregate):
         self._check_open()
         _check_terms_days(net_days)
         self._check_not_before_opening(effective_on, "effective_on")
-        if installments:
-            check_shares(installments)
+        shares = normalize_shares(installments)
+        if shares:
+            check_shares(shares)
         self._trigger(
             self.PaymentTermsChanged,
             effective_on=effective_on,
             meta=meta,
             net_days=net_days,
-            installments=list(installments),
+            installments=shares,
         )
 
     def close(self, *, effective_on: date, meta: Provenance) -> None:

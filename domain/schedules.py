@@ -11,7 +11,10 @@ Invariants
     - Terms are positive, their due dates never go backwards, none is due before
       the schedule starts (:class:`~domain.errors.DueDateBeforeIssueDate`), and
       they sum exactly to the amount (:class:`~domain.errors.ScheduleDoesNotSumToAmount`).
-    - Shares are positive and sum to exactly 100.
+    - Shares are positive Decimal percentages summing to exactly 100; a whole
+      number (30) is taken as ``Decimal(30)``, a float is refused
+      (:class:`~domain.errors.FloatAmountRefused`), and the split is computed
+      in Decimal throughout.
     - **Rounding rule for shares**: each term is ``amount × percent / 100``
       rounded *down* to the minor unit, and the last term takes what is left,
       so the terms always sum to the amount and any odd cent falls due last.
@@ -77,15 +80,42 @@ def check_schedule(
     return list(terms)
 
 
+def normalize_shares(
+    shares: Sequence[InstallmentShare], *, field: str = "installments"
+) -> list[InstallmentShare]:
+    """Shares with their percentages as Decimal: a whole number is taken exactly, a
+    float refused (30.1 is not exactly 30.1 in binary), anything else refused."""
+    result: list[InstallmentShare] = []
+    for share in shares:
+        if not isinstance(share, InstallmentShare):
+            raise InvalidSchedule("Each share needs a due day and a percentage.", field=field)
+        percent: object = share.percent
+        if isinstance(percent, float):
+            raise FloatAmountRefused(
+                f"The share {percent!r} was given as a floating-point number; give it as a "
+                "decimal such as '30.5'.",
+                field=field,
+            )
+        if isinstance(percent, bool) or not isinstance(percent, (int, Decimal)):
+            raise InvalidSchedule("A share's percentage must be a decimal number.", field=field)
+        value = Decimal(percent)
+        if not value.is_finite():
+            raise InvalidSchedule("A share's percentage must be a finite number.", field=field)
+        result.append(InstallmentShare(share.due_in_days, value))
+    return result
+
+
 def check_shares(shares: Sequence[InstallmentShare], *, field: str = "installments") -> None:
     if not shares:
         raise InvalidSchedule("Installment terms need at least one share.", field=field)
     total = Decimal(0)
     previous = -1
-    for share in shares:
-        if isinstance(share.percent, float):
-            raise FloatAmountRefused("A share must be a decimal percentage.", field=field)
-        if not isinstance(share.due_in_days, int) or share.due_in_days < 0:
+    for share in normalize_shares(shares, field=field):
+        if (
+            isinstance(share.due_in_days, bool)
+            or not isinstance(share.due_in_days, int)
+            or share.due_in_days < 0
+        ):
             raise InvalidSchedule("A share is due zero or more days after issue.", field=field)
         if share.due_in_days < previous:
             raise InvalidSchedule("Shares must be listed in due order.", field=field)
@@ -102,6 +132,7 @@ def check_shares(shares: Sequence[InstallmentShare], *, field: str = "installmen
 def split_by_shares(
     amount: Money, shares: Sequence[InstallmentShare], issued_on: date
 ) -> list[Term]:
+    shares = normalize_shares(shares)
     check_shares(shares)
     terms: list[Term] = []
     allotted = Money.zero(amount.currency)
@@ -110,7 +141,8 @@ def split_by_shares(
         if index == len(shares) - 1:
             part = amount - allotted
         else:
-            part = amount.times(share.percent / 100).truncate_to_minor()
+            # percent / 100 by moving the decimal point: exact, whatever the percent.
+            part = amount.times(share.percent.scaleb(-2)).truncate_to_minor()
         allotted = allotted + part
         terms.append(Term(due_on, part))
     return [term for term in terms if not term.amount.is_zero] or [Term(terms[-1].due_on, amount)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from unit_support import META, charge, d, event_names, invoice, open_account, pay, usd
 
@@ -275,3 +277,30 @@ def test_an_immediate_change_in_an_unbilled_period_bills_each_plan_for_its_days(
     assert account.charges["SUB-1/2024-06-01"].net == usd(30)
     assert account.subscriptions["SUB-1"].plan_code == "plus"
     assert account.subscriptions["SUB-1"].periods_billed == 2
+
+
+def test_installment_percentages_given_as_whole_numbers_are_taken_as_decimals() -> None:
+    from domain.schedules import InstallmentShare
+
+    account = open_account()
+    account.change_payment_terms(
+        net_days=30,
+        effective_on=d("2024-01-02"),
+        meta=META,
+        installments=[InstallmentShare(0, 30), InstallmentShare(30, 70)],  # type: ignore[arg-type]
+    )
+    (event,) = [e for e in account.collect_events() if isinstance(e, Account.PaymentTermsChanged)]
+    assert [type(share.percent) for share in event.installments] == [Decimal, Decimal]
+    charge(account, "c1", "100.01")
+    invoice(account, "INV-1", "2024-01-10")
+    assert [(t.due_on, t.amount) for t in account.installments("INV-1")] == [
+        (d("2024-01-10"), usd("30.00")),
+        (d("2024-02-09"), usd("70.01")),
+    ]
+    with pytest.raises(errors.FloatAmountRefused):
+        account.change_payment_terms(
+            net_days=30,
+            effective_on=d("2024-01-02"),
+            meta=META,
+            installments=[InstallmentShare(0, 0.5), InstallmentShare(30, 99.5)],  # type: ignore[arg-type]
+        )
