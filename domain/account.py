@@ -2835,11 +2835,17 @@ class Account(Aggregate):
 
     def sweep(self, *, as_of: date, meta: Provenance) -> None:
         """Record what the passing of ``as_of`` decides: plan installments missed (and plans
-        defaulted), settlement offers lapsed, promises to pay broken. Safe to repeat."""
+        defaulted), settlement offers lapsed, promises to pay broken. Safe to repeat.
+
+        Each is decided as of ``as_of`` by business dates: an installment paid after
+        ``as_of`` was still missed on it, even when the sweep runs after the payment."""
         self._check_open()
         self._check_not_before_opening(as_of, "as_of")
         for plan in [p for p in self.plans.values() if p.status == plans.ACTIVE]:
-            for status in self._plan_progress(plan):
+            if plan.schedule.effective_on > as_of:
+                continue  # the schedule in force now had not been agreed yet
+            # As the movements' business dates say on ``as_of``, however late the sweep runs.
+            for status in self._plan_progress(plan, as_of=as_of):
                 if (
                     status.due_on < as_of
                     and status.outstanding.is_positive

@@ -223,3 +223,17 @@ def test_a_credit_note_clearing_a_plans_invoices_closes_the_plan_as_credited() -
     assert event_names(account.collect_events()) == ["CreditNoteIssued", "PaymentPlanClosed"]
     assert account.plans["P1"].status == "credited"
     assert account.plans["P1"].paid == []
+
+
+def test_a_late_sweep_decides_missed_installments_as_of_its_date_not_today() -> None:
+    account = _on_plan(default_after_missed=3)
+    pay(account, "p1", 100, "2024-02-20")  # installment 0, due 1 Feb, paid late
+    assert account.plans["P1"].paid == [0]
+    account.collect_events()
+    account.sweep(as_of=d("2024-02-10"), meta=META)  # run later, for 10 Feb
+    events = account.collect_events()
+    assert event_names(events) == ["PlanInstallmentMissed"]
+    missed = events[0]
+    assert isinstance(missed, Account.PlanInstallmentMissed)
+    assert (missed.index, missed.due_on, missed.outstanding) == (0, d("2024-02-01"), usd(100))
+    assert account.plans["P1"].missed == [0]
