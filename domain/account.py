@@ -422,6 +422,7 @@ class Account(Aggregate):
             for promise in account.promises.values():
                 if promise.counts(self.effective_on):
                     promise.received = promise.received + self.amount
+                    promise.payment_ids.append(self.payment_id)
             account._post(self.effective_on, ledger.PAYMENTS, self.amount, self.payment_id)
 
     class CreditApplied(Event):
@@ -462,6 +463,10 @@ class Account(Aggregate):
         def evolve(self, account: Account) -> None:
             payment = account.payments[self.payment_id]
             payment.reversed_on = self.effective_on
+            for promise in account.promises.values():
+                if self.payment_id in promise.payment_ids:
+                    promise.payment_ids.remove(self.payment_id)
+                    promise.received = promise.received - self.amount
             for allocation in self.reopened:
                 account._move_item(
                     allocation.invoice_number,
@@ -1068,6 +1073,19 @@ class Account(Aggregate):
             promise = account.promises[self.promise_id]
             promise.status = collection.KEPT
             promise.ended_on = self.effective_on
+
+    class PromiseToPayReopened(Event):
+        """The payment that kept a promise was reversed before the promised date."""
+
+        TOPIC = "receivables.account:PromiseToPayReopened"
+
+        promise_id: str
+        received: Money
+
+        def evolve(self, account: Account) -> None:
+            promise = account.promises[self.promise_id]
+            promise.status = collection.OPEN
+            promise.ended_on = None
 
     class PromiseToPayBroken(Event):
         TOPIC = "receivables.account:PromiseToPayBroken"
@@ -1864,7 +1882,9 @@ class Account(Aggregate):
         (``<payment_id>-REV``). What it triggered is undone as follow-on facts: a
         settlement discount earned on invoices it paid is put back
         (``SettlementDiscountReversed``), a plan it completed is active again
-        (``PaymentPlanReopened``) and installments it paid are re-opened.
+        (``PaymentPlanReopened``), installments it paid are re-opened, and a
+        promise to pay it kept is open again (``PromiseToPayReopened``) or, past
+        the promised date, broken.
         """
         self._check_open()
         payment = self.payments.get(payment_id)
@@ -1915,6 +1935,17 @@ class Account(Aggregate):
             )
         self._reopen_plans(touched, reversed_on, meta)
         self._review_plans(reversed_on, meta, cause=OTHER_CAUSE)
+        for promise in list(self.promises.values()):
+            if promise.status == collection.KEPT and promise.received < promise.amount:
+                self._trigger(
+                    self.PromiseToPayReopened
+                    if reversed_on <= promise.pay_by
+                    else self.PromiseToPayBroken,
+                    effective_on=reversed_on,
+                    meta=meta,
+                    promise_id=promise.promise_id,
+                    received=promise.received,
+                )
 
     def _discounts_earned_with(self, numbers: Iterable[str]) -> list[tuple[str, list[Allocation]]]:
         """Discounts applied on offers covering any of ``numbers``: cash on those invoices

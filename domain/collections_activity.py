@@ -11,7 +11,9 @@ Invariants
     - Disputed invoices are excluded from dunning: escalation needs at least one
       overdue, undisputed invoice (:class:`~domain.errors.NothingToDun`).
     - The dunning level only goes up by escalation (0 = none).
-    - A promise is kept or broken once.
+    - A promise is kept or broken once, except that reversing a payment that
+      counted towards a kept promise takes its cash back: the promise is open
+      again if the reversal is dated by its date, broken otherwise.
 
 Vocabulary
     channel: how the customer was contacted; outcome: what came of it; promise to
@@ -20,7 +22,7 @@ Vocabulary
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
 
@@ -51,6 +53,8 @@ class PromiseToPay:
     received: Money
     status: str = OPEN
     ended_on: date | None = None
+    # Payments whose cash counted towards the promise, so a reversal can take it back.
+    payment_ids: list[str] = field(default_factory=list)
 
     def counts(self, received_on: date) -> bool:
         return self.status == OPEN and self.made_on <= received_on <= self.pay_by

@@ -304,3 +304,35 @@ def test_installment_percentages_given_as_whole_numbers_are_taken_as_decimals() 
             meta=META,
             installments=[InstallmentShare(0, 0.5), InstallmentShare(30, 99.5)],  # type: ignore[arg-type]
         )
+
+
+def test_a_promise_kept_by_a_payment_that_is_reversed_is_open_again_or_broken() -> None:
+    account = _overdue_account()
+    for promise_id in ("PTP-1", "PTP-2"):
+        account.record_promise_to_pay(
+            promise_id=promise_id,
+            amount=usd(60),
+            pay_by=d("2024-01-31"),
+            promised_on=d("2024-01-20"),
+            meta=META,
+        )
+    pay(account, "p1", 60, "2024-01-25")
+    assert account.promises["PTP-1"].status == "kept"
+    account.collect_events()
+    account.reverse_payment(
+        payment_id="p1", reason_code="returned_cheque", reversed_on=d("2024-01-28"), meta=META
+    )
+    assert event_names(account.collect_events()) == [
+        "PaymentReversed",
+        "PromiseToPayReopened",
+        "PromiseToPayReopened",
+    ]
+    promise = account.promises["PTP-1"]
+    assert (promise.status, promise.received, promise.ended_on) == ("open", usd(0), None)
+    pay(account, "p2", 60, "2024-01-30")
+    assert account.promises["PTP-1"].status == "kept"
+    account.reverse_payment(
+        payment_id="p2", reason_code="chargeback", reversed_on=d("2024-02-10"), meta=META
+    )
+    assert account.promises["PTP-1"].status == "broken"
+    assert account.promises["PTP-1"].ended_on == d("2024-02-10")
