@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 
-from unit_support import charge, open_account, pay, replay, usd
+from unit_support import charge, open_account, pay, read_back, replay, usd
 
 from domain.account import Account
 from domain.hash_chain import GENESIS_HASH, hash_of, verify_chain
@@ -64,6 +64,9 @@ def test_reordering_events_breaks_the_chain() -> None:
 
 def test_a_chain_still_verifies_after_the_events_are_stored_and_read_back() -> None:
     events = _history()
-    account = replay(events)
-    assert account.last_event_hash == events[-1].event_hash
-    assert verify_chain(events[2:], start_hash=events[1].event_hash) == []
+    copies = read_back(events)
+    assert all(copy is not event for copy, event in zip(copies, events, strict=True))
+    assert copies == events
+    assert verify_chain(copies) == []
+    assert verify_chain(copies[2:], start_hash=copies[1].event_hash) == []
+    assert replay(events).last_event_hash == copies[-1].event_hash

@@ -97,16 +97,49 @@ def snapshot_round_trip(account: Account) -> Account:
     return restored
 
 
+def read_back(events: list[Any]) -> list[Any]:
+    """Copies of ``events`` as a store gives them back: each event's state through JSON."""
+    t = transcoder()
+    return [type(event)(**t.decode(t.encode(event.__dict__))) for event in events]
+
+
 def replay(events: list[Any]) -> Account:
     """Rebuild an account from its events after a JSON round trip of each event's state."""
-    t = transcoder()
     account: Account | None = None
-    for event in events:
-        state = t.decode(t.encode(event.__dict__))
-        copy = type(event)(**state)
+    for copy in read_back(events):
         account = copy.mutate(account)
     assert account is not None
     return account
+
+
+def dict_orders(value: Any, path: str = "account") -> dict[str, list[Any]]:
+    """The key order of every dict held in an aggregate's state, by where it is held.
+
+    Dict equality ignores order, but the account's dicts drive first-in first-out
+    behaviour (credit drawn from the oldest payment first, open items in the order
+    they were opened), so a rebuilt account must keep their order too."""
+    orders: dict[str, list[Any]] = {}
+    if isinstance(value, dict):
+        orders[path] = list(value)
+        for key, item in value.items():
+            orders.update(dict_orders(item, f"{path}[{key!r}]"))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            orders.update(dict_orders(item, f"{path}[{index}]"))
+    elif hasattr(value, "__dataclass_fields__"):
+        for name in value.__dataclass_fields__:
+            orders.update(dict_orders(getattr(value, name), f"{path}.{name}"))
+    elif isinstance(value, Account):
+        # The order of the attributes themselves means nothing; that of the dicts they hold does.
+        for name, attribute in value.__dict__.items():
+            orders.update(dict_orders(attribute, f"{path}.{name}"))
+    return orders
+
+
+def assert_same_account(rebuilt: Account, original: Account) -> None:
+    """Equal state, and every dict in the same order."""
+    assert rebuilt == original
+    assert dict_orders(rebuilt) == dict_orders(original)
 
 
 def invoice(account: Account, number: str, on: str, **kwargs: Any) -> None:
