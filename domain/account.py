@@ -1269,9 +1269,7 @@ class Account(Aggregate):
     def _check_money(self, amount: Money, field: str, *, positive: bool = True) -> Money:
         label = field.replace("_", " ")
         if not isinstance(amount, Money):
-            raise errors.CurrencyMismatch(
-                f"The {label} must be money with a currency.", field=field
-            )
+            raise errors.NotMoney(f"The {label} must be money with a currency.", field=field)
         if amount.currency != self.currency:
             raise errors.CurrencyMismatch(
                 f"The {label} is in {amount.currency} but account "
@@ -2093,7 +2091,7 @@ class Account(Aggregate):
             dict.fromkeys(self.open_items if invoice_numbers is None else invoice_numbers)
         )
         if not numbers:
-            raise errors.NothingOpenForPlan("Nothing is open to settle.", field="invoice_numbers")
+            raise errors.NothingToSettle("Nothing is open to settle.", field="invoice_numbers")
         busy = {n for offer in self._active_offers() for n in offer.invoice_numbers}
         open_total = Money.zero(self.currency)
         for number in numbers:
@@ -2303,7 +2301,7 @@ class Account(Aggregate):
         self._check_money(price, "price")
         self._check_change_date(subscription, change_on)
         if timing not in (subscriptions.IMMEDIATE, subscriptions.NEXT_PERIOD):
-            raise errors.InvalidOutcome(
+            raise errors.InvalidSubscriptionTiming(
                 "A plan change is 'immediate' or 'next_period'.", field="timing"
             )
         self._check_no_change_waiting(subscription)
@@ -2337,7 +2335,7 @@ class Account(Aggregate):
         subscription = self._active_subscription(subscription_id)
         self._check_change_date(subscription, cancel_on)
         if timing not in (subscriptions.IMMEDIATE, subscriptions.END_OF_PERIOD):
-            raise errors.InvalidOutcome(
+            raise errors.InvalidSubscriptionTiming(
                 "A cancellation is 'immediate' or 'end_of_period'.", field="timing"
             )
         period = subscription.period_containing(cancel_on)
@@ -2505,7 +2503,7 @@ class Account(Aggregate):
         _require_text(payer, "payer", "The payer")
         self._check_not_before_opening(submitted_on, "submitted_on")
         if not charge_ids:
-            raise errors.NothingToInvoice("A claim needs at least one charge.", field="charge_ids")
+            raise errors.NothingToClaim("A claim needs at least one charge.", field="charge_ids")
         billed = Money.zero(self.currency)
         for charge_id in dict.fromkeys(charge_ids):
             charge = self.charges.get(charge_id)
@@ -2566,7 +2564,7 @@ class Account(Aggregate):
         share = claim_rules.patient_responsibility(adjustments, self.currency)
         adjusted = share + claim_rules.written_off(adjustments, self.currency)
         if adjusted > claim.owed_by_payer:
-            raise errors.ClaimDoesNotBalance(
+            raise errors.AdjustmentsExceedOwed(
                 f"The adjustments ({adjusted}) are more than the {claim.owed_by_payer} the payer "
                 f"still owes on claim {claim_id} after what it has already paid.",
                 field="adjustments",
@@ -2759,7 +2757,7 @@ class Account(Aggregate):
         if dispute is None:
             raise errors.UnknownDispute(f"There is no dispute {dispute_id}.", field="dispute_id")
         if dispute.status != dispute_rules.OPEN:
-            raise errors.InvoiceNotDisputed(
+            raise errors.DisputeAlreadyResolved(
                 f"Dispute {dispute_id} is already resolved.", field="dispute_id"
             )
         if outcome not in dispute_rules.OUTCOMES:

@@ -36,6 +36,7 @@ from domain.errors import (
     AmountMustBePositive,
     CurrencyMismatch,
     InvoiceVoided,
+    NotMoney,
     UnknownAllocationPolicy,
     UnknownInvoice,
 )
@@ -91,7 +92,7 @@ def check_explicit(
     allocations: list[Allocation] = []
     for number, amount in requested.items():
         if not isinstance(amount, Money):
-            raise CurrencyMismatch(
+            raise NotMoney(
                 f"The amount for invoice {number} must be money with a currency.", field=field
             )
         if amount.currency != available.currency:

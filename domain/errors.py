@@ -62,6 +62,10 @@ class CurrencyMismatch(DomainError):
     code = "currency_mismatch"
 
 
+class NotMoney(DomainError):
+    code = "not_money"
+
+
 class AmountMustBePositive(DomainError):
     code = "amount_must_be_positive"
 
@@ -259,6 +263,10 @@ class InvalidSettlementTerms(DomainError):
     code = "invalid_settlement_terms"
 
 
+class NothingToSettle(DomainError):
+    code = "nothing_to_settle"
+
+
 # --- payment plans ---------------------------------------------------------------
 
 
@@ -309,6 +317,10 @@ class SubscriptionChangePending(DomainError):
     code = "subscription_change_pending"
 
 
+class InvalidSubscriptionTiming(DomainError):
+    code = "invalid_subscription_timing"
+
+
 # --- insurance claims --------------------------------------------------------------
 
 
@@ -348,6 +360,14 @@ class InsurerPaymentExceedsRemittance(DomainError):
     code = "insurer_payment_exceeds_remittance"
 
 
+class NothingToClaim(DomainError):
+    code = "nothing_to_claim"
+
+
+class AdjustmentsExceedOwed(DomainError):
+    code = "adjustments_exceed_owed"
+
+
 # --- disputes and collections --------------------------------------------------------
 
 
@@ -357,6 +377,10 @@ class InvoiceAlreadyDisputed(DomainError):
 
 class InvoiceNotDisputed(DomainError):
     code = "invoice_not_disputed"
+
+
+class DisputeAlreadyResolved(DomainError):
+    code = "dispute_already_resolved"
 
 
 class DuplicateCollectionRecord(DomainError):

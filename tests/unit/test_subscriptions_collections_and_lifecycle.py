@@ -336,3 +336,109 @@ def test_a_promise_kept_by_a_payment_that_is_reversed_is_open_again_or_broken() 
     )
     assert account.promises["PTP-1"].status == "broken"
     assert account.promises["PTP-1"].ended_on == d("2024-02-10")
+
+
+def test_rules_that_borrowed_another_rules_error_have_their_own_class_and_code() -> None:
+    from domain.claims import ClaimAdjustment
+
+    def refused(command: object) -> errors.DomainError:
+        with pytest.raises(errors.DomainError) as caught:
+            command()  # type: ignore[operator]
+        return caught.value
+
+    account = _subscribed()
+    nothing_to_settle = refused(
+        lambda: account.offer_settlement(
+            offer_id="S1",
+            expires_on=d("2024-03-31"),
+            offered_on=d("2024-03-01"),
+            meta=META,
+            amount_off=usd(1),
+        )
+    )
+    nothing_to_claim = refused(
+        lambda: account.submit_claim(
+            claim_id="C1", payer="ACME", charge_ids=[], submitted_on=d("2024-02-01"), meta=META
+        )
+    )
+    timing = refused(
+        lambda: account.cancel_subscription(
+            subscription_id="SUB-1", cancel_on=d("2024-02-01"), meta=META, timing="someday"
+        )
+    )
+    not_money = refused(lambda: pay(account, "p1", 10, "2024-02-01", allocations={"X": "10"}))
+    not_money_amount = refused(
+        lambda: account.receive_payment(
+            payment_id="p1",
+            amount="10",  # type: ignore[arg-type]
+            method="cash",
+            reference="",
+            received_on=d("2024-02-01"),
+            meta=META,
+        )
+    )
+    charge(account, "c1", 1000)
+    invoice(account, "INV-1", "2024-02-01", charge_ids=["c1"])
+    account.open_dispute(
+        dispute_id="D1", invoice_number="INV-1", opened_on=d("2024-02-02"), meta=META
+    )
+    account.resolve_dispute(
+        dispute_id="D1", outcome="rejected", resolved_on=d("2024-02-03"), meta=META
+    )
+    resolved = refused(
+        lambda: account.resolve_dispute(
+            dispute_id="D1", outcome="rejected", resolved_on=d("2024-02-04"), meta=META
+        )
+    )
+    charge(account, "c2", 1000)
+    account.submit_claim(
+        claim_id="C1", payer="ACME", charge_ids=["c2"], submitted_on=d("2024-02-05"), meta=META
+    )
+    account.post_insurer_payment(
+        claim_id="C1",
+        payment_id="ERA-1",
+        amount=usd(900),
+        method="eft",
+        reference="",
+        received_on=d("2024-02-06"),
+        meta=META,
+    )
+    exceed = refused(
+        lambda: account.adjudicate_claim(
+            claim_id="C1",
+            paid=usd(500),
+            adjustments=[ClaimAdjustment("PR", "1", usd(500))],
+            adjudicated_on=d("2024-02-07"),
+            meta=META,
+        )
+    )
+    assert [
+        type(error).__name__
+        for error in (
+            nothing_to_settle,
+            nothing_to_claim,
+            timing,
+            resolved,
+            not_money,
+            not_money_amount,
+            exceed,
+        )
+    ] == [
+        "NothingToSettle",
+        "NothingToClaim",
+        "InvalidSubscriptionTiming",
+        "DisputeAlreadyResolved",
+        "NotMoney",
+        "NotMoney",
+        "AdjustmentsExceedOwed",
+    ]
+    assert [nothing_to_settle.code, nothing_to_claim.code, timing.code] == [
+        "nothing_to_settle",
+        "nothing_to_claim",
+        "invalid_subscription_timing",
+    ]
+    assert [resolved.code, not_money.code, exceed.code] == [
+        "dispute_already_resolved",
+        "not_money",
+        "adjustments_exceed_owed",
+    ]
