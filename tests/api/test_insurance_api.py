@@ -162,33 +162,31 @@ def test_a_claim_needs_uninvoiced_charges(client: TestClient) -> None:
     refused(client, "claims", claim | {"claim_id": "CLM-2", "charge_ids": []}, "invalid_request")
 
 
-def test_an_insurer_pays_no_more_than_it_owes_on_the_claim(client: TestClient) -> None:
+def test_an_insurer_pays_no_more_than_it_owes_nor_more_than_it_adjudicated_to_pay(
+    client: TestClient,
+) -> None:
     claimed(client)
+    payment = {"method": "eft", "reference": "TRN 9", "received_on": "2026-02-03"}
+    refused(
+        client,
+        "insurer-payments",
+        payment | {"claim_id": "CLM-1", "amount": "1000.01"},
+        "allocation_exceeds_open_amount",
+    )
     record(client, "claim-adjudications", REMITTANCE)
     refused(
         client,
         "insurer-payments",
-        {
-            "claim_id": "CLM-1",
-            "amount": "850.01",
-            "method": "eft",
-            "reference": "TRN 9",
-            "received_on": "2026-02-03",
-        },
-        "allocation_exceeds_open_amount",
+        payment | {"claim_id": "CLM-1", "amount": "450.01"},
+        "insurer_payment_exceeds_remittance",
     )
     refused(
         client,
         "insurer-payments",
-        {
-            "claim_id": "CLM-9",
-            "amount": "1.00",
-            "method": "eft",
-            "reference": "TRN 9",
-            "received_on": "2026-02-03",
-        },
+        payment | {"claim_id": "CLM-9", "amount": "1.00"},
         "unknown_claim",
     )
+    assert figures(client) == ("1000.00", {"ACME Health": "850.00"})
 
 
 def test_the_contractual_adjustment_is_posted_once_and_only_after_adjudication(
