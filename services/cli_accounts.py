@@ -92,8 +92,8 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         finally:
             runtime.close()
 
-    def provenance(actor: str) -> Provenance:
-        return Provenance(actor=actor, correlation_id=f"cli-{uuid.uuid4().hex[:16]}")
+    def provenance(actor: str, reason: str | None = None) -> Provenance:
+        return Provenance(actor=actor, correlation_id=f"cli-{uuid.uuid4().hex[:16]}", reason=reason)
 
     @app.command("open-account")
     def open_account(
@@ -133,6 +133,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         tenant: Tenant,
         actor: Actor,
         idempotency_key: Annotated[str | None, typer.Option(help="Retry-safe key.")] = None,
+        reason: Annotated[str | None, typer.Option(help="Why: recorded on the events.")] = None,
         as_json: AsJson = False,
     ) -> None:
         """Send one command to an account, with the same JSON body as the HTTP API."""
@@ -156,7 +157,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                 tenant_id=tenant,
                 account_number=account,
                 command=model,
-                meta=provenance(actor),
+                meta=provenance(actor, reason),
                 idempotency_key=idempotency_key,
             )
             _print(outcome.body, as_json)

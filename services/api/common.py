@@ -62,8 +62,19 @@ def receivables(request: Request) -> Receivables:
     return app
 
 
-def provenance(request: Request, caller: Caller) -> Provenance:
-    return Provenance(actor=caller.name, correlation_id=request.state.correlation_id)
+Reason = Annotated[
+    str | None,
+    Header(
+        alias="X-Reason",
+        min_length=1,
+        max_length=500,
+        description="Why: recorded on the events the request causes.",
+    ),
+]
+
+
+def provenance(request: Request, caller: Caller, reason: str | None = None) -> Provenance:
+    return Provenance(actor=caller.name, correlation_id=request.state.correlation_id, reason=reason)
 
 
 def answer(outcome: Outcome, response: Response) -> AccountResponse:
@@ -86,12 +97,13 @@ def command_endpoint(
         response: Response,
         caller: ClerkDep,
         key: IdempotencyKey = None,
+        reason: Reason = None,
     ) -> AccountResponse:
         outcome = receivables(request).execute(
             tenant_id=caller.tenant_id,
             account_number=account_number,
             command=body,
-            meta=provenance(request, caller),
+            meta=provenance(request, caller, reason),
             idempotency_key=key,
         )
         return answer(outcome, response)

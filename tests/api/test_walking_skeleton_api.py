@@ -202,3 +202,27 @@ def test_a_retried_request_with_its_idempotency_key_is_answered_once(client: Tes
         headers={"Idempotency-Key": "k-1"},
     )
     assert _assert_problem(changed, 409, "idempotency_key_reused")["field"] == "Idempotency-Key"
+
+
+def test_the_reason_a_clerk_gives_is_recorded_on_the_event(client: TestClient) -> None:
+    _open(client)
+    client.post(
+        "/v1/accounts/A-100/charges",
+        json={
+            "charge_id": "c-1",
+            "code": "VISIT",
+            "description": "Visit",
+            "unit_price": "10.00",
+            "service_date": "2026-01-02",
+        },
+    ).raise_for_status()
+    voided = client.post(
+        "/v1/accounts/A-100/charge-voids",
+        json={"charge_id": "c-1", "effective_on": "2026-01-03"},
+        headers={"X-Reason": "entered on the wrong patient"},
+    )
+    assert voided.status_code == 201, voided.text
+    events = client.get("/v1/accounts/A-100/events").json()["events"]
+    assert events[-1]["type"] == "ChargeVoided"
+    assert events[-1]["reason"] == "entered on the wrong patient"
+    assert events[-2]["reason"] is None
