@@ -6,50 +6,14 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-A = "/v1/accounts/A-1"
-
-
-def open_account(client: TestClient) -> None:
-    client.post(
-        "/v1/accounts",
-        json={"account_number": "A-1", "name": "Ann", "currency": "USD", "opened_on": "2026-01-01"},
-    ).raise_for_status()
-
-
-def record(client: TestClient, facts: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = client.post(f"{A}/{facts}", json=body)
-    assert response.status_code == 201, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
-def recorded(answer: dict[str, Any]) -> list[str]:
-    return [event["type"] for event in answer["recorded"]]
-
-
-def version(client: TestClient) -> int:
-    current: int = client.get(A).json()["version"]
-    return current
-
-
-def refused(client: TestClient, facts: str, body: dict[str, Any], code: str) -> dict[str, Any]:
-    """Post a command that must be refused with ``code``, and check nothing was recorded."""
-    before = version(client)
-    response = client.post(f"{A}/{facts}", json=body)
-    assert response.status_code == 422, response.text
-    problem: dict[str, Any] = response.json()
-    assert problem["code"] == code, problem
-    assert version(client) == before
-    return problem
-
-
-def balance(client: TestClient) -> str:
-    figure: str = client.get(f"{A}/balance").json()["balance"]
-    return figure
-
-
-def open_items(client: TestClient) -> dict[str, dict[str, Any]]:
-    return {item["number"]: item for item in client.get(f"{A}/open-items").json()["items"]}
+from tests.api.account_steps import (
+    balance,
+    open_account,
+    open_items,
+    record,
+    recorded,
+    refused,
+)
 
 
 def invoiced(client: TestClient, amount: str) -> None:
