@@ -184,7 +184,8 @@ def get_events(
     request: Request,
     caller: ReaderDep,
     cursor: Annotated[
-        int, Query(ge=0, description="The next_cursor of the previous page; 0 for the first.")
+        int,
+        Query(ge=0, le=2**53, description="The next_cursor of the previous page; 0 for the first."),
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> EventsPage:

@@ -86,3 +86,12 @@ def test_bad_query_values_are_refused_clearly(client: TestClient) -> None:
     bad_limit = client.get("/v1/accounts/A-1/events", params={"limit": 0})
     assert bad_limit.status_code == 422
     assert client.get("/v1/accounts/NOPE/events").json()["code"] == "account_not_found"
+
+
+def test_a_cursor_beyond_any_version_is_refused_not_a_server_error(client: TestClient) -> None:
+    _setup(client)
+    huge = client.get("/v1/accounts/A-1/events", params={"cursor": 2**63})
+    assert huge.status_code == 422
+    assert huge.json()["field"] == "cursor"
+    past_the_end = client.get("/v1/accounts/A-1/events", params={"cursor": 2**53}).json()
+    assert past_the_end == {"events": [], "next_cursor": None}
