@@ -98,6 +98,11 @@ def _refuse_floats(value: Any) -> None:
 _ENCODER: Final = _CanonicalEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def canonical_json(value: Any) -> str:
+    """Any event content in the chain's one canonical JSON form (the form that is hashed)."""
+    return _ENCODER.encode(value)
+
+
 def canonical_bytes(
     *,
     topic: str,

@@ -52,8 +52,12 @@ class Runtime:
 
     settings: Settings
     app: Receivables
-    db: Database
     keys: ApiKeys
+
+    @property
+    def db(self) -> Database:
+        """The event store's database, where the product's own tables live too."""
+        return self.app.db
 
     def close(self) -> None:
         self.app.close()
@@ -62,7 +66,6 @@ class Runtime:
 def bootstrap(settings: Settings | None = None) -> Runtime:
     settings = settings or Settings()
     app = Receivables(env=eventsourcing_env(settings))
-    db = app.db
-    keys = ApiKeys(db)
+    keys = ApiKeys(app.db)
     keys.create_tables()
-    return Runtime(settings=settings, app=app, db=db, keys=keys)
+    return Runtime(settings=settings, app=app, keys=keys)

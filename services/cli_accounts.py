@@ -15,7 +15,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
@@ -25,9 +25,9 @@ from domain.errors import DomainError
 from domain.provenance import Provenance
 from services.bootstrap import Runtime
 from services.commands import AccountCommand
-from services.envelope import envelope
+from services.envelope import envelope, json_ready
 from services.errors import ServiceError
-from services.views import balance_view, open_items_view
+from services.views import as_utc, balance_view, open_items_view
 
 Tenant = Annotated[str, typer.Option(envvar="AR_TENANT", help="The tenant the account belongs to.")]
 Actor = Annotated[
@@ -69,10 +69,6 @@ def _print(document: Any, as_json: bool) -> None:
             typer.echo(f"{key}: {value}")
     else:
         typer.echo(str(document))
-
-
-def _known_at(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
@@ -182,7 +178,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
     ) -> None:
         """An account's balance, now or as of a date, as known at a moment."""
         with refusals_exit() as runtime:
-            known_at = _known_at(as_known_at)
+            known_at = as_utc(as_known_at)
             state = runtime.app.get_account(tenant, account, as_known_at=known_at)
             _print(balance_view(state, as_of.date() if as_of else None, known_at), as_json)
 
@@ -198,11 +194,11 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
     ) -> None:
         """The account as it stood: its figures as of a date and every event behind them."""
         with refusals_exit() as runtime:
-            known_at = _known_at(as_known_at)
+            known_at = as_utc(as_known_at)
             day: date = as_of.date()
             state = runtime.app.get_account(tenant, account, as_known_at=known_at)
             events = [
-                envelope(e, tenant_id=tenant, position=None)
+                json_ready(envelope(e, tenant_id=tenant, position=None))
                 for e in runtime.app.history(tenant, account, limit=state.version)
                 if e.effective_on <= day
             ]

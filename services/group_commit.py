@@ -24,8 +24,8 @@ import queue
 import random
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -215,8 +215,7 @@ class GroupCommitter:
                 in_batch[(idem.tenant_id, idem.key)] = command
         records = [self._record(c, bodies[id(c)]) for c in applied if c.idempotency is not None]
         try:
-            if touched:
-                self.app.save(*touched.values(), idempotency=records)
+            recordings = self.app.save(*touched.values(), idempotency=records) if touched else []
         except IntegrityError:
             for account_id in touched:
                 self._cache.pop(account_id, None)
@@ -229,7 +228,9 @@ class GroupCommitter:
                 self._remember(account_id, account)
             for command in applied:
                 command.future.set_result(Outcome(bodies[id(command)], status=command.status))
-            self._take_snapshots(touched.values(), applied)
+            self._take_snapshots(
+                touched.values(), Counter(r.domain_event.originator_id for r in recordings)
+            )
         for command in redo:
             self._execute_alone(command)
         for follower, twin in followers:
@@ -296,16 +297,14 @@ class GroupCommitter:
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
-    def _take_snapshots(self, accounts: Any, applied: list[Command]) -> None:
+    def _take_snapshots(self, accounts: Iterable[Account], saved: Counter[UUID]) -> None:
+        """Snapshot each account whose saved events crossed a multiple of the interval."""
         if self.app.snapshots is None:
             return
         snapshots = []
         for account in accounts:
-            pending_count = sum(1 for c in applied if c.account_id == account.id)
-            if (
-                account.version // self.snapshot_interval
-                > (account.version - pending_count) // self.snapshot_interval
-            ):
+            before = account.version - saved[account.id]
+            if account.version // self.snapshot_interval > before // self.snapshot_interval:
                 snapshots.append(Account.Snapshot.take(account))
         if snapshots:
             with contextlib.suppress(IntegrityError):  # a snapshot at that version is on file

@@ -51,7 +51,8 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info if use_json else _identity,
+            # JSON needs the traceback as a string; the console renderer formats it itself.
+            *([structlog.processors.format_exc_info] if use_json else []),
             renderer,
         ],
     )
@@ -71,10 +72,6 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
 def _drop_color_message(_: Any, __: str, event_dict: Any) -> Any:
     # uvicorn adds an ANSI-coloured copy of its message for its own console handler.
     event_dict.pop("color_message", None)
-    return event_dict
-
-
-def _identity(_: Any, __: str, event_dict: Any) -> Any:
     return event_dict
 
 

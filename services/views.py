@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from domain.account import Account
@@ -24,6 +24,11 @@ def account_summary(account: Account, recorded: Sequence[Any] = ()) -> dict[str,
         "balance": str(account.balance.amount),
         "unapplied_credit": str(account.unapplied_credit.amount),
     }
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A moment asked for without an offset is taken as UTC, the store's clock."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def balance_view(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -17,7 +17,7 @@ from services.api.common import (
     receivables,
 )
 from services.api.security import ClerkDep, ReaderDep
-from services.envelope import envelope
+from services.envelope import envelope, json_ready
 from services.fields import (
     STRICT,
     AmountOut,
@@ -25,7 +25,7 @@ from services.fields import (
     Identifier,
     ShortText,
 )
-from services.views import account_summary, balance_view, open_items_view
+from services.views import account_summary, as_utc, balance_view, open_items_view
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -130,10 +130,6 @@ AsKnownAt = Annotated[
 ]
 
 
-def _known_at(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 @router.get(
     "/{account_number}/balance",
     summary="Read an account's balance, now or as of a date, as known at a moment",
@@ -145,7 +141,7 @@ def get_balance(
     as_of: AsOf = None,
     as_known_at: AsKnownAt = None,
 ) -> BalanceResponse:
-    known_at = _known_at(as_known_at)
+    known_at = as_utc(as_known_at)
     account = receivables(request).get_account(
         caller.tenant_id, account_number, as_known_at=known_at
     )
@@ -162,7 +158,7 @@ def get_open_items(
     as_of: AsOf = None,
     as_known_at: AsKnownAt = None,
 ) -> OpenItemsResponse:
-    known_at = _known_at(as_known_at)
+    known_at = as_utc(as_known_at)
     account = receivables(request).get_account(
         caller.tenant_id, account_number, as_known_at=known_at
     )
@@ -192,6 +188,6 @@ def get_events(
     events = receivables(request).history(
         caller.tenant_id, account_number, after_version=cursor, limit=limit
     )
-    documents = [envelope(e, tenant_id=caller.tenant_id, position=None) for e in events]
+    documents = [json_ready(envelope(e, tenant_id=caller.tenant_id, position=None)) for e in events]
     next_cursor = events[-1].originator_version if len(events) == limit else None
     return EventsPage(events=documents, next_cursor=next_cursor)

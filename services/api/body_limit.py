@@ -11,6 +11,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from services.api.problems import PROBLEM_JSON, problem_document
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -57,22 +59,14 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "https://receivables.dev/problems/body_too_large",
-                "title": "Body too large",
-                "status": 413,
-                "detail": f"The body is larger than {self.max_bytes} bytes.",
-                "code": "body_too_large",
-                "field": None,
-            }
-        ).encode()
+        detail = f"The body is larger than {self.max_bytes} bytes."
+        body = json.dumps(problem_document(413, "body_too_large", detail)).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/problem+json"),
+                    (b"content-type", PROBLEM_JSON.encode()),
                     (b"content-length", str(len(body)).encode()),
                 ],
             }

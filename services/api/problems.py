@@ -24,10 +24,10 @@ log = get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(
+def problem_document(
     status: int, code: str, detail: str, field: str | None = None, **extra: Any
-) -> JSONResponse:
-    body = {
+) -> dict[str, Any]:
+    return {
         "type": f"https://receivables.dev/problems/{code}",
         "title": code.replace("_", " ").capitalize(),
         "status": status,
@@ -36,6 +36,12 @@ def problem(
         "field": field,
         **extra,
     }
+
+
+def problem(
+    status: int, code: str, detail: str, field: str | None = None, **extra: Any
+) -> JSONResponse:
+    body = problem_document(status, code, detail, field, **extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
