@@ -124,6 +124,9 @@ CLOSED: Final = "closed"
 #: Bounds of a charge's quantity, so that quantity × unit price is always exact.
 MAX_QUANTITY_DIGITS: Final = 18
 MAX_QUANTITY: Final = 10**12
+#: The most periods one billing run charges, over all subscriptions: years of monthly catch-up,
+#: never the thousands a mistyped ``through`` date would bill.
+MAX_PERIODS_PER_RUN: Final = 366
 
 # What a command that may end a payment plan did to its invoices (see _review_plans).
 CASH_CAUSE: Final = "cash"
@@ -2396,6 +2399,13 @@ class Account(Aggregate):
                         )
                     )
                 start, index = end, index + 1
+                if len(periods) > MAX_PERIODS_PER_RUN:
+                    raise errors.BillingRunTooLong(
+                        f"A billing run charges at most {MAX_PERIODS_PER_RUN} periods; run"
+                        f" billing through an earlier date first, then in steps to"
+                        f" {through.isoformat()}.",
+                        field="through",
+                    )
         for period in periods:
             if period.charge_id in self.charges:
                 raise errors.DuplicateCharge(

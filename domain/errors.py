@@ -309,6 +309,10 @@ class SubscriptionNotActive(DomainError):
     code = "subscription_not_active"
 
 
+class BillingRunTooLong(DomainError):
+    code = "billing_run_too_long"
+
+
 class ChangeOutsideBilledPeriod(DomainError):
     code = "change_outside_billed_period"
 

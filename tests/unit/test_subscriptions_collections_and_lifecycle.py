@@ -44,6 +44,17 @@ def test_a_billing_run_charges_each_unbilled_period_in_advance_once() -> None:
         account.run_billing(run_id="R2", through=d("2024-04-30"), meta=META)
 
 
+def test_a_billing_run_through_a_mistyped_far_date_is_refused_and_catches_up_in_steps() -> None:
+    account = _subscribed()
+    with pytest.raises(errors.BillingRunTooLong) as refused:
+        account.run_billing(run_id="R1", through=d("9999-12-31"), meta=META)
+    assert refused.value.field == "through"
+    assert account.charges == {}
+
+    account.run_billing(run_id="R1", through=d("2054-06-30"), meta=META)  # 366 months
+    assert len(account.charges) == 366
+
+
 def test_a_next_period_change_bills_the_new_price_from_the_next_period() -> None:
     account = _subscribed()
     account.run_billing(run_id="R1", through=d("2024-01-31"), meta=META)
