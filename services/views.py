@@ -10,12 +10,16 @@ from domain.account import Account
 from services.envelope import event_type
 
 
-def account_summary(account: Account, recorded: Sequence[Any] = ()) -> dict[str, Any]:
+def account_summary(
+    account: Account, recorded: Sequence[Any] = (), created_id: str | None = None
+) -> dict[str, Any]:
     """The account's identity and headline figures, JSON-ready (amounts as decimal strings),
     with the events the command just recorded (type and account version), so a client can
-    trace its request to them."""
+    trace its request to them, and the id of what the command created, so a client that let
+    the product make the id can name it next time."""
     return {
         "recorded": [{"type": event_type(e), "version": e.originator_version} for e in recorded],
+        "created_id": created_id,
         "account_id": str(account.id),
         "account_number": account.account_number,
         "name": account.name,

@@ -48,6 +48,11 @@ class AccountResponse(BaseModel):
         default_factory=list,
         description="The events the command recorded, by type and account version.",
     )
+    created_id: str | None = Field(
+        None,
+        description="The id of the charge, payment, plan, ... the command created: yours, or "
+        "the one made for you when you gave none. Null when it creates nothing with an id.",
+    )
     account_id: str
     account_number: str
     name: str

@@ -37,6 +37,24 @@ def test_a_charge_of_two_units_at_ten_with_tax_of_one_fifty_is_owed_as_twenty_on
     assert balance(client) == "21.50"
 
 
+def test_a_charge_sent_without_an_id_answers_with_the_id_made_for_it(client: TestClient) -> None:
+    open_account(client)
+    body = {
+        "code": "LAB",
+        "description": "Panel",
+        "unit_price": "8.00",
+        "service_date": "2026-01-05",
+    }
+    answer = record(client, "charges", body)
+    made = answer["created_id"]
+    assert made.startswith("ch_")
+
+    void = record(client, "charge-voids", {"charge_id": made, "effective_on": "2026-01-06"})
+    assert recorded(void) == ["ChargeVoided"]
+    assert void["created_id"] is None
+    assert balance(client) == "0.00"
+
+
 def test_a_charge_posted_in_error_is_voided_and_nothing_is_owed(client: TestClient) -> None:
     open_account(client)
     charge(client, "ch-1", "100.00")
