@@ -13,6 +13,16 @@ recorded one of the keys, first — nothing of it is stored; the cached accounts
 each command is retried on its own, with a fresh account, a bounded number of times, then
 reported as a concurrent update. A command is never saved twice: a retried request with the
 same idempotency key finds the key, on file with the events, and gets the original answer.
+
+Keys are checked optimistically: a batch is applied without first reading the keys on file,
+because a retry is rare and the key's primary key catches it anyway — a retry that applies
+again makes the batch's insert fail on the key, and a retry the domain refuses (the charge or
+invoice is already there) is looked up before its refusal is reported. Either way the caller
+gets the original answer, and a batch costs one round trip to the database, not two.
+
+When several callers are busy, the writer gathers for a moment (at most ``gather_seconds``)
+until as many commands wait as made up its recent busiest batch: callers answered by one
+batch send their next command while the writer would otherwise already be committing a few.
 """
 
 from __future__ import annotations
@@ -102,10 +112,13 @@ class GroupCommitter:
         cache_size: int = 10_000,
         retries: int = 10,
         snapshot_interval: int = 200,
+        gather_seconds: float = 0.001,
     ) -> None:
         self.app = app
         self.db = db
         self.max_batch = max_batch
+        self.gather_seconds = gather_seconds
+        self._busy = 1
         self.cache_size = cache_size
         self.retries = retries
         self.snapshot_interval = snapshot_interval
@@ -118,11 +131,12 @@ class GroupCommitter:
 
     # --- the callers' side ----------------------------------------------------------------
 
-    def execute(self, command: Command) -> Outcome:
-        """Queue the command and wait for its own answer (or its own error)."""
+    def submit(self, command: Command) -> Future[Outcome]:
+        """Queue the command; its future holds its answer (or its error). Commands submitted
+        one after another are applied in that order."""
         self._ensure_started()
         self._queue.put(command)
-        return command.future.result()
+        return command.future
 
     def close(self) -> None:
         with self._lock:
@@ -147,17 +161,9 @@ class GroupCommitter:
             first = self._queue.get()
             if isinstance(first, _Stop):
                 return
-            batch = [first]
-            stop = False
-            while len(batch) < self.max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if isinstance(item, _Stop):
-                    stop = True
-                    break
-                batch.append(item)
+            batch, stop = self._gather(first)
+            # Aim for the busiest recent batch, forgetting it slowly when callers go quiet.
+            self._busy = max(len(batch), self._busy * 7 // 8)
             try:
                 self._commit_batch(batch)
             except BaseException as exc:  # a failure of the store itself: every caller hears it
@@ -168,21 +174,35 @@ class GroupCommitter:
             if stop:
                 return
 
+    def _gather(self, first: Command) -> tuple[list[Command], bool]:
+        """The commands to commit together, and whether a stop came after them."""
+        batch = [first]
+        wanted = min(self._busy, self.max_batch)
+        deadline = time.monotonic() + (self.gather_seconds if wanted > 1 else 0)
+        while True:
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, _Stop):
+                    return batch, True
+                batch.append(item)
+            if len(batch) >= wanted or time.monotonic() >= deadline:
+                return batch, False
+            time.sleep(self.gather_seconds / 10)
+
     def _commit_batch(self, batch: list[Command]) -> None:
-        on_file = self._recorded_keys(batch)
         touched: dict[UUID, Account] = {}
         applied: list[Command] = []
         in_batch: dict[tuple[str, str], Command] = {}
         followers: list[tuple[Command, Command]] = []
         redo: list[Command] = []
         bodies: dict[int, dict[str, Any]] = {}
+        refused: list[tuple[Command, DomainError | ServiceError]] = []
         for command in batch:
             idem = command.idempotency
             if idem is not None:
-                earlier = on_file.get((idem.tenant_id, idem.key))
-                if earlier is not None:
-                    self._answer_from_record(command, earlier)
-                    continue
                 twin = in_batch.get((idem.tenant_id, idem.key))
                 if twin is not None:
                     if (
@@ -205,7 +225,7 @@ class GroupCommitter:
                     self._cache.pop(command.account_id, None)
                     redo += [c for c in applied if c.account_id == command.account_id]
                     applied = [c for c in applied if c.account_id != command.account_id]
-                command.future.set_exception(refusal)
+                refused.append((command, refusal))
                 continue
             touched[command.account_id] = result
             applied.append(command)
@@ -231,6 +251,7 @@ class GroupCommitter:
             self._take_snapshots(
                 touched.values(), Counter(r.domain_event.originator_id for r in recordings)
             )
+        self._refuse(refused)
         for command in redo:
             self._execute_alone(command)
         for follower, twin in followers:
@@ -265,6 +286,19 @@ class GroupCommitter:
             command.future.set_result(Outcome(body, status=command.status))
             return
         command.future.set_exception(ConcurrentUpdate(str(command.account_id)))
+
+    def _refuse(self, refused: list[tuple[Command, DomainError | ServiceError]]) -> None:
+        """Report each refusal — unless the command's key is on file: then the command is a
+        retry of a request already recorded (which is why the domain refused it again), and
+        its answer is the original one."""
+        on_file = self._recorded_keys([command for command, _ in refused])
+        for command, refusal in refused:
+            idem = command.idempotency
+            earlier = on_file.get((idem.tenant_id, idem.key)) if idem is not None else None
+            if earlier is not None:
+                self._answer_from_record(command, earlier)
+            else:
+                command.future.set_exception(refusal)
 
     def _follow(self, follower: Command, twin: Command) -> None:
         """A second request with the same key in the same batch gets the first one's answer."""

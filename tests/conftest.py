@@ -14,12 +14,13 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from hypothesis import settings
 
+from bench.scratch import scratch_database
 from services.bootstrap import Runtime, bootstrap
 from services.settings import Settings
 
@@ -52,13 +53,8 @@ def postgres_url() -> str:
 @pytest.fixture
 def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
     """A new, empty database for one test, dropped afterwards."""
-    name = f"ar_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(postgres_url)
-    yield urlunsplit(parts._replace(path=f"/{name}"))
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(postgres_url, "test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
 from domain.money import Money
 from services.bootstrap import Runtime, bootstrap
+from services.commands import ApplyCredit, IssueInvoice
 from services.errors import IdempotencyKeyReused
 from services.group_commit import Outcome
 from tests.support import open_charge_and_pay, payment, run
@@ -59,6 +61,25 @@ def test_a_key_is_remembered_across_a_restart(runtime: Runtime) -> None:
         assert restarted.app.get_account("acme", "A-100").version == 4
     finally:
         restarted.close()
+
+
+def test_a_retry_the_domain_would_accept_again_is_still_answered_from_its_key(
+    runtime: Runtime,
+) -> None:
+    # Applying credit names no id of its own, so a retry is not refused as a duplicate: only
+    # the key, on file with the first request's events, stops it being applied twice.
+    open_charge_and_pay(runtime.app)
+    run(runtime.app, IssueInvoice(invoice_number="INV-1", issued_on=date(2026, 1, 5)))
+    apply = ApplyCredit(applied_on=date(2026, 1, 6), allocations={"INV-1": Decimal("2.00")})
+    first = run(runtime.app, apply, key="apply-1")
+    head = runtime.app.recorder.max_notification_id()
+
+    again = run(runtime.app, apply, key="apply-1")
+
+    assert again.replayed
+    assert again.body == first.body
+    assert runtime.app.recorder.max_notification_id() == head
+    assert runtime.app.get_account("acme", "A-100").unapplied_credit == Money("3.00", "USD")
 
 
 def test_a_refused_request_does_not_use_up_its_key(runtime: Runtime) -> None:
