@@ -11,6 +11,8 @@ never see an eventsourcing exception.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import Future
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -81,6 +83,31 @@ class Receivables(Application[UUID]):
         payment_terms_days: int = 30,
         idempotency_key: str | None = None,
     ) -> Outcome:
+        return self.submit_open_account(
+            tenant_id=tenant_id,
+            account_number=account_number,
+            name=name,
+            currency=currency,
+            opened_on=opened_on,
+            meta=meta,
+            payment_terms_days=payment_terms_days,
+            idempotency_key=idempotency_key,
+        ).result()
+
+    def submit_open_account(
+        self,
+        *,
+        tenant_id: str,
+        account_number: str,
+        name: str,
+        currency: str,
+        opened_on: date,
+        meta: Provenance,
+        payment_terms_days: int = 30,
+        idempotency_key: str | None = None,
+    ) -> Future[Outcome]:
+        """``open_account`` without waiting for the answer (see ``submit``)."""
+
         def apply(account: Account | None) -> Account:
             if account is not None:
                 raise AccountAlreadyExists(account_number)
@@ -100,7 +127,7 @@ class Receivables(Application[UUID]):
             "opened_on": opened_on,
             "payment_terms_days": payment_terms_days,
         }
-        return self._run(
+        return self._submit(
             tenant_id,
             account_number,
             "open_account",
@@ -120,6 +147,25 @@ class Receivables(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> Outcome:
         """Apply one command to an existing account (see ``services.commands``)."""
+        return self.submit(
+            tenant_id=tenant_id,
+            account_number=account_number,
+            command=command,
+            meta=meta,
+            idempotency_key=idempotency_key,
+        ).result()
+
+    def submit(
+        self,
+        *,
+        tenant_id: str,
+        account_number: str,
+        command: AccountCommand,
+        meta: Provenance,
+        idempotency_key: str | None = None,
+    ) -> Future[Outcome]:
+        """Queue one command without waiting for it, for callers with many to send (an
+        import): they are committed in large batches, in the order they were submitted."""
 
         command = command.with_id(idempotency_key)
 
@@ -129,14 +175,19 @@ class Receivables(Application[UUID]):
             getattr(account, command.calls)(**command.arguments(account.currency), meta=meta)
             return account
 
+        created_id = getattr(command, command.id_field) if command.id_field else None
+
+        def respond(account: Account, recorded: Sequence[Any]) -> dict[str, Any]:
+            return account_summary(account, recorded, created_id)
+
         params = command.model_dump(mode="json")
-        return self._run(
+        return self._submit(
             tenant_id,
             account_number,
             command.calls,
             params,
             apply,
-            account_summary,
+            respond,
             idempotency_key,
         )
 
@@ -193,7 +244,7 @@ class Receivables(Application[UUID]):
 
     # --- internals ------------------------------------------------------------------------
 
-    def _run(
+    def _submit(
         self,
         tenant_id: str,
         account_number: str,
@@ -203,7 +254,7 @@ class Receivables(Application[UUID]):
         respond: Respond,
         idempotency_key: str | None,
         status: int = 201,
-    ) -> Outcome:
+    ) -> Future[Outcome]:
         idempotency = None
         if idempotency_key is not None:
             request = fingerprint(name, {"account_number": account_number, **params})
@@ -217,4 +268,4 @@ class Receivables(Application[UUID]):
             idempotency=idempotency,
             status=status,
         )
-        return self.committer.execute(command)
+        return self.committer.submit(command)

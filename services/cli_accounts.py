@@ -16,10 +16,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from domain.errors import DomainError
 from domain.provenance import Provenance
@@ -27,6 +30,7 @@ from services.bootstrap import Runtime
 from services.commands import AccountCommand
 from services.envelope import envelope, json_ready
 from services.errors import ServiceError
+from services.importer import ImportFileInvalid, ImportReport, import_file
 from services.views import as_utc, balance_view, open_items_view
 
 Tenant = Annotated[str, typer.Option(envvar="AR_TENANT", help="The tenant the account belongs to.")]
@@ -69,6 +73,31 @@ def _print(document: Any, as_json: bool) -> None:
             typer.echo(f"{key}: {value}")
     else:
         typer.echo(str(document))
+
+
+@contextmanager
+def _progress_bar(label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a terminal; nothing at all when the output goes to a pipe or file."""
+    if not sys.stderr.isatty():
+        yield lambda _done: None
+        return
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda done: progress.advance(task, done)
+
+
+def _import_summary(report: ImportReport) -> str:
+    return (
+        f"{report.rows} rows, {report.commands} commands: {report.recorded} recorded,"
+        f" {report.already_imported} already imported, {len(report.refused)} refused"
+    )
 
 
 def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
@@ -157,6 +186,42 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                 idempotency_key=idempotency_key,
             )
             _print(outcome.body, as_json)
+
+    @app.command("import")
+    def import_csv(
+        file: Annotated[
+            Path, typer.Argument(exists=True, dir_okay=False, help="The CSV file to import.")
+        ],
+        tenant: Tenant,
+        actor: Actor,
+        reason: Annotated[str | None, typer.Option(help="Why: recorded on the events.")] = None,
+        as_json: AsJson = False,
+    ) -> None:
+        """Import accounts, invoices and payments from a CSV file (see services/importer.py).
+
+        The file is checked whole before anything is recorded; importing it again records
+        nothing twice. Refused rows are listed on stderr and the exit status is 1.
+        """
+        with refusals_exit() as runtime:
+            try:
+                with _progress_bar("importing") as advance:
+                    report = import_file(
+                        runtime.app,
+                        file,
+                        tenant_id=tenant,
+                        meta=provenance(actor, reason),
+                        progress=advance,
+                    )
+            except ImportFileInvalid as invalid:
+                for problem in invalid.problems:
+                    typer.echo(f"error: {problem}", err=True)
+                typer.echo(f"error: {invalid}", err=True)
+                raise typer.Exit(1) from None
+            _print(report.as_dict() if as_json else _import_summary(report), as_json)
+            for refused in report.refused:
+                typer.echo(f"refused: {refused}", err=True)
+            if report.refused:
+                raise typer.Exit(1)
 
     @app.command("commands")
     def list_commands(as_json: AsJson = False) -> None:
