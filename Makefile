@@ -47,4 +47,4 @@ infra-status: ## Say whether the local services are running
 
 .PHONY: bench
 bench: env infra-up ## Run the benchmark harness against the local services
-	@echo "no benchmarks yet"
+	@$(UV) run --frozen python -m bench
