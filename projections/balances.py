@@ -1,72 +1,95 @@
-"""Account balances: what each account was charged, what it paid, and what it owes.
+"""Account balances: one row per account with every headline figure an auditor reconciles.
 
-One row per account, kept current by the projector. Amounts are integer minor units with the
-account's currency (see ``projections.database``), so the figures are exact on SQLite and
-PostgreSQL alike. Invariant: ``balance_minor = charged_minor - paid_minor`` for the movements
-this model knows; ``last_version`` is the account version the row reflects, so a reader can
-tell which events a figure includes.
+Figures are integer minor units in the account's currency (see ``projections.database``).
+Each row is written from the account as the domain left it after the event (its ledger
+tallies), so the projection and the domain agree to the cent by construction.
+
+Invariant (the ledger equation, per row)::
+
+    balance = charged + debit_notes − paid − credited − discounted − written_off
+              − contractual_adjustments + reversed + refunded + recovered
+
+``invoiced`` is what was invoiced and not voided (invoices only; debit notes have their own
+column). ``unapplied_credit`` is money received and not yet applied to an item; it is already
+inside ``balance`` (a negative balance is a credit). ``last_version`` / ``last_position`` say
+which events a row reflects.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from domain import ledger
 from domain.account import Account
-from domain.money import MINOR_UNITS, Money
+from domain.open_items import INVOICE
 from projections.database import Cursor, Database
+from projections.replay import Change, minor_units
 from projections.runner import ReadModel
 
-
-def minor_units(money: Money) -> int:
-    """The amount in the currency's smallest unit (cents for USD): exact, never rounded."""
-    return int(money.amount.scaleb(MINOR_UNITS[money.currency]))
+#: Column → ledger category, for the figures that are ledger tallies.
+TALLIES: dict[str, str] = {
+    "charged_minor": ledger.CHARGES,
+    "debit_notes_minor": ledger.DEBIT_NOTES,
+    "paid_minor": ledger.PAYMENTS,
+    "credited_minor": ledger.CREDITS,
+    "discounted_minor": ledger.DISCOUNTS,
+    "written_off_minor": ledger.WRITE_OFFS,
+    "contractual_adjustments_minor": ledger.CONTRACTUAL_ADJUSTMENTS,
+    "reversed_minor": ledger.REVERSALS,
+    "refunded_minor": ledger.REFUNDS,
+    "recovered_minor": ledger.RECOVERIES,
+}
+FIGURES: tuple[str, ...] = (*TALLIES, "invoiced_minor", "unapplied_credit_minor", "balance_minor")
 
 
 class AccountBalances(ReadModel):
     name: ClassVar[str] = "account_balances"
     table_names: ClassVar[list[str]] = ["account_balances"]
     tables: ClassVar[list[str]] = [
-        "CREATE TABLE IF NOT EXISTS account_balances ("
+        "CREATE TABLE IF NOT EXISTS {t}account_balances ("
         " account_id TEXT PRIMARY KEY,"
         " tenant_id TEXT NOT NULL,"
         " account_number TEXT NOT NULL,"
+        " name TEXT NOT NULL,"
         " currency TEXT NOT NULL,"
-        " charged_minor {money} NOT NULL DEFAULT 0,"
-        " paid_minor {money} NOT NULL DEFAULT 0,"
-        " balance_minor {money} NOT NULL DEFAULT 0,"
-        " last_version {bigint} NOT NULL,"
+        + "".join(f" {column} {{money}} NOT NULL DEFAULT 0," for column in FIGURES)
+        + " last_version {bigint} NOT NULL,"
         " last_position {bigint} NOT NULL,"
         " UNIQUE (tenant_id, account_number))"
     ]
 
-    def handle(self, c: Cursor, db: Database, event: Any, position: int) -> None:
-        account_id = str(event.originator_id)
-        if isinstance(event, Account.Opened):
-            c.execute(
-                db.sql(
-                    "INSERT INTO account_balances (account_id, tenant_id, account_number, currency,"
-                    " last_version, last_position) VALUES (?, ?, ?, ?, ?, ?)"
-                ),
-                (
-                    account_id,
-                    event.tenant_id,
-                    event.account_number,
-                    event.currency,
-                    event.originator_version,
-                    position,
-                ),
-            )
-            return
-        charged = paid = 0
-        if isinstance(event, Account.ChargePosted):
-            charged = minor_units(event.net + event.tax)
-        elif isinstance(event, Account.PaymentReceived):
-            paid = minor_units(event.amount)
+    def handle(self, c: Cursor, db: Database, change: Change) -> None:
+        account: Account = change.account
+        invoiced = sum(minor_units(i.total) for i in change.new_items if i.kind == INVOICE)
+        if isinstance(change.event, Account.InvoiceVoided):
+            voided = account.items[change.event.invoice_number]
+            invoiced -= minor_units(voided.total) if voided.kind == INVOICE else 0
+        tallies = [minor_units(account.tallies[category]) for category in TALLIES.values()]
+        columns = ", ".join(FIGURES)
         c.execute(
             db.sql(
-                "UPDATE account_balances SET charged_minor = charged_minor + ?, paid_minor = paid_minor + ?,"
-                " balance_minor = balance_minor + ? - ?, last_version = ?, last_position = ?"
-                " WHERE account_id = ?"
+                f"INSERT INTO {self.t('account_balances')} (account_id, tenant_id, account_number,"
+                f" name, currency, {columns}, last_version, last_position)"
+                f" VALUES (?, ?, ?, ?, ?, {', '.join('?' for _ in FIGURES)}, ?, ?)"
+                " ON CONFLICT (account_id) DO UPDATE SET name = excluded.name,"
+                + "".join(f" {column} = excluded.{column}," for column in TALLIES)
+                + f" invoiced_minor = {self.t('account_balances')}.invoiced_minor"
+                " + excluded.invoiced_minor,"
+                " unapplied_credit_minor = excluded.unapplied_credit_minor,"
+                " balance_minor = excluded.balance_minor,"
+                " last_version = excluded.last_version, last_position = excluded.last_position"
             ),
-            (charged, paid, charged, paid, event.originator_version, position, account_id),
+            (
+                change.account_id,
+                account.tenant_id,
+                account.account_number,
+                account.name,
+                account.currency,
+                *tallies,
+                invoiced,
+                minor_units(account.unapplied_credit),
+                minor_units(account.balance),
+                account.version,
+                change.position,
+            ),
         )

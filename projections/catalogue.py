@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from projections.audit_trail import AuditTrail
 from projections.balances import AccountBalances
+from projections.ledger import Ledger
+from projections.open_items import OpenItems
 from projections.runner import ReadModel
 
+MODELS: dict[str, type[ReadModel]] = {
+    model.name: model for model in (AccountBalances, OpenItems, Ledger, AuditTrail)
+}
 
-def read_models() -> list[ReadModel]:
-    return [AccountBalances()]
+
+def read_models(prefix: str = "", names: list[str] | None = None) -> list[ReadModel]:
+    """Every read model (or those named), with table names under ``prefix``."""
+    return [MODELS[name](prefix) for name in (names or list(MODELS))]

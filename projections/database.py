@@ -40,9 +40,21 @@ class Database:
         self.datastore = datastore
         self.is_postgres = isinstance(datastore, PostgresDatastore)
         self._types = (
-            {"money": "BIGINT", "bigint": "BIGINT", "timestamp": "TIMESTAMPTZ", "text": "TEXT"}
+            {
+                "money": "BIGINT",
+                "bigint": "BIGINT",
+                "timestamp": "TIMESTAMPTZ",
+                "text": "TEXT",
+                "date": "DATE",
+            }
             if self.is_postgres
-            else {"money": "INTEGER", "bigint": "INTEGER", "timestamp": "TEXT", "text": "TEXT"}
+            else {
+                "money": "INTEGER",
+                "bigint": "INTEGER",
+                "timestamp": "TEXT",
+                "text": "TEXT",
+                "date": "TEXT",
+            }
         )
 
     def sql(self, statement: str) -> str:

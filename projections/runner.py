@@ -18,18 +18,39 @@ from typing import Any, ClassVar
 from eventsourcing.application import Application
 
 from projections.database import Cursor, Database
+from projections.replay import AccountReplayer, Change
 
 
 class ReadModel(ABC):
-    """One read model: its tables, and what each event changes in them."""
+    """One read model: its tables, and what each event changes in them.
+
+    Table names are written ``{t}name`` in ``tables`` and in the model's SQL (``self.t``): the
+    live model has no prefix; ``ar verify`` rebuilds each model under a scratch prefix and
+    compares the two.
+    """
 
     name: ClassVar[str]
+    #: DDL of the model's tables, with ``{t}`` before each name it creates.
     tables: ClassVar[Sequence[str]]
     table_names: ClassVar[Sequence[str]]
 
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+
+    def t(self, table: str) -> str:
+        return f"{self.prefix}{table}"
+
+    @property
+    def tracking_name(self) -> str:
+        """The model's row in ``projection_tracking`` (scratch copies track on their own)."""
+        return self.t(self.name)
+
+    def ddl(self) -> list[str]:
+        return [statement.replace("{t}", self.prefix) for statement in self.tables]
+
     @abstractmethod
-    def handle(self, c: Cursor, db: Database, event: Any, position: int) -> None:
-        """Apply one event to the model's tables, inside the batch's transaction."""
+    def handle(self, c: Cursor, db: Database, change: Change) -> None:
+        """Apply one event's change to the model's tables, inside the batch's transaction."""
 
 
 class TrackingConflict(Exception):
@@ -56,7 +77,8 @@ class Projector:
         self.db = db
         self.models = list(models)
         self.batch_size = batch_size
-        db.create_tables([TRACKING_TABLE, *(ddl for m in self.models for ddl in m.tables)])
+        self.replayer = AccountReplayer(app)
+        db.create_tables([TRACKING_TABLE, *(ddl for m in self.models for ddl in m.ddl())])
         with db.transaction() as c:
             for model in self.models:
                 c.execute(
@@ -64,7 +86,7 @@ class Projector:
                         "INSERT INTO projection_tracking (projection, notification_id) VALUES (?, 0)"
                         " ON CONFLICT (projection) DO NOTHING"
                     ),
-                    (model.name,),
+                    (model.tracking_name,),
                 )
 
     def positions(self) -> dict[str, int]:
@@ -75,32 +97,36 @@ class Projector:
         """How many notifications each read model is behind the event store."""
         head = self.app.recorder.max_notification_id() or 0
         positions = self.positions()
-        return {m.name: max(0, head - positions.get(m.name, 0)) for m in self.models}
+        return {m.name: max(0, head - positions.get(m.tracking_name, 0)) for m in self.models}
 
     def project_pending(self) -> int:
         """Apply the next batch to every read model behind; the number of notifications read."""
         positions = self.positions()
-        start = min(positions.get(m.name, 0) for m in self.models) + 1
+        start = min(positions.get(m.tracking_name, 0) for m in self.models) + 1
         notifications = self.app.recorder.select_notifications(start=start, limit=self.batch_size)
         if not notifications:
             return 0
-        events = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
         last = notifications[-1].id
+        seen = {model: positions.get(model.tracking_name, 0) for model in self.models}
         with self.db.transaction() as c:
+            for notification in notifications:
+                # A change describes the account just after its event: every model reads it
+                # before the next event moves the account on.
+                event = self.app.mapper.to_domain_event(notification)
+                change = self.replayer.advance(event, notification.id)
+                for model in self.models:
+                    if change.position > seen[model]:
+                        model.handle(c, self.db, change)
             for model in self.models:
-                seen = positions.get(model.name, 0)
-                for position, event in events:
-                    if position > seen:
-                        model.handle(c, self.db, event, position)
                 c.execute(
                     self.db.sql(
                         "UPDATE projection_tracking SET notification_id = ?"
                         " WHERE projection = ? AND notification_id = ?"
                     ),
-                    (last, model.name, seen),
+                    (last, model.tracking_name, seen[model]),
                 )
                 if c.rowcount != 1:
-                    raise TrackingConflict(model.name)
+                    raise TrackingConflict(model.tracking_name)
         return len(notifications)
 
     def catch_up(self) -> int:

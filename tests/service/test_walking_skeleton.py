@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 
@@ -13,6 +13,7 @@ from domain.hash_chain import verify_chain
 from domain.money import Money
 from projections.balances import AccountBalances
 from projections.database import Cursor, Database
+from projections.replay import Change
 from projections.runner import Projector, ReadModel
 from services.bootstrap import Runtime
 from services.commands import PostCharge
@@ -106,8 +107,8 @@ class _FailsOnPayments(ReadModel):
     table_names: ClassVar[list[str]] = []
     tables: ClassVar[list[str]] = []
 
-    def handle(self, c: Cursor, db: Database, event: Any, position: int) -> None:
-        if type(event).__name__ == "PaymentReceived":
+    def handle(self, c: Cursor, db: Database, change: Change) -> None:
+        if change.event_type == "PaymentReceived":
             raise RuntimeError("projector crashed mid-batch")
 
 

@@ -1,0 +1,202 @@
+"""Open items: every invoice, note and patient share, its terms, and each dated movement.
+
+Tables (``{t}`` is empty for the live model):
+
+- ``open_items``: one row per item (invoice, debit note, patient share, reversal debit) with
+  its kind, issue date, total and when it was recorded.
+- ``open_item_terms``: its installment terms in due order: due date, amount, and
+  ``before_minor`` — the sum of the earlier terms — so the waterfall (what reduces an item
+  fills its earliest terms first) is plain arithmetic in SQL.
+- ``open_item_movements``: everything that changed what is outstanding, one row per
+  movement, with its business date (``effective_on``), its recording time and the event that
+  caused it: ``amount_minor`` > 0 reduces (payment, credit note, discount, write-off, void),
+  < 0 re-opens (reversal, recovery).
+- ``open_item_disputes``: when each dispute on an item was opened and resolved.
+
+Invariant: an item's outstanding as of D, known at T, is its total less the movements with
+``effective_on <= D`` recorded by T; a term's outstanding is what the waterfall leaves of it.
+A voided item has one movement of its whole total, dated the void, so it owes nothing from
+then on and still shows what it owed before.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import ClassVar
+
+from domain.account import Account
+from projections.database import Cursor, Database
+from projections.replay import Change, minor_units
+from projections.runner import ReadModel
+
+
+def moment(change: Change) -> str:
+    """The event's recording time as stored: ISO 8601 in UTC (sorts as text on SQLite)."""
+    return change.recorded_at.astimezone(UTC).isoformat()
+
+
+class OpenItems(ReadModel):
+    name: ClassVar[str] = "open_items"
+    table_names: ClassVar[list[str]] = [
+        "open_items",
+        "open_item_terms",
+        "open_item_movements",
+        "open_item_disputes",
+    ]
+    tables: ClassVar[list[str]] = [
+        "CREATE TABLE IF NOT EXISTS {t}open_items ("
+        " account_id TEXT NOT NULL,"
+        " item_number TEXT NOT NULL,"
+        " tenant_id TEXT NOT NULL,"
+        " account_number TEXT NOT NULL,"
+        " currency TEXT NOT NULL,"
+        " kind TEXT NOT NULL,"
+        " issued_on {date} NOT NULL,"
+        " total_minor {money} NOT NULL,"
+        " plan_id TEXT,"
+        " claim_id TEXT,"
+        " recorded_at {timestamp} NOT NULL,"
+        " position {bigint} NOT NULL,"
+        " PRIMARY KEY (account_id, item_number))",
+        "CREATE INDEX IF NOT EXISTS {t}open_items_by_tenant ON {t}open_items (tenant_id, issued_on)",
+        "CREATE TABLE IF NOT EXISTS {t}open_item_terms ("
+        " account_id TEXT NOT NULL,"
+        " item_number TEXT NOT NULL,"
+        " term_index INTEGER NOT NULL,"
+        " tenant_id TEXT NOT NULL,"
+        " due_on {date} NOT NULL,"
+        " amount_minor {money} NOT NULL CHECK (amount_minor >= 0),"
+        " before_minor {money} NOT NULL CHECK (before_minor >= 0),"
+        " PRIMARY KEY (account_id, item_number, term_index))",
+        "CREATE TABLE IF NOT EXISTS {t}open_item_movements ("
+        " position {bigint} NOT NULL,"
+        " line INTEGER NOT NULL,"
+        " account_id TEXT NOT NULL,"
+        " item_number TEXT NOT NULL,"
+        " tenant_id TEXT NOT NULL,"
+        " kind TEXT NOT NULL,"
+        " effective_on {date} NOT NULL,"
+        " amount_minor {money} NOT NULL,"
+        " reference TEXT NOT NULL,"
+        " event_type TEXT NOT NULL,"
+        " recorded_at {timestamp} NOT NULL,"
+        " PRIMARY KEY (position, line))",
+        "CREATE INDEX IF NOT EXISTS {t}open_item_movements_by_item"
+        " ON {t}open_item_movements (account_id, item_number, effective_on)",
+        "CREATE TABLE IF NOT EXISTS {t}open_item_disputes ("
+        " account_id TEXT NOT NULL,"
+        " dispute_id TEXT NOT NULL,"
+        " item_number TEXT NOT NULL,"
+        " opened_on {date} NOT NULL,"
+        " opened_recorded_at {timestamp} NOT NULL,"
+        " resolved_on {date},"
+        " resolved_recorded_at {timestamp},"
+        " PRIMARY KEY (account_id, dispute_id))",
+    ]
+
+    def handle(self, c: Cursor, db: Database, change: Change) -> None:
+        account: Account = change.account
+        recorded_at = moment(change)
+        for item in change.new_items:
+            c.execute(
+                db.sql(
+                    f"INSERT INTO {self.t('open_items')} (account_id, item_number, tenant_id,"
+                    " account_number, currency, kind, issued_on, total_minor, plan_id, claim_id,"
+                    " recorded_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                (
+                    change.account_id,
+                    item.number,
+                    account.tenant_id,
+                    account.account_number,
+                    account.currency,
+                    item.kind,
+                    item.issued_on.isoformat(),
+                    minor_units(item.total),
+                    item.plan_id,
+                    item.claim_id,
+                    recorded_at,
+                    change.position,
+                ),
+            )
+            before = 0
+            terms = []
+            for index, term in enumerate(item.terms):
+                amount = minor_units(term.amount)
+                terms.append(
+                    (
+                        change.account_id,
+                        item.number,
+                        index,
+                        account.tenant_id,
+                        term.due_on.isoformat(),
+                        amount,
+                        before,
+                    )
+                )
+                before += amount
+            c.executemany(
+                db.sql(
+                    f"INSERT INTO {self.t('open_item_terms')} (account_id, item_number, term_index,"
+                    " tenant_id, due_on, amount_minor, before_minor) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                ),
+                terms,
+            )
+        movements = [
+            (number, m.kind, m.effective_on, minor_units(m.amount), m.reference)
+            for number, m in change.moves
+        ]
+        event = change.event
+        if isinstance(event, Account.InvoiceVoided):
+            voided = account.items[event.invoice_number]
+            movements.append(
+                (voided.number, "void", event.effective_on, minor_units(voided.total), "void")
+            )
+        if movements:
+            c.executemany(
+                db.sql(
+                    f"INSERT INTO {self.t('open_item_movements')} (position, line, account_id,"
+                    " item_number, tenant_id, kind, effective_on, amount_minor, reference,"
+                    " event_type, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                [
+                    (
+                        change.position,
+                        line,
+                        change.account_id,
+                        number,
+                        account.tenant_id,
+                        kind,
+                        effective_on.isoformat(),
+                        amount,
+                        reference,
+                        change.event_type,
+                        recorded_at,
+                    )
+                    for line, (number, kind, effective_on, amount, reference) in enumerate(
+                        movements
+                    )
+                ],
+            )
+        if isinstance(event, Account.DisputeOpened):
+            c.execute(
+                db.sql(
+                    f"INSERT INTO {self.t('open_item_disputes')} (account_id, dispute_id,"
+                    " item_number, opened_on, opened_recorded_at) VALUES (?, ?, ?, ?, ?)"
+                ),
+                (
+                    change.account_id,
+                    event.dispute_id,
+                    event.invoice_number,
+                    event.effective_on.isoformat(),
+                    recorded_at,
+                ),
+            )
+        elif isinstance(event, Account.DisputeResolved):
+            c.execute(
+                db.sql(
+                    f"UPDATE {self.t('open_item_disputes')} SET resolved_on = ?,"
+                    " resolved_recorded_at = ? WHERE account_id = ? AND dispute_id = ?"
+                ),
+                (event.effective_on.isoformat(), recorded_at, change.account_id, event.dispute_id),
+            )

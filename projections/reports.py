@@ -1,0 +1,321 @@
+"""Reports over the read models: aging, trial balance, statement of account.
+
+Every report takes ``as_of`` (a business date: movements effective on or before it count) and
+``known_at`` (a recording time: only what was recorded by then counts), so "aging as of 31
+March as we knew it on 5 April" gives the same figures whatever was back-dated afterwards.
+Amounts come back as integer minor units with their currency; callers format them.
+
+Aging invariants: the buckets of a row always add up to its open total (there is an explicit
+"not yet due" bucket); unapplied credit is reported beside the buckets, never netted into
+them; a term's open amount is what the waterfall leaves of it (see ``projections.open_items``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from projections.database import Database
+from projections.ledger import LEDGER_ACCOUNTS, UNAPPLIED_CREDIT
+
+#: Known at "the end of time": everything recorded counts.
+ALWAYS = "9999-12-31T23:59:59+00:00"
+DEFAULT_BUCKETS: tuple[int, ...] = (30, 60, 90)
+
+
+def known_at_text(known_at: datetime | None) -> str:
+    """A recording time as the tables store it (ISO 8601, UTC)."""
+    if known_at is None:
+        return ALWAYS
+    if known_at.tzinfo is None:
+        known_at = known_at.replace(tzinfo=UTC)
+    return known_at.astimezone(UTC).isoformat()
+
+
+def bucket_labels(bounds: Sequence[int]) -> list[str]:
+    """``(30, 60, 90)`` → not yet due, 1-30, 31-60, 61-90, over 90."""
+    labels = ["not yet due"]
+    low = 1
+    for high in bounds:
+        labels.append(f"{low}-{high}")
+        low = high + 1
+    labels.append(f"over {bounds[-1]}")
+    return labels
+
+
+def bucket_of(days_past_due: int, bounds: Sequence[int]) -> str:
+    labels = bucket_labels(bounds)
+    if days_past_due <= 0:
+        return labels[0]
+    for label, high in zip(labels[1:], bounds, strict=False):
+        if days_past_due <= high:
+            return label
+    return labels[-1]
+
+
+def check_buckets(bounds: Sequence[int]) -> None:
+    if not bounds or any(b <= 0 for b in bounds) or list(bounds) != sorted(set(bounds)):
+        msg = "buckets are rising whole numbers of days, e.g. 30,60,90"
+        raise ValueError(msg)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+@dataclass(frozen=True)
+class AgingLine:
+    """One open term: why it is in its bucket."""
+
+    account_number: str
+    item_number: str
+    term_index: int
+    currency: str
+    issued_on: date
+    due_on: date
+    days_past_due: int
+    open_minor: int
+    bucket: str
+    disputed: bool
+
+
+@dataclass
+class AgingRow:
+    account_number: str
+    currency: str
+    buckets: dict[str, int]
+    unapplied_credit_minor: int = 0
+    disputed_minor: int = 0
+    lines: list[AgingLine] = field(default_factory=list)
+
+    @property
+    def open_minor(self) -> int:
+        return sum(self.buckets.values())
+
+
+def aging_lines(
+    db: Database,
+    tenant_id: str,
+    as_of: date,
+    *,
+    known_at: datetime | None = None,
+    basis: str = "due",
+    buckets: Sequence[int] = DEFAULT_BUCKETS,
+    account_number: str | None = None,
+) -> list[AgingLine]:
+    """Every term with something open as of the date, with its bucket."""
+    check_buckets(buckets)
+    if basis not in ("due", "invoice"):
+        msg = "basis is 'due' (by due date) or 'invoice' (by invoice date)"
+        raise ValueError(msg)
+    known = known_at_text(known_at)
+    day = as_of.isoformat()
+    only_account = " AND i.account_number = ?" if account_number else ""
+    params: list[Any] = [tenant_id, day, known]  # the movements counted
+    params += [day, known, day, known]  # the disputes open
+    params += [tenant_id, day, known] + ([account_number] if account_number else [])  # the items
+    rows = db.query(
+        "WITH reduced AS ("
+        " SELECT account_id, item_number, SUM(amount_minor) AS reduced_minor"
+        " FROM open_item_movements WHERE tenant_id = ? AND effective_on <= ? AND recorded_at <= ?"
+        " GROUP BY account_id, item_number)"
+        " SELECT i.account_id, i.account_number, i.item_number, i.currency, i.issued_on,"
+        " t.term_index, t.due_on,"
+        " t.amount_minor - CASE"
+        "  WHEN COALESCE(r.reduced_minor, 0) <= t.before_minor THEN 0"
+        "  WHEN COALESCE(r.reduced_minor, 0) >= t.before_minor + t.amount_minor THEN t.amount_minor"
+        "  ELSE COALESCE(r.reduced_minor, 0) - t.before_minor END AS open_minor,"
+        " EXISTS (SELECT 1 FROM open_item_disputes d WHERE d.account_id = i.account_id"
+        "  AND d.item_number = i.item_number AND d.opened_on <= ? AND d.opened_recorded_at <= ?"
+        "  AND NOT (d.resolved_on IS NOT NULL AND d.resolved_on <= ? AND d.resolved_recorded_at <= ?))"
+        "  AS disputed"
+        " FROM open_items i"
+        " JOIN open_item_terms t ON t.account_id = i.account_id AND t.item_number = i.item_number"
+        " LEFT JOIN reduced r ON r.account_id = i.account_id AND r.item_number = i.item_number"
+        " WHERE i.tenant_id = ? AND i.issued_on <= ? AND i.recorded_at <= ?" + only_account,
+        params,
+    )
+    lines = []
+    for row in rows:
+        open_minor = int(row["open_minor"])
+        if open_minor == 0:
+            continue
+        issued_on, due_on = _as_date(row["issued_on"]), _as_date(row["due_on"])
+        days = (as_of - (due_on if basis == "due" else issued_on)).days
+        lines.append(
+            AgingLine(
+                account_number=row["account_number"],
+                item_number=row["item_number"],
+                term_index=int(row["term_index"]),
+                currency=row["currency"],
+                issued_on=issued_on,
+                due_on=due_on,
+                days_past_due=days,
+                open_minor=open_minor,
+                bucket=bucket_of(days, buckets),
+                disputed=bool(row["disputed"]),
+            )
+        )
+    lines.sort(
+        key=lambda line: (line.account_number, line.due_on, line.item_number, line.term_index)
+    )
+    return lines
+
+
+def aging(
+    db: Database,
+    tenant_id: str,
+    as_of: date,
+    *,
+    known_at: datetime | None = None,
+    basis: str = "due",
+    buckets: Sequence[int] = DEFAULT_BUCKETS,
+    account_number: str | None = None,
+) -> list[AgingRow]:
+    """The aging report: one row per account with anything open or any credit."""
+    labels = bucket_labels(buckets)
+    rows: dict[tuple[str, str], AgingRow] = {}
+    for line in aging_lines(
+        db,
+        tenant_id,
+        as_of,
+        known_at=known_at,
+        basis=basis,
+        buckets=buckets,
+        account_number=account_number,
+    ):
+        row = rows.setdefault(
+            (line.account_number, line.currency),
+            AgingRow(line.account_number, line.currency, dict.fromkeys(labels, 0)),
+        )
+        row.buckets[line.bucket] += line.open_minor
+        row.disputed_minor += line.open_minor if line.disputed else 0
+        row.lines.append(line)
+    for account, currency, credit in _unapplied_credit(
+        db, tenant_id, as_of, known_at, account_number
+    ):
+        row = rows.setdefault(
+            (account, currency), AgingRow(account, currency, dict.fromkeys(labels, 0))
+        )
+        row.unapplied_credit_minor = credit
+    return [rows[key] for key in sorted(rows)]
+
+
+def _unapplied_credit(
+    db: Database, tenant_id: str, as_of: date, known_at: datetime | None, account_number: str | None
+) -> list[tuple[str, str, int]]:
+    only_account = " AND b.account_number = ?" if account_number else ""
+    params: list[Any] = [UNAPPLIED_CREDIT, UNAPPLIED_CREDIT, tenant_id, as_of.isoformat()]
+    params += [known_at_text(known_at)] + ([account_number] if account_number else [])
+    rows = db.query(
+        "SELECT b.account_number, l.currency, SUM(CASE WHEN l.credit_account = ? THEN l.amount_minor"
+        " WHEN l.debit_account = ? THEN -l.amount_minor ELSE 0 END) AS credit_minor"
+        " FROM ledger_lines l JOIN account_balances b ON b.account_id = l.account_id"
+        " WHERE l.tenant_id = ? AND l.effective_on <= ? AND l.recorded_at <= ?"
+        + only_account
+        + " GROUP BY b.account_number, l.currency",
+        params,
+    )
+    return [
+        (r["account_number"], r["currency"], int(r["credit_minor"]))
+        for r in rows
+        if int(r["credit_minor"])
+    ]
+
+
+def trial_balance(
+    db: Database, tenant_id: str, as_of: date, *, known_at: datetime | None = None
+) -> dict[str, dict[str, int]]:
+    """Per currency, each ledger account's balance (debits − credits) as of the date; each
+    currency's balances sum to zero."""
+    params = [tenant_id, as_of.isoformat(), known_at_text(known_at)]
+    rows = db.query(
+        "SELECT currency, ledger_account, SUM(amount) AS balance FROM ("
+        " SELECT currency, debit_account AS ledger_account, amount_minor AS amount"
+        "  FROM ledger_lines WHERE tenant_id = ? AND effective_on <= ? AND recorded_at <= ?"
+        " UNION ALL"
+        " SELECT currency, credit_account, -amount_minor"
+        "  FROM ledger_lines WHERE tenant_id = ? AND effective_on <= ? AND recorded_at <= ?"
+        ") lines GROUP BY currency, ledger_account",
+        params + params,
+    )
+    result: dict[str, dict[str, int]] = {}
+    for row in rows:
+        by_account = result.setdefault(row["currency"], dict.fromkeys(LEDGER_ACCOUNTS, 0))
+        by_account[row["ledger_account"]] = int(row["balance"])
+    return result
+
+
+@dataclass
+class Statement:
+    account_number: str
+    currency: str
+    period_from: date
+    period_to: date
+    opening_minor: int
+    movements: list[dict[str, Any]]
+    closing_minor: int
+
+
+def statement(
+    db: Database,
+    tenant_id: str,
+    account_number: str,
+    period_from: date,
+    period_to: date,
+    *,
+    known_at: datetime | None = None,
+) -> Statement | None:
+    """Opening balance, every movement of the period, closing balance (what the customer
+    owes: receivables less unapplied credit)."""
+    account = db.query_one(
+        "SELECT account_id, currency FROM account_balances WHERE tenant_id = ? AND account_number = ?",
+        (tenant_id, account_number),
+    )
+    if account is None:
+        return None
+    known = known_at_text(known_at)
+    # What the customer owes is receivables less the credit held for them: a line's effect
+    # is its debit to either, less its credit to either (a move between the two is nil).
+    owed = "('receivables', 'unapplied_credit')"
+    effect = (
+        f"(CASE WHEN debit_account IN {owed} THEN amount_minor ELSE 0 END)"
+        f" - (CASE WHEN credit_account IN {owed} THEN amount_minor ELSE 0 END)"
+    )
+    opening = db.query_one(
+        f"SELECT COALESCE(SUM({effect}), 0) AS total FROM ledger_lines"
+        " WHERE account_id = ? AND effective_on < ? AND recorded_at <= ?",
+        (account["account_id"], period_from.isoformat(), known),
+    )
+    rows = db.query(
+        f"SELECT effective_on, event_type, category, reference, SUM({effect}) AS amount_minor,"
+        " position FROM ledger_lines WHERE account_id = ? AND effective_on >= ?"
+        " AND effective_on <= ? AND recorded_at <= ?"
+        " GROUP BY position, effective_on, event_type, category, reference"
+        " ORDER BY effective_on, position",
+        (account["account_id"], period_from.isoformat(), period_to.isoformat(), known),
+    )
+    movements = [
+        {
+            "effective_on": _as_date(r["effective_on"]),
+            "event_type": r["event_type"],
+            "category": r["category"],
+            "reference": r["reference"],
+            "amount_minor": int(r["amount_minor"]),
+            "position": int(r["position"]),
+        }
+        for r in rows
+        if int(r["amount_minor"])
+    ]
+    opening_minor = int(opening["total"]) if opening else 0
+    return Statement(
+        account_number=account_number,
+        currency=account["currency"],
+        period_from=period_from,
+        period_to=period_to,
+        opening_minor=opening_minor,
+        movements=movements,
+        closing_minor=opening_minor + sum(m["amount_minor"] for m in movements),
+    )
