@@ -1164,9 +1164,9 @@ class Account(Aggregate):
         self.dunning_level = 0
         self.tallies: dict[str, Money] = {category: zero for category in ledger.CATEGORIES}
         self.entries: list[LedgerEntry] = []
-        #: Every movement of every open item, in the order applied: what projections read to
-        #: learn which items an event moved (append-only, like ``entries``).
-        self.item_moves: list[tuple[str, Movement]] = []
+        #: The item each movement was applied to, in the order applied: what projections read
+        #: to learn which items an event moved (append-only, like ``entries``).
+        self.item_moves: list[str] = []
         self.running_balance = zero
 
     # ---------------------------------------------------------------- state helpers (apply-time)
@@ -1185,7 +1185,7 @@ class Account(Aggregate):
     def _move_item(self, number: str, movement: Movement) -> None:
         item = self.items[number]
         item.reduce(movement)
-        self.item_moves.append((number, movement))
+        self.item_moves.append(number)
         if item.is_open:
             self.open_items[number] = True
         else:

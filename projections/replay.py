@@ -15,7 +15,7 @@ after it).
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,6 +66,18 @@ class Change:
         return type(self.event).__name__
 
 
+def _new_moves(account: Account, numbers: Sequence[str]) -> list[tuple[str, Movement]]:
+    """The movements behind the newest entries of ``item_moves``, in the order applied: each
+    item's own list ends with them, in the same order."""
+    counts = Counter(numbers)
+    taken = {number: len(account.items[number].movements) - n for number, n in counts.items()}
+    moves = []
+    for number in numbers:
+        moves.append((number, account.items[number].movements[taken[number]]))
+        taken[number] += 1
+    return moves
+
+
 class AccountReplayer:
     """Applies each event to its account, kept in a bounded cache, and says what changed."""
 
@@ -97,7 +109,7 @@ class AccountReplayer:
             unapplied_before=unapplied_before,
             entries=account.entries[entries:],
             new_items=new_items,
-            moves=account.item_moves[moves:],
+            moves=_new_moves(account, account.item_moves[moves:]),
         )
 
     def _account_before(self, account_id: UUID, version: int) -> Account | None:

@@ -15,6 +15,7 @@ import typer
 from services.api_keys import Role
 from services.bootstrap import Runtime, bootstrap
 from services.cli_accounts import register as register_account_commands
+from services.cli_reports import register as register_report_commands
 from services.logging import configure_logging, get_logger
 from services.settings import Settings
 
@@ -187,6 +188,7 @@ def keys_revoke(
 
 
 register_account_commands(app, _runtime)
+register_report_commands(app, _runtime)
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ def _print(document: Any, as_json: bool) -> None:
 
 
 @contextmanager
-def _progress_bar(label: str) -> Iterator[Callable[[int], None]]:
+def progress_bar(label: str) -> Iterator[Callable[[int], None]]:
     """A progress bar on a terminal; nothing at all when the output goes to a pipe or file."""
     if not sys.stderr.isatty():
         yield lambda _done: None
@@ -204,7 +204,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         """
         with refusals_exit() as runtime:
             try:
-                with _progress_bar("importing") as advance:
+                with progress_bar("importing") as advance:
                     report = import_file(
                         runtime.app,
                         file,
