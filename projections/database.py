@@ -15,12 +15,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 _PLACEHOLDER = re.compile(r"\?")
+
+
+def stored_moment(moment: datetime) -> str:
+    """A moment as the product's tables store it: ISO 8601 in UTC, so it sorts as text on
+    SQLite and casts to TIMESTAMPTZ on PostgreSQL. A moment without an offset is UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
 
 
 class Cursor(Protocol):

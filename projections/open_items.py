@@ -21,18 +21,17 @@ then on and still shows what it owed before.
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import ClassVar
 
 from domain.account import Account
-from projections.database import Cursor, Database
+from projections.database import Cursor, Database, stored_moment
 from projections.replay import Change, minor_units
 from projections.runner import ReadModel
 
 
 def moment(change: Change) -> str:
-    """The event's recording time as stored: ISO 8601 in UTC (sorts as text on SQLite)."""
-    return change.recorded_at.astimezone(UTC).isoformat()
+    """The event's recording time as the tables store it."""
+    return stored_moment(change.recorded_at)
 
 
 class OpenItems(ReadModel):

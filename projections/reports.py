@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from projections.database import Database
+from projections.database import Database, stored_moment
 from projections.ledger import LEDGER_ACCOUNTS, UNAPPLIED_CREDIT
 
 #: Known at "the end of time": everything recorded counts.
@@ -27,11 +27,7 @@ DEFAULT_BUCKETS: tuple[int, ...] = (30, 60, 90)
 
 def known_at_text(known_at: datetime | None) -> str:
     """A recording time as the tables store it (ISO 8601, UTC)."""
-    if known_at is None:
-        return ALWAYS
-    if known_at.tzinfo is None:
-        known_at = known_at.replace(tzinfo=UTC)
-    return known_at.astimezone(UTC).isoformat()
+    return ALWAYS if known_at is None else stored_moment(known_at)
 
 
 def bucket_labels(bounds: Sequence[int]) -> list[str]:

@@ -22,7 +22,7 @@ import typer
 
 from domain.money import MINOR_UNITS
 from projections.catalogue import MODELS, read_models
-from projections.reports import aging, check_buckets, statement, trial_balance
+from projections.reports import AgingRow, aging, check_buckets, statement, trial_balance
 from projections.runner import Projector, TrackingConflict
 from services.bootstrap import Runtime
 from services.cli_accounts import AsKnownAtOption, Tenant, progress_bar
@@ -76,6 +76,18 @@ def emit(rows: list[dict[str, Any]], form: Format, document: Any = None) -> None
     typer.echo("  ".join(k.ljust(widths[k]) for k in rows[0]))
     for row in rows:
         typer.echo("  ".join(str(row[k]).ljust(widths[k]) for k in row))
+
+
+def aging_out(row: AgingRow, disputed: str | None = None) -> dict[str, Any]:
+    """One aging row as printed: amounts as decimal strings of its currency."""
+    return {
+        "account": row.account_number,
+        "currency": row.currency,
+        **{label: decimal(v, row.currency) for label, v in row.buckets.items()},
+        "open": decimal(row.open_minor, row.currency),
+        "unapplied_credit": decimal(row.unapplied_credit_minor, row.currency),
+        "disputed": decimal(row.disputed_minor, row.currency) if disputed is None else disputed,
+    }
 
 
 def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
@@ -164,41 +176,16 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
             ]
             emit(lines, form)
             return
-        rows = []
-        totals: dict[str, dict[str, int]] = {}
+        totals: dict[str, AgingRow] = {}
         for row in report:
             total = totals.setdefault(
-                row.currency, dict.fromkeys([*row.buckets, "credit", "open"], 0)
+                row.currency, AgingRow("TOTAL", row.currency, dict.fromkeys(row.buckets, 0))
             )
             for label, amount in row.buckets.items():
-                total[label] += amount
-            total["credit"] += row.unapplied_credit_minor
-            total["open"] += row.open_minor
-            rows.append(
-                {
-                    "account": row.account_number,
-                    "currency": row.currency,
-                    **{label: decimal(v, row.currency) for label, v in row.buckets.items()},
-                    "open": decimal(row.open_minor, row.currency),
-                    "unapplied_credit": decimal(row.unapplied_credit_minor, row.currency),
-                    "disputed": decimal(row.disputed_minor, row.currency),
-                }
-            )
-        for currency, total in sorted(totals.items()):
-            rows.append(
-                {
-                    "account": "TOTAL",
-                    "currency": currency,
-                    **{
-                        label: decimal(total[label], currency)
-                        for label in total
-                        if label not in ("credit", "open")
-                    },
-                    "open": decimal(total["open"], currency),
-                    "unapplied_credit": decimal(total["credit"], currency),
-                    "disputed": "",
-                }
-            )
+                total.buckets[label] += amount
+            total.unapplied_credit_minor += row.unapplied_credit_minor
+        rows = [aging_out(row) for row in report]
+        rows += [aging_out(total, disputed="") for _, total in sorted(totals.items())]
         emit(rows, form)
 
     @report_app.command("trial-balance")
