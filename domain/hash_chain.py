@@ -206,37 +206,69 @@ def verify_chain(events: Iterable[Any], *, start_hash: str = GENESIS_HASH) -> li
     expected_version: int | None = None
     account_id: UUID | None = None
     for position, event in enumerate(events):
-        version = event.originator_version
         if account_id is None:
             account_id = event.originator_id
         elif event.originator_id != account_id:
             breaks.append(
-                ChainBreak(position, version, "wrong_account", f"event of {event.originator_id}")
-            )
-        if expected_version is not None and version != expected_version:
-            breaks.append(
-                ChainBreak(position, version, "version_gap", f"expected version {expected_version}")
-            )
-        if event.previous_hash != expected_previous:
-            breaks.append(
                 ChainBreak(
                     position,
-                    version,
-                    "link_broken",
-                    f"links to {event.previous_hash[:12]}…, should be {expected_previous[:12]}…",
+                    event.originator_version,
+                    "wrong_account",
+                    f"event of {event.originator_id}",
                 )
             )
-        recomputed = hash_of(event)
-        if recomputed != event.event_hash:
-            breaks.append(
-                ChainBreak(
-                    position,
-                    version,
-                    "content_altered",
-                    f"stored {event.event_hash[:12]}…, content hashes to {recomputed[:12]}…",
-                )
-            )
+        breaks += check_link(event, position, expected_version, expected_previous)
         # Follow the stored hash, so one altered event is reported once, not at every later link.
         expected_previous = event.event_hash
-        expected_version = version + 1
+        expected_version = event.originator_version + 1
     return breaks
+
+
+def check_link(
+    event: Any, position: int, expected_version: int | None, expected_previous: str
+) -> list[ChainBreak]:
+    """One event against the link before it: its version, its ``previous_hash``, its own hash."""
+    breaks = []
+    version = event.originator_version
+    if expected_version is not None and version != expected_version:
+        breaks.append(
+            ChainBreak(position, version, "version_gap", f"expected version {expected_version}")
+        )
+    if event.previous_hash != expected_previous:
+        breaks.append(
+            ChainBreak(
+                position,
+                version,
+                "link_broken",
+                f"links to {event.previous_hash[:12]}…, should be {expected_previous[:12]}…",
+            )
+        )
+    recomputed = hash_of(event)
+    if recomputed != event.event_hash:
+        breaks.append(
+            ChainBreak(
+                position,
+                version,
+                "content_altered",
+                f"stored {event.event_hash[:12]}…, content hashes to {recomputed[:12]}…",
+            )
+        )
+    return breaks
+
+
+class ChainWalker:
+    """Checks every account's chain at once, as events pass by in the store's order.
+
+    The store's order keeps each account's events in version order, so remembering each
+    account's last version and hash is enough; ``position`` in a break is the caller's
+    (e.g. the notification id).
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[UUID, tuple[int, str]] = {}
+
+    def check(self, event: Any, position: int) -> list[ChainBreak]:
+        version, previous = self._last.get(event.originator_id, (0, GENESIS_HASH))
+        breaks = check_link(event, position, version + 1, previous)
+        self._last[event.originator_id] = (event.originator_version, event.event_hash)
+        return breaks

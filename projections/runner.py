@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from eventsourcing.application import Application
@@ -57,11 +58,74 @@ class TrackingConflict(Exception):
     """Another projector advanced this read model first; the batch was rolled back."""
 
 
+class ReplayFailed(Exception):
+    """A stored event could not be decoded or applied; its batch was rolled back."""
+
+    def __init__(self, position: int, error: Exception) -> None:
+        super().__init__(f"event at position {position}: {type(error).__name__}: {error}")
+        self.position = position
+        self.error = error
+
+
 TRACKING_TABLE = (
     "CREATE TABLE IF NOT EXISTS projection_tracking ("
     " projection TEXT PRIMARY KEY,"
     " notification_id {bigint} NOT NULL)"
 )
+
+
+def install(db: Database, models: Sequence[ReadModel]) -> None:
+    """Create the models' tables, and their tracking rows at the first event, where missing;
+    what exists is left as it is, so every process may run this at start."""
+    db.create_tables([TRACKING_TABLE, *(ddl for m in models for ddl in m.ddl())])
+    with db.transaction() as c:
+        for model in models:
+            c.execute(
+                db.sql(
+                    "INSERT INTO projection_tracking (projection, notification_id) VALUES (?, 0)"
+                    " ON CONFLICT (projection) DO NOTHING"
+                ),
+                (model.tracking_name,),
+            )
+
+
+def tracked_positions(db: Database) -> dict[str, int]:
+    """The last notification each tracked read model has applied, by tracking name."""
+    rows = db.query("SELECT projection, notification_id FROM projection_tracking")
+    return {r["projection"]: int(r["notification_id"]) for r in rows}
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far one read model has read the event store's notification log.
+
+    ``position``: the last notification it has applied (its tables reflect every event up to
+    it). ``head``: the newest notification in the store. ``behind``: the notifications still
+    to apply (PostgreSQL's ids can skip a number, so it may overstate by as many).
+    """
+
+    name: str
+    position: int
+    head: int
+
+    @property
+    def behind(self) -> int:
+        return self.head - self.position
+
+
+def read_model_progress(
+    app: Application[Any], db: Database, models: Sequence[ReadModel]
+) -> list[Progress]:
+    """Each model's progress, read without writing anything; a model never tracked is at 0.
+
+    The positions are read before the head, so ``behind`` is never understated."""
+    positions = tracked_positions(db)
+    head = app.recorder.max_notification_id() or 0
+    found = []
+    for model in models:
+        position = positions.get(model.tracking_name, 0)
+        found.append(Progress(model.name, position, max(head, position)))
+    return found
 
 
 class Projector:
@@ -72,26 +136,21 @@ class Projector:
         models: Sequence[ReadModel],
         *,
         batch_size: int = 500,
+        from_snapshots: bool = True,
+        observers: Sequence[Callable[[Any, int], None]] = (),
     ) -> None:
         self.app = app
         self.db = db
         self.models = list(models)
         self.batch_size = batch_size
-        self.replayer = AccountReplayer(app)
-        db.create_tables([TRACKING_TABLE, *(ddl for m in self.models for ddl in m.ddl())])
-        with db.transaction() as c:
-            for model in self.models:
-                c.execute(
-                    db.sql(
-                        "INSERT INTO projection_tracking (projection, notification_id) VALUES (?, 0)"
-                        " ON CONFLICT (projection) DO NOTHING"
-                    ),
-                    (model.tracking_name,),
-                )
+        self.from_snapshots = from_snapshots
+        #: Called with each decoded event and its position, as the projector passes it.
+        self.observers = list(observers)
+        self.replayer = AccountReplayer(app, from_snapshots=from_snapshots)
+        install(db, self.models)
 
     def positions(self) -> dict[str, int]:
-        rows = self.db.query("SELECT projection, notification_id FROM projection_tracking")
-        return {r["projection"]: int(r["notification_id"]) for r in rows}
+        return tracked_positions(self.db)
 
     def lag(self) -> dict[str, int]:
         """How many notifications each read model is behind the event store."""
@@ -99,11 +158,16 @@ class Projector:
         positions = self.positions()
         return {m.name: max(0, head - positions.get(m.tracking_name, 0)) for m in self.models}
 
-    def project_pending(self) -> int:
-        """Apply the next batch to every read model behind; the number of notifications read."""
+    def project_pending(self, until: int | None = None) -> int:
+        """Apply the next batch (up to notification ``until``, if given) to every read model
+        behind; the number of notifications read."""
         positions = self.positions()
         start = min(positions.get(m.tracking_name, 0) for m in self.models) + 1
-        notifications = self.app.recorder.select_notifications(start=start, limit=self.batch_size)
+        if until is not None and start > until:
+            return 0
+        notifications = self.app.recorder.select_notifications(
+            start=start, limit=self.batch_size, stop=until
+        )
         if not notifications:
             return 0
         last = notifications[-1].id
@@ -112,8 +176,13 @@ class Projector:
             for notification in notifications:
                 # A change describes the account just after its event: every model reads it
                 # before the next event moves the account on.
-                event = self.app.mapper.to_domain_event(notification)
-                change = self.replayer.advance(event, notification.id)
+                try:
+                    event = self.app.mapper.to_domain_event(notification)
+                    for observe in self.observers:
+                        observe(event, notification.id)
+                    change = self.replayer.advance(event, notification.id)
+                except Exception as error:
+                    raise ReplayFailed(notification.id, error) from error
                 for model in self.models:
                     if change.position > seen[model]:
                         model.handle(c, self.db, change)
@@ -144,11 +213,25 @@ class Projector:
                     ),
                     (model.tracking_name,),
                 )
-        self.replayer = AccountReplayer(self.app)
+        self.replayer = AccountReplayer(self.app, from_snapshots=self.from_snapshots)
 
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+    def drop(self) -> None:
+        """Remove the models' tables and tracking rows (scratch copies, once compared)."""
+        with self.db.transaction() as c:
+            for model in self.models:
+                for table in model.table_names:
+                    c.execute(f"DROP TABLE IF EXISTS {model.t(table)}")
+                c.execute(
+                    self.db.sql("DELETE FROM projection_tracking WHERE projection = ?"),
+                    (model.tracking_name,),
+                )
+
+    def catch_up(
+        self, progress: Callable[[int], None] | None = None, until: int | None = None
+    ) -> int:
+        """Project until nothing is pending (or notification ``until`` is reached)."""
         total = 0
-        while n := self.project_pending():
+        while n := self.project_pending(until):
             total += n
             if progress is not None:
                 progress(n)

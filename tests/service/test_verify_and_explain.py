@@ -1,0 +1,232 @@
+"""ar verify catches what was altered by hand; ar explain shows the events behind a figure.
+
+Verify rebuilds every read model into scratch tables and compares them with the live ones,
+and walks every account's hash chain: a live table edited by hand and a stored event altered
+by hand are both reported, with the account, figure, expected and found values and the events
+involved. Explain lists events whose amounts add up to the figure the reports show.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from typer.testing import CliRunner
+
+from projections.explain import UnknownFigure, explain
+from projections.reports import aging
+from projections.verify import SCRATCH_PREFIX, verify
+from services.bootstrap import Runtime
+from services.cli import app as cli
+from tests.service.test_projections import (
+    TENANT,
+    THIRTY_FIFTY_TWENTY,
+    charged,
+    do,
+    invoiced,
+    opened,
+    paid,
+    projected,
+)
+
+
+def same_store(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the ``ar`` command at the runtime's own store."""
+    if runtime.settings.database_url is not None:
+        monkeypatch.setenv("AR_DATABASE_URL", runtime.settings.database_url.get_secret_value())
+    monkeypatch.setenv("AR_DATA_DIR", str(runtime.settings.data_dir))
+    monkeypatch.setenv("AR_LOG_LEVEL", "WARNING")
+
+
+def story(runtime: Runtime) -> None:
+    """A-1: 100.00 invoiced in terms 30/50/20 (due Feb 4, Mar 6, Apr 5), 40.00 paid Jan 10.
+    A-2: 50.00 invoiced, paid 60.00 (10.00 of credit)."""
+    opened(runtime)
+    charged(runtime, "100.00")
+    invoiced(runtime, **THIRTY_FIFTY_TWENTY)
+    paid(runtime, "40.00", "p-1")
+    opened(runtime, "A-2")
+    do(
+        runtime,
+        "post_charge",
+        {
+            "charge_id": "ch-9",
+            "code": "LAB",
+            "description": "Lab",
+            "quantity": "1",
+            "unit_price": "50.00",
+            "service_date": "2026-01-02",
+        },
+        account="A-2",
+    )
+    do(runtime, "issue_invoice", {"invoice_number": "INV-9", "issued_on": "2026-01-05"}, "A-2")
+    do(
+        runtime,
+        "receive_payment",
+        {
+            "payment_id": "p-9",
+            "amount": "60.00",
+            "method": "cash",
+            "reference": "p-9",
+            "received_on": "2026-01-20",
+        },
+        "A-2",
+    )
+    projected(runtime)
+
+
+def test_a_faithful_store_verifies_clean_and_leaves_no_scratch_tables(runtime: Runtime) -> None:
+    story(runtime)
+    result = verify(runtime.app, runtime.db)
+    assert result.discrepancies == []
+    assert (result.accounts, result.events) == (2, 8)
+    leftovers = runtime.db.query(
+        "SELECT projection FROM projection_tracking WHERE projection LIKE ?",
+        (SCRATCH_PREFIX + "%",),
+    )
+    assert leftovers == []
+    assert verify(runtime.app, runtime.db).ok  # the scratch tables were dropped: again is fine
+
+
+def test_a_live_table_edited_by_hand_is_reported_with_the_events_behind_the_figure(
+    runtime: Runtime,
+) -> None:
+    story(runtime)
+    runtime.db.execute("UPDATE account_balances SET paid_minor = 4100 WHERE account_number = 'A-1'")
+    runtime.db.execute(
+        "DELETE FROM ledger_lines WHERE event_type = 'PaymentReceived'"
+        " AND account_id = (SELECT account_id FROM account_balances"
+        " WHERE account_number = 'A-2')"
+    )
+    result = verify(runtime.app, runtime.db)
+    paid_position = runtime.db.query_one(
+        "SELECT position FROM audit_trail WHERE event_type = 'PaymentReceived'"
+        " AND account_number = 'A-1'"
+    )
+    assert paid_position is not None
+    by_figure = {(d.table, d.account, d.figure): d for d in result.discrepancies}
+    edited = by_figure[("account_balances", f"{TENANT}/A-1", "paid_minor")]
+    assert (edited.expected, edited.found) == ("4000", "4100")
+    assert edited.events == str(paid_position["position"])
+    missing = [d for d in result.discrepancies if d.figure == "missing row"]
+    # The payment of 60.00 on 50.00 made two lines: 50.00 off receivables, 10.00 to credit.
+    assert {(d.table, d.account) for d in missing} == {("ledger_lines", f"{TENANT}/A-2")}
+    assert len(missing) == 2
+    assert len(result.discrepancies) == 3
+
+
+def _alter_stored_event(runtime: Runtime, topic_suffix: str, old: bytes, new: bytes) -> None:
+    table = runtime.app.recorder.events_table_name  # type: ignore[attr-defined]
+    rows = runtime.db.query(f"SELECT state FROM {table} WHERE topic LIKE ?", (f"%{topic_suffix}",))
+    (state,) = [bytes(r["state"]) for r in rows if old in bytes(r["state"])]
+    runtime.db.execute(
+        f"UPDATE {table} SET state = ? WHERE state = ?", (state.replace(old, new), state)
+    )
+
+
+def test_a_stored_event_altered_by_hand_breaks_its_chain_and_its_figures(
+    runtime: Runtime,
+) -> None:
+    story(runtime)
+    _alter_stored_event(runtime, "PaymentReceived", b'"40.00"', b'"4.00"')
+    result = verify(runtime.app, runtime.db)
+    chain = [d for d in result.discrepancies if d.table == "stored events"]
+    assert [(d.key, d.figure) for d in chain] == [("version 4", "content_altered")]
+    by_figure = {
+        (d.table, d.figure): d for d in result.discrepancies if d.account == f"{TENANT}/A-1"
+    }
+    # The rebuild believes the altered event; the live tables still say what was recorded.
+    assert (
+        by_figure[("account_balances", "paid_minor")].expected,
+        by_figure[("account_balances", "paid_minor")].found,
+    ) == ("400", "4000")
+    assert (
+        by_figure[("account_balances", "balance_minor")].expected,
+        by_figure[("account_balances", "balance_minor")].found,
+    ) == ("9600", "6000")
+
+
+def test_an_event_that_no_longer_decodes_is_reported_not_raised(runtime: Runtime) -> None:
+    story(runtime)
+    _alter_stored_event(runtime, "PaymentReceived", b'"40.00"', b'"forty"')
+    result = verify(runtime.app, runtime.db)
+    assert [d.figure for d in result.discrepancies] == ["unreadable"]
+
+
+def test_ar_verify_exits_non_zero_and_prints_each_discrepancy(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    same_store(runtime, monkeypatch)
+    story(runtime)
+    clean = CliRunner().invoke(cli, ["verify", "--format", "json"])
+    assert clean.exit_code == 0, clean.output
+    runtime.db.execute("UPDATE open_item_terms SET amount_minor = 1 WHERE term_index = 2")
+    dirty = CliRunner().invoke(cli, ["verify", "--format", "csv"])
+    assert dirty.exit_code == 1
+    assert "open_item_terms" in dirty.stdout
+    assert ",amount_minor,2000,1," in dirty.stdout
+
+
+def test_explain_lists_the_events_that_add_up_to_each_figure(runtime: Runtime) -> None:
+    story(runtime)
+    as_of = date(2026, 3, 15)
+
+    def total(figure: str, on: date = as_of) -> tuple[int, list[tuple[str, int]]]:
+        found = explain(runtime.db, TENANT, "A-1", figure, on)
+        assert found is not None
+        return found.total_minor, [(line.event_type, line.amount_minor) for line in found.lines]
+
+    assert total("outstanding:INV-1") == (
+        6000,
+        [("InvoiceIssued", 10000), ("PaymentReceived", -4000)],
+    )
+    assert total("outstanding:INV-1", date(2026, 1, 9)) == (10000, [("InvoiceIssued", 10000)])
+    assert total("paid") == (4000, [("PaymentReceived", 4000)])
+    assert total("charged") == (10000, [("ChargePosted", 10000)])
+    assert total("invoiced") == (10000, [("InvoiceIssued", 10000)])
+    assert total("balance")[0] == 6000
+    # 40 paid fills the first term (30) and 10 of the second: 40 of it is 1-30 days late on
+    # March 15 (due March 6), 20 is not yet due (April 5), nothing is 31-60 (due February 4).
+    assert total("aging:1-30") == (4000, [("InvoiceIssued", 5000), ("PaymentReceived", -1000)])
+    assert total("aging:not yet due") == (2000, [("InvoiceIssued", 2000)])
+    assert total("aging:31-60") == (0, [])
+    (row,) = aging(runtime.db, TENANT, as_of, account_number="A-1")
+    assert row.buckets == {label: total(f"aging:{label}")[0] for label in row.buckets}
+    credit = explain(runtime.db, TENANT, "A-2", "unapplied_credit", as_of)
+    assert credit is not None
+    assert (credit.total_minor, [line.event_type for line in credit.lines]) == (
+        1000,
+        ["PaymentReceived"],
+    )
+
+
+def test_explain_refuses_a_figure_it_does_not_know(runtime: Runtime) -> None:
+    story(runtime)
+    with pytest.raises(UnknownFigure, match="no figure 'profit'"):
+        explain(runtime.db, TENANT, "A-1", "profit", date(2026, 3, 1))
+    with pytest.raises(UnknownFigure, match="no aging bucket '1-45'"):
+        explain(runtime.db, TENANT, "A-1", "aging:1-45", date(2026, 3, 1))
+    with pytest.raises(UnknownFigure, match="no item INV-404"):
+        explain(runtime.db, TENANT, "A-1", "outstanding:INV-404", date(2026, 3, 1))
+    assert explain(runtime.db, TENANT, "Z-9", "balance", date(2026, 3, 1)) is None
+
+
+def test_ar_explain_prints_the_events_and_their_sum(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    same_store(runtime, monkeypatch)
+    story(runtime)
+    args = ["explain", "A-1", "outstanding:INV-1", "--tenant", TENANT, "--as-of", "2026-03-15"]
+    shown = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    document = json.loads(shown.stdout)
+    assert document["total"] == "60.00"
+    assert [e["amount"] for e in document["events"]] == ["100.00", "-40.00"]
+    text = CliRunner().invoke(cli, args)
+    assert "outstanding:INV-1 as of 2026-03-15: 60.00 USD" in text.stdout
+    unknown = CliRunner().invoke(
+        cli, ["explain", "A-1", "profit", "--tenant", TENANT, "--as-of", "2026-03-15"]
+    )
+    assert unknown.exit_code == 2
+    assert "no figure 'profit'" in unknown.stderr
