@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from projections.audit_trail import AuditTrail
 from projections.balances import AccountBalances
+from projections.collections import Collections
 from projections.ledger import Ledger
 from projections.open_items import OpenItems
 from projections.runner import ReadModel
 
 MODELS: dict[str, type[ReadModel]] = {
-    model.name: model for model in (AccountBalances, OpenItems, Ledger, AuditTrail)
+    model.name: model for model in (AccountBalances, OpenItems, Ledger, AuditTrail, Collections)
 }
 
 

@@ -1,0 +1,456 @@
+"""Collections: the history a coordinator's worklist is read from, and the worklist itself.
+
+Tables (``{t}`` is empty for the live model); rows are only ever inserted, one per event, so
+what was known at a moment is the rows recorded by then:
+
+- ``collection_contacts``: every collection activity (call, letter, email, sms, visit) with its
+  business date, channel and outcome.
+- ``collection_status_changes``: every change of a promise to pay, a payment plan or one of a
+  plan's installments: ``subject_kind`` (``promise``, ``plan``, ``installment``), the subject's
+  id (the promise id, or the plan id for a plan and its installments), ``installment`` (the
+  installment's index, 0 first, for installment rows) and ``status``:
+
+  - promise: its status after the change — ``open`` (made, or re-opened when the payment that
+    kept it was reversed), ``kept``, ``broken``; ``amount_minor`` is the amount promised and
+    ``due_on`` the date promised (pay by).
+  - plan: ``agreed`` and ``changed`` (a schedule took effect: ``amount_minor`` is its base and
+    every installment starts unpaid and unmissed), ``reopened`` (active again), and how it
+    ended: ``defaulted``, ``completed``, ``credited``, ``written_off``.
+  - installment: ``paid`` (``amount_minor`` paid), ``missed`` (a sweep found ``amount_minor``
+    still outstanding after its due date), ``reopened`` (the payment that paid it was
+    reversed); ``due_on`` is the installment's due date.
+- ``collection_dunning``: every escalation of the dunning level.
+
+The worklist (:func:`worklist`) lists the accounts with something overdue and undisputed as of
+a business date, as known at a moment (``effective_on <= as_of`` and ``recorded_at <=
+known_at`` everywhere, as in :mod:`projections.reports`):
+
+- *overdue*: the open amount of its terms past their due date (``days_past_due > 0`` in
+  :func:`projections.reports.aging_lines`). Terms of a disputed invoice are left out of the
+  overdue amount and the priority and shown apart as ``disputed_minor``; an account whose only
+  overdue terms are disputed is not on the worklist.
+- *priority*: the sum over the account's undisputed overdue terms of open amount (in major
+  units: dollars, not cents) × days past due — "amount-days" — highest first; ties go to the
+  oldest days past due, then the account number. $100 thirty days late (3,000) comes before
+  $50 fifty-nine days late (2,950). Amounts in different currencies are never compared: rows
+  are grouped by currency, each group in priority order.
+- *last contact*: the latest activity by business date (the later recorded of one day).
+- *open promise*: a promise whose latest change says ``open``; with several, the one due
+  first. It stays open after its date until a sweep records it broken.
+- *plan status*: ``missed`` (active, with an installment of its latest schedule missed and
+  not paid since), ``current`` (active otherwise) or ``defaulted``. Completed, credited and
+  written-off plans are not shown. With several plans the gravest is shown (defaulted, then
+  missed, then current).
+- *dunning level*: the highest level escalated to by the date (0: none).
+
+A subject's status as of D known at T is what its changes effective by D and recorded by T make
+of it, taken in the order they were recorded — the order the domain applied them, so a plan's
+status as of the end of time is the domain's own.
+
+Amounts are integer minor units with their currency; the priority is an exact ``Decimal``.
+The account's name is its current name (names are not kept as of a date).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from domain.account import Account
+from domain.money import MINOR_UNITS
+from projections.database import Cursor, Database
+from projections.open_items import moment
+from projections.replay import Change, minor_units
+from projections.reports import aging_lines, known_at_text
+from projections.runner import ReadModel
+
+PROMISE = "promise"
+PLAN = "plan"
+INSTALLMENT = "installment"
+
+#: Plan statuses on the worklist, gravest last.
+CURRENT = "current"
+MISSED = "missed"
+DEFAULTED = "defaulted"
+_GRAVITY = {CURRENT: 0, MISSED: 1, DEFAULTED: 2}
+
+#: Plan rows that start a fresh schedule (nothing paid nor missed yet).
+_SCHEDULE_STARTS = frozenset({"agreed", "changed"})
+_ACTIVE_AGAIN = "reopened"
+#: Plan rows after which the plan is active; after any other it has ended.
+_ACTIVE = _SCHEDULE_STARTS | {_ACTIVE_AGAIN}
+
+_PROMISE_EVENTS = (
+    Account.PromiseToPayMade,
+    Account.PromiseToPayKept,
+    Account.PromiseToPayReopened,
+    Account.PromiseToPayBroken,
+)
+_PLAN_EVENTS: dict[type[Account.Event], str | None] = {
+    Account.PaymentPlanAgreed: "agreed",
+    Account.PaymentPlanChanged: "changed",
+    Account.PaymentPlanReopened: _ACTIVE_AGAIN,
+    # How a plan ended is its status as the domain left it.
+    Account.PaymentPlanDefaulted: None,
+    Account.PaymentPlanCompleted: None,
+    Account.PaymentPlanClosed: None,
+}
+
+
+class Collections(ReadModel):
+    name: ClassVar[str] = "collections"
+    table_names: ClassVar[list[str]] = [
+        "collection_contacts",
+        "collection_status_changes",
+        "collection_dunning",
+    ]
+    tables: ClassVar[list[str]] = [
+        "CREATE TABLE IF NOT EXISTS {t}collection_contacts ("
+        " position {bigint} PRIMARY KEY,"
+        " account_id TEXT NOT NULL,"
+        " tenant_id TEXT NOT NULL,"
+        " activity_id TEXT NOT NULL,"
+        " channel TEXT NOT NULL,"
+        " outcome TEXT NOT NULL,"
+        " effective_on {date} NOT NULL,"
+        " recorded_at {timestamp} NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS {t}collection_contacts_by_tenant"
+        " ON {t}collection_contacts (tenant_id, effective_on)",
+        "CREATE TABLE IF NOT EXISTS {t}collection_status_changes ("
+        " position {bigint} PRIMARY KEY,"
+        " account_id TEXT NOT NULL,"
+        " tenant_id TEXT NOT NULL,"
+        " subject_kind TEXT NOT NULL,"
+        " subject_id TEXT NOT NULL,"
+        " installment INTEGER,"
+        " status TEXT NOT NULL,"
+        " amount_minor {money},"
+        " due_on {date},"
+        " effective_on {date} NOT NULL,"
+        " recorded_at {timestamp} NOT NULL,"
+        " event_type TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS {t}collection_status_changes_by_tenant"
+        " ON {t}collection_status_changes (tenant_id, effective_on)",
+        "CREATE TABLE IF NOT EXISTS {t}collection_dunning ("
+        " position {bigint} PRIMARY KEY,"
+        " account_id TEXT NOT NULL,"
+        " tenant_id TEXT NOT NULL,"
+        " level INTEGER NOT NULL,"
+        " effective_on {date} NOT NULL,"
+        " recorded_at {timestamp} NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS {t}collection_dunning_by_tenant"
+        " ON {t}collection_dunning (tenant_id, effective_on)",
+    ]
+
+    def handle(self, c: Cursor, db: Database, change: Change) -> None:
+        event = change.event
+        account: Account = change.account
+        if isinstance(event, Account.CollectionActivityRecorded):
+            c.execute(
+                db.sql(
+                    f"INSERT INTO {self.t('collection_contacts')} (position, account_id,"
+                    " tenant_id, activity_id, channel, outcome, effective_on, recorded_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                (
+                    change.position,
+                    change.account_id,
+                    account.tenant_id,
+                    event.activity_id,
+                    event.channel,
+                    event.outcome,
+                    event.effective_on.isoformat(),
+                    moment(change),
+                ),
+            )
+        elif isinstance(event, Account.DunningEscalated):
+            c.execute(
+                db.sql(
+                    f"INSERT INTO {self.t('collection_dunning')} (position, account_id, tenant_id,"
+                    " level, effective_on, recorded_at) VALUES (?, ?, ?, ?, ?, ?)"
+                ),
+                (
+                    change.position,
+                    change.account_id,
+                    account.tenant_id,
+                    event.level,
+                    event.effective_on.isoformat(),
+                    moment(change),
+                ),
+            )
+        else:
+            status = _status_change(event, account)
+            if status is not None:
+                self._insert_status(c, db, change, *status)
+
+    def _insert_status(
+        self,
+        c: Cursor,
+        db: Database,
+        change: Change,
+        kind: str,
+        subject_id: str,
+        installment: int | None,
+        status: str,
+        amount_minor: int | None,
+        due_on: date | None,
+    ) -> None:
+        c.execute(
+            db.sql(
+                f"INSERT INTO {self.t('collection_status_changes')} (position, account_id,"
+                " tenant_id, subject_kind, subject_id, installment, status, amount_minor, due_on,"
+                " effective_on, recorded_at, event_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ),
+            (
+                change.position,
+                change.account_id,
+                change.account.tenant_id,
+                kind,
+                subject_id,
+                installment,
+                status,
+                amount_minor,
+                None if due_on is None else due_on.isoformat(),
+                change.event.effective_on.isoformat(),
+                moment(change),
+                change.event_type,
+            ),
+        )
+
+
+_StatusRow = tuple[str, str, int | None, str, int | None, date | None]
+
+
+def _status_change(event: Any, account: Account) -> _StatusRow | None:
+    """(kind, subject id, installment, status, amount, due on) of a promise or plan event."""
+    if isinstance(event, _PROMISE_EVENTS):
+        promise = account.promises[event.promise_id]
+        return (
+            PROMISE,
+            promise.promise_id,
+            None,
+            promise.status,
+            minor_units(promise.amount),
+            promise.pay_by,
+        )
+    if type(event) in _PLAN_EVENTS:
+        plan = account.plans[event.plan_id]
+        status = _PLAN_EVENTS[type(event)] or plan.status
+        base = minor_units(plan.schedule.base) if status in _SCHEDULE_STARTS else None
+        return (PLAN, plan.plan_id, None, status, base, None)
+    if isinstance(event, Account.PlanInstallmentPaid):
+        return (
+            INSTALLMENT,
+            event.plan_id,
+            event.index,
+            "paid",
+            minor_units(event.amount),
+            event.due_on,
+        )
+    if isinstance(event, Account.PlanInstallmentMissed):
+        outstanding = minor_units(event.outstanding)
+        return (INSTALLMENT, event.plan_id, event.index, "missed", outstanding, event.due_on)
+    if isinstance(event, Account.PlanInstallmentReopened):
+        term = account.plans[event.plan_id].schedule.installments[event.index]
+        return (INSTALLMENT, event.plan_id, event.index, "reopened", None, term.due_on)
+    return None
+
+
+# ------------------------------------------------------------------------------ the worklist
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    """One account to chase, with why it is where it is."""
+
+    account_number: str
+    name: str
+    currency: str
+    #: Open on undisputed terms past their due date.
+    overdue_minor: int
+    oldest_days_past_due: int
+    #: Σ open (major units) × days past due over the undisputed overdue terms.
+    priority: Decimal
+    #: Open on disputed terms past their due date (not in the overdue amount nor the priority).
+    disputed_minor: int
+    dunning_level: int = 0
+    last_contact_on: date | None = None
+    last_contact_channel: str | None = None
+    last_contact_outcome: str | None = None
+    promise_id: str | None = None
+    promise_minor: int | None = None
+    promise_pay_by: date | None = None
+    plan_id: str | None = None
+    #: current, missed, defaulted, or None when the account has no such plan.
+    plan_status: str | None = None
+
+
+@dataclass
+class _Overdue:
+    overdue_minor: int = 0
+    oldest_days: int = 0
+    minor_days: int = 0
+    disputed_minor: int = 0
+
+
+@dataclass
+class _Plan:
+    status: str
+    missed: set[int] = field(default_factory=set)
+    paid: set[int] = field(default_factory=set)
+
+    @property
+    def on_worklist(self) -> str | None:
+        if self.status == DEFAULTED:
+            return DEFAULTED
+        if self.status not in _ACTIVE:
+            return None  # completed, credited or written off
+        return MISSED if self.missed - self.paid else CURRENT
+
+
+def worklist(
+    db: Database,
+    tenant_id: str,
+    as_of: date,
+    *,
+    known_at: datetime | None = None,
+    currency: str | None = None,
+) -> list[WorklistRow]:
+    """The accounts to chase as of the date, as known at the moment: by currency, then by
+    priority (see the module docstring)."""
+    overdue: dict[tuple[str, str], _Overdue] = {}
+    for line in aging_lines(db, tenant_id, as_of, known_at=known_at):
+        if line.days_past_due <= 0 or (currency is not None and line.currency != currency):
+            continue
+        figures = overdue.setdefault((line.account_number, line.currency), _Overdue())
+        if line.disputed:
+            figures.disputed_minor += line.open_minor
+            continue
+        figures.overdue_minor += line.open_minor
+        figures.oldest_days = max(figures.oldest_days, line.days_past_due)
+        figures.minor_days += line.open_minor * line.days_past_due
+    chased = {key: figures for key, figures in overdue.items() if figures.overdue_minor > 0}
+    if not chased:
+        return []
+    accounts = {
+        r["account_number"]: (r["account_id"], r["name"])
+        for r in db.query(
+            "SELECT account_id, account_number, name FROM account_balances WHERE tenant_id = ?",
+            (tenant_id,),
+        )
+    }
+    window = (tenant_id, as_of.isoformat(), known_at_text(known_at))
+    contacts = _last_contacts(db, window)
+    levels = _dunning_levels(db, window)
+    promises, plans = _statuses(db, window)
+    rows = []
+    for (number, row_currency), figures in chased.items():
+        account_id, name = accounts[number]
+        contact = contacts.get(account_id, {})
+        promise = promises.get(account_id)
+        plan = plans.get(account_id)
+        rows.append(
+            WorklistRow(
+                account_number=number,
+                name=name,
+                currency=row_currency,
+                overdue_minor=figures.overdue_minor,
+                oldest_days_past_due=figures.oldest_days,
+                priority=Decimal(figures.minor_days).scaleb(-MINOR_UNITS[row_currency]),
+                disputed_minor=figures.disputed_minor,
+                dunning_level=levels.get(account_id, 0),
+                last_contact_on=contact.get("effective_on"),
+                last_contact_channel=contact.get("channel"),
+                last_contact_outcome=contact.get("outcome"),
+                promise_id=promise[0] if promise else None,
+                promise_minor=promise[1] if promise else None,
+                promise_pay_by=promise[2] if promise else None,
+                plan_id=plan[0] if plan else None,
+                plan_status=plan[1] if plan else None,
+            )
+        )
+    rows.sort(key=lambda r: (r.currency, -r.priority, -r.oldest_days_past_due, r.account_number))
+    return rows
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+_VISIBLE = "tenant_id = ? AND effective_on <= ? AND recorded_at <= ?"
+
+
+def _last_contacts(db: Database, window: tuple[str, str, str]) -> dict[str, dict[str, Any]]:
+    rows = db.query(
+        "SELECT account_id, effective_on, channel, outcome FROM ("
+        " SELECT account_id, effective_on, channel, outcome, ROW_NUMBER() OVER ("
+        "  PARTITION BY account_id ORDER BY effective_on DESC, position DESC) AS latest"
+        f" FROM collection_contacts WHERE {_VISIBLE}) contacts WHERE latest = 1",
+        window,
+    )
+    return {
+        r["account_id"]: {
+            "effective_on": _as_date(r["effective_on"]),
+            "channel": r["channel"],
+            "outcome": r["outcome"],
+        }
+        for r in rows
+    }
+
+
+def _dunning_levels(db: Database, window: tuple[str, str, str]) -> dict[str, int]:
+    rows = db.query(
+        "SELECT account_id, MAX(level) AS level FROM collection_dunning"
+        f" WHERE {_VISIBLE} GROUP BY account_id",
+        window,
+    )
+    return {r["account_id"]: int(r["level"]) for r in rows}
+
+
+def _statuses(
+    db: Database, window: tuple[str, str, str]
+) -> tuple[dict[str, tuple[str, int, date]], dict[str, tuple[str, str]]]:
+    """Per account, its open promise due first (id, amount, pay by) and its gravest plan
+    (id, status), from the changes visible in ``window`` taken in recording order."""
+    promises: dict[tuple[str, str], dict[str, Any]] = {}
+    plans: dict[tuple[str, str], _Plan] = {}
+    for r in db.query(
+        "SELECT account_id, subject_kind, subject_id, installment, status, amount_minor, due_on"
+        f" FROM collection_status_changes WHERE {_VISIBLE} ORDER BY position",
+        window,
+    ):
+        key = (r["account_id"], r["subject_id"])
+        if r["subject_kind"] == PROMISE:
+            promises[key] = r
+        elif r["subject_kind"] == PLAN:
+            if r["status"] in _SCHEDULE_STARTS or key not in plans:
+                plans[key] = _Plan(r["status"])
+            else:
+                plans[key].status = r["status"]
+        elif key in plans:  # an installment of a plan agreed by the date
+            index = int(r["installment"])
+            if r["status"] == "paid":
+                plans[key].paid.add(index)
+            elif r["status"] == "missed":
+                plans[key].missed.add(index)
+            else:
+                plans[key].paid.discard(index)
+    open_promises: dict[str, tuple[str, int, date]] = {}
+    for (account_id, promise_id), r in sorted(promises.items()):
+        if r["status"] != "open":
+            continue
+        candidate = (promise_id, int(r["amount_minor"]), _as_date(r["due_on"]))
+        held = open_promises.get(account_id)
+        if held is None or candidate[2] < held[2]:
+            open_promises[account_id] = candidate
+    gravest: dict[str, tuple[str, str]] = {}
+    for (account_id, plan_id), plan in plans.items():  # in the order the plans were agreed
+        status = plan.on_worklist
+        if status is None:
+            continue
+        held_plan = gravest.get(account_id)
+        if held_plan is None or _GRAVITY[status] >= _GRAVITY[held_plan[1]]:
+            gravest[account_id] = (plan_id, status)
+    return open_promises, gravest
