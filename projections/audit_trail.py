@@ -5,15 +5,24 @@ business terms (``effective_on``) and when it was recorded (``recorded_at``), ho
 balance (``balance_effect_minor``, the sum of the ledger entries it made), its payload in the
 hash chain's canonical JSON, and the chain link (``previous_hash`` → ``event_hash``) so an
 auditor can check the row against its neighbours. Rows are only ever inserted.
+
+``audit_trail`` reads it a page at a time, in the order the events were recorded (by
+``position``, the event's place in the store's log): filtered by account, actor, event type,
+recording time (``recorded_from`` inclusive to ``recorded_to`` exclusive, so consecutive windows
+neither overlap nor leave a gap) and business date (both ends inclusive). A page starts after the
+last position of the previous one (keyset pagination), so rows recorded meanwhile are neither
+skipped nor repeated.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
 
 from domain.account import Account
 from domain.hash_chain import canonical_json, payload_of
-from projections.database import Cursor, Database
+from projections.database import Cursor, Database, stored_moment
 from projections.open_items import moment
 from projections.replay import Change, minor_units
 from projections.runner import ReadModel
@@ -75,3 +84,106 @@ class AuditTrail(ReadModel):
                 event.event_hash,
             ),
         )
+
+
+def event_types() -> frozenset[str]:
+    """The names an audit row's ``event_type`` can have: every event class of the account."""
+    found: set[str] = set()
+    pending: list[type[Any]] = [Account.Event]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls is not Account.Event:
+            found.add(cls.__name__)
+    return frozenset(found)
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One event as the audit trail holds it; ``balance_effect_minor`` in the account's
+    ``currency``; ``payload`` is the canonical JSON that was hashed."""
+
+    position: int
+    account_id: str
+    account_number: str
+    account_version: int
+    event_type: str
+    effective_on: date
+    recorded_at: datetime
+    actor: str
+    reason: str | None
+    correlation_id: str
+    currency: str
+    balance_effect_minor: int
+    payload: str
+    previous_hash: str
+    event_hash: str
+
+
+def _as_moment(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.astimezone(UTC)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def audit_trail(
+    db: Database,
+    tenant_id: str,
+    *,
+    account_number: str | None = None,
+    actor: str | None = None,
+    event_type: str | None = None,
+    recorded_from: datetime | None = None,
+    recorded_to: datetime | None = None,
+    effective_from: date | None = None,
+    effective_to: date | None = None,
+    after_position: int = 0,
+    limit: int = 1000,
+) -> list[AuditRow]:
+    """The tenant's events after ``after_position`` that pass every filter given, oldest
+    first, at most ``limit`` of them."""
+    conditions = ["tenant_id = ?", "position > ?"]
+    params: list[Any] = [tenant_id, after_position]
+    for condition, value in (
+        ("account_number = ?", account_number),
+        ("actor = ?", actor),
+        ("event_type = ?", event_type),
+        ("recorded_at >= ?", None if recorded_from is None else stored_moment(recorded_from)),
+        ("recorded_at < ?", None if recorded_to is None else stored_moment(recorded_to)),
+        ("effective_on >= ?", None if effective_from is None else effective_from.isoformat()),
+        ("effective_on <= ?", None if effective_to is None else effective_to.isoformat()),
+    ):
+        if value is not None:
+            conditions.append(condition)
+            params.append(value)
+    rows = db.query(
+        "SELECT position, account_id, account_number, account_version, event_type, effective_on,"
+        " recorded_at, actor, reason, correlation_id, currency, balance_effect_minor, payload,"
+        " previous_hash, event_hash FROM audit_trail WHERE "
+        + " AND ".join(conditions)
+        + " ORDER BY position LIMIT ?",
+        [*params, limit],
+    )
+    return [
+        AuditRow(
+            position=int(r["position"]),
+            account_id=r["account_id"],
+            account_number=r["account_number"],
+            account_version=int(r["account_version"]),
+            event_type=r["event_type"],
+            effective_on=_as_date(r["effective_on"]),
+            recorded_at=_as_moment(r["recorded_at"]),
+            actor=r["actor"],
+            reason=r["reason"],
+            correlation_id=r["correlation_id"],
+            currency=r["currency"],
+            balance_effect_minor=int(r["balance_effect_minor"]),
+            payload=r["payload"],
+            previous_hash=r["previous_hash"],
+            event_hash=r["event_hash"],
+        )
+        for r in rows
+    ]

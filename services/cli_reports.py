@@ -1,19 +1,20 @@
 """The reporting and projection commands of ``ar``: rebuild, and reports with exports.
 
 ``ar rebuild [MODEL...]`` empties read models and replays every event into them, with a
-progress bar on a terminal. ``ar report aging|trial-balance|statement`` bring the read models
-up to date (so the embedded default needs no projector running), then print the report as
-text, CSV or JSON. Amounts are decimal strings in the account's currency.
+progress bar on a terminal. ``ar report aging|trial-balance|statement|worklist`` bring the
+read models up to date (so the embedded default needs no projector running), then print the
+report as text, CSV or JSON. Amounts are decimal strings in the account's currency.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -21,7 +22,10 @@ from typing import Annotated, Any
 import typer
 
 from domain.money import MINOR_UNITS
+from projections.audit_trail import AuditRow, audit_trail, event_types
 from projections.catalogue import MODELS, read_models
+from projections.collections import WorklistRow, worklist
+from projections.database import stored_moment
 from projections.reports import AgingRow, aging, check_buckets, statement, trial_balance
 from projections.runner import Projector, TrackingConflict
 from services.bootstrap import Runtime
@@ -42,6 +46,7 @@ class Basis(StrEnum):
 
 FormatOption = Annotated[Format, typer.Option("--format", help="text, csv or json.")]
 AsOf = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Business date (YYYY-MM-DD).")]
+MOMENT_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
 
 
 def decimal(minor: int, currency: str) -> str:
@@ -90,6 +95,41 @@ def aging_out(row: AgingRow, disputed: str | None = None) -> dict[str, Any]:
     }
 
 
+def worklist_out(row: WorklistRow) -> dict[str, Any]:
+    """One worklist row as printed: amounts as decimal strings, "" where there is nothing."""
+
+    def day(value: date | None) -> str:
+        return "" if value is None else value.isoformat()
+
+    return {
+        "account": row.account_number,
+        "name": row.name,
+        "currency": row.currency,
+        "overdue": decimal(row.overdue_minor, row.currency),
+        "oldest_days_past_due": row.oldest_days_past_due,
+        "priority": str(row.priority),
+        "disputed": decimal(row.disputed_minor, row.currency),
+        "last_contact_on": day(row.last_contact_on),
+        "last_contact_channel": row.last_contact_channel or "",
+        "last_contact_outcome": row.last_contact_outcome or "",
+        "promise": "" if row.promise_minor is None else decimal(row.promise_minor, row.currency),
+        "promise_pay_by": day(row.promise_pay_by),
+        "plan": row.plan_id or "",
+        "plan_status": row.plan_status or "",
+        "dunning_level": row.dunning_level,
+    }
+
+
+def _bucket_bounds(buckets: str) -> tuple[int, ...]:
+    try:
+        bounds = tuple(int(b) for b in buckets.split(","))
+        check_buckets(bounds)
+    except ValueError:
+        typer.echo("error: --buckets takes rising whole numbers of days, e.g. 30,60,90", err=True)
+        raise typer.Exit(2) from None
+    return bounds
+
+
 def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
     report_app = typer.Typer(help="Reports from the read models, as text, CSV or JSON.")
     app.add_typer(report_app, name="report")
@@ -121,6 +161,106 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         finally:
             runtime.close()
 
+    @app.command("verify")
+    def verify_command(form: FormatOption = Format.text) -> None:
+        """Rebuild every read model from the events, compare with the live tables, walk every
+        account's hash chain; print each discrepancy. Exit status 1 if there is any."""
+        from projections.verify import ModelsMoving, verify
+
+        runtime = runtime_factory()
+        try:
+            with progress_bar("verifying") as advance:
+                result = verify(runtime.app, runtime.db, progress=advance)
+        except ModelsMoving as moving:
+            typer.echo(f"error: {moving}", err=True)
+            raise typer.Exit(2) from None
+        finally:
+            runtime.close()
+        rows = [dataclasses.asdict(d) for d in result.discrepancies]
+        summary = (
+            f"verified {result.events} events of {result.accounts} accounts up to position"
+            f" {result.position}: {len(rows)} discrepancies"
+        )
+        emit(
+            rows,
+            form,
+            {
+                "position": result.position,
+                "events": result.events,
+                "accounts": result.accounts,
+                "discrepancies": rows,
+            },
+        )
+        typer.echo(summary, err=True)
+        if not result.ok:
+            raise typer.Exit(1)
+
+    @app.command("explain")
+    def explain_command(
+        account: Annotated[str, typer.Argument(help="The account number.")],
+        figure: Annotated[
+            str,
+            typer.Argument(
+                help="balance, unapplied_credit, invoiced, paid, credited, … ,"
+                " outstanding:<invoice> or aging:<bucket> (e.g. aging:31-60)."
+            ),
+        ],
+        tenant: Tenant,
+        as_of: AsOf,
+        as_known_at: AsKnownAtOption = None,
+        buckets: Annotated[str, typer.Option(help="Bucket limits in days.")] = "30,60,90",
+        form: FormatOption = Format.text,
+    ) -> None:
+        """The events that make up a figure, each with its amount, and their sum."""
+        from projections.explain import UnknownFigure, explain
+
+        bounds = _bucket_bounds(buckets)
+        runtime = runtime_factory()
+        try:
+            current(runtime)
+            found = explain(
+                runtime.db,
+                tenant,
+                account,
+                figure,
+                as_of.date(),
+                known_at=as_utc(as_known_at),
+                buckets=bounds,
+            )
+        except UnknownFigure as unknown:
+            typer.echo(f"error: {unknown}", err=True)
+            raise typer.Exit(2) from None
+        finally:
+            runtime.close()
+        if found is None:
+            typer.echo(f"error: there is no account {account}", err=True)
+            raise typer.Exit(1)
+        rows = [
+            {
+                "position": line.position,
+                "event": line.event_type,
+                "date": line.effective_on.isoformat(),
+                "reference": line.reference,
+                "note": line.note,
+                "amount": decimal(line.amount_minor, found.currency),
+            }
+            for line in found.lines
+        ]
+        total = decimal(found.total_minor, found.currency)
+        document = {
+            "account": account,
+            "figure": figure,
+            "as_of": found.as_of.isoformat(),
+            "currency": found.currency,
+            "events": rows,
+            "total": total,
+        }
+        if form is Format.text:
+            emit(rows, form)
+            typer.echo(f"{figure} as of {found.as_of.isoformat()}: {total} {found.currency}")
+        else:
+            emit(rows, form, document)
+
     @report_app.command("aging")
     def aging_report(
         tenant: Tenant,
@@ -135,14 +275,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         form: FormatOption = Format.text,
     ) -> None:
         """Aging of open items per account, with a total row."""
-        try:
-            bounds = tuple(int(b) for b in buckets.split(","))
-            check_buckets(bounds)
-        except ValueError:
-            typer.echo(
-                "error: --buckets takes rising whole numbers of days, e.g. 30,60,90", err=True
-            )
-            raise typer.Exit(2) from None
+        bounds = _bucket_bounds(buckets)
         runtime = runtime_factory()
         try:
             current(runtime)
@@ -187,6 +320,29 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         rows = [aging_out(row) for row in report]
         rows += [aging_out(total, disputed="") for _, total in sorted(totals.items())]
         emit(rows, form)
+
+    @report_app.command("worklist")
+    def worklist_report(
+        tenant: Tenant,
+        as_of: AsOf,
+        as_known_at: AsKnownAtOption = None,
+        currency: Annotated[str | None, typer.Option(help="One currency only.")] = None,
+        form: FormatOption = Format.text,
+    ) -> None:
+        """Accounts to chase: undisputed overdue, highest amount × days past due first."""
+        runtime = runtime_factory()
+        try:
+            current(runtime)
+            rows = worklist(
+                runtime.db,
+                tenant,
+                as_of.date(),
+                known_at=as_utc(as_known_at),
+                currency=currency.upper() if currency else None,
+            )
+        finally:
+            runtime.close()
+        emit([worklist_out(row) for row in rows], form)
 
     @report_app.command("trial-balance")
     def trial_balance_report(
@@ -278,3 +434,85 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
             "closing_balance": decimal(found.closing_minor, currency),
         }
         emit(rows, form, document)
+
+    @report_app.command("audit-trail")
+    def audit_trail_report(
+        tenant: Tenant,
+        account: Annotated[str | None, typer.Option(help="One account only.")] = None,
+        actor: Annotated[str | None, typer.Option(help="Only what this actor recorded.")] = None,
+        event_type: Annotated[
+            str | None, typer.Option(help="Only events of this type, e.g. PaymentReceived.")
+        ] = None,
+        recorded_from: Annotated[
+            datetime | None,
+            typer.Option("--from", formats=MOMENT_FORMATS, help="Recorded at or after (UTC)."),
+        ] = None,
+        recorded_to: Annotated[
+            datetime | None,
+            typer.Option("--to", formats=MOMENT_FORMATS, help="Recorded before (UTC)."),
+        ] = None,
+        form: FormatOption = Format.text,
+    ) -> None:
+        """Every event, oldest first: who, why, when, how much, and its hash-chain link.
+
+        Text leaves out the payloads and hashes; CSV and JSON carry them for auditors."""
+        if event_type is not None and event_type not in event_types():
+            typer.echo(f"error: there is no event type {event_type!r}", err=True)
+            raise typer.Exit(2)
+        start, end = as_utc(recorded_from), as_utc(recorded_to)
+        try:
+            if start is not None and end is not None and end < start:
+                typer.echo("error: --to is before --from", err=True)
+                raise typer.Exit(2)
+            for moment in (start, end):
+                if moment is not None:
+                    stored_moment(moment)
+        except OverflowError:
+            typer.echo("error: --from and --to are moments between the years 1 and 9999", err=True)
+            raise typer.Exit(2) from None
+        runtime = runtime_factory()
+        try:
+            current(runtime)
+            found: list[AuditRow] = []
+            while page := audit_trail(
+                runtime.db,
+                tenant,
+                account_number=account,
+                actor=actor,
+                event_type=event_type,
+                recorded_from=start,
+                recorded_to=end,
+                after_position=found[-1].position if found else 0,
+                limit=1000,
+            ):
+                found += page
+        finally:
+            runtime.close()
+        rows: list[dict[str, Any]] = [
+            {
+                "position": row.position,
+                "recorded_at": row.recorded_at.isoformat(),
+                "effective_on": row.effective_on.isoformat(),
+                "account": row.account_number,
+                "version": row.account_version,
+                "event_type": row.event_type,
+                "actor": row.actor,
+                "reason": row.reason or "",
+                "correlation_id": row.correlation_id,
+                "amount": decimal(row.balance_effect_minor, row.currency),
+                "currency": row.currency,
+                "previous_hash": row.previous_hash,
+                "event_hash": row.event_hash,
+                "payload": row.payload,
+            }
+            for row in found
+        ]
+        if form is Format.json:
+            emit(rows, form, [r | {"payload": json.loads(r["payload"])} for r in rows])
+            return
+        if form is Format.text:
+            rows = [
+                {k: v for k, v in r.items() if k not in ("payload", "previous_hash", "event_hash")}
+                for r in rows
+            ]
+        emit(rows, form)

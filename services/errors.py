@@ -82,3 +82,46 @@ class KeyNotFound(ServiceError):
 
     def __init__(self, key_id: str) -> None:
         super().__init__(f"Your tenant has no live API key {key_id}.", field="key_id")
+
+
+class InvalidBuckets(ServiceError):
+    code = "invalid_buckets"
+    status = 422
+
+    def __init__(self) -> None:
+        super().__init__(
+            "buckets are rising whole numbers of days separated by commas, e.g. 30,60,90.",
+            field="buckets",
+        )
+
+
+class InvalidRange(ServiceError):
+    code = "invalid_range"
+    status = 422
+
+    def __init__(self, low: str, high: str) -> None:
+        super().__init__(f"{high} is before {low}; give a range that runs forward.", field=high)
+
+
+class UnknownEventType(ServiceError):
+    code = "unknown_event_type"
+    status = 422
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"There is no event type {name!r}; event types are class names such as "
+            "'PaymentReceived' (see an account's events).",
+            field="event_type",
+        )
+
+
+class MomentOutOfRange(ServiceError):
+    code = "moment_out_of_range"
+    status = 422
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            f"{field} is out of range once turned into UTC; give a moment between the years 1 "
+            "and 9999.",
+            field=field,
+        )

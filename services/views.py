@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from domain.account import Account
+from domain.money import MINOR_UNITS
 from services.envelope import event_type
 
 
@@ -28,6 +30,11 @@ def account_summary(
         "balance": str(account.balance.amount),
         "unapplied_credit": str(account.unapplied_credit.amount),
     }
+
+
+def amount_of(minor: int, currency: str) -> Decimal:
+    """A read model's minor units as the currency's exact amount (1050 USD → 10.50)."""
+    return Decimal(minor).scaleb(-MINOR_UNITS[currency])
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

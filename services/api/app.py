@@ -3,6 +3,9 @@
 Every request gets a correlation id (the client's ``X-Correlation-Id`` or a new one), bound to
 every log line of the request and recorded on every event it causes, and one canonical log
 line when it ends. Bodies larger than ``MAX_BODY_BYTES`` are refused (``BodyLimit``).
+
+The reports read the read models' tables, so the app creates them (empty, at the first event)
+where they do not exist yet; it never fills them: a projector does (``ar serve`` runs one).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 
+from projections.catalogue import read_models
+from projections.runner import install
 from services.api import (
     accounts,
     arrangements,
@@ -23,6 +28,7 @@ from services.api import (
     keys,
     lifecycle,
     problems,
+    reports,
     subscriptions,
 )
 from services.api.body_limit import BodyLimit
@@ -54,6 +60,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(collections.router)
     app.include_router(lifecycle.router)
     app.include_router(keys.router)
+    app.include_router(reports.router)
+    install(runtime.db, read_models())
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
     def health() -> dict[str, str]:

@@ -57,12 +57,12 @@ def test_keys_are_stored_hashed(sqlite_runtime: Runtime) -> None:
 
 
 @pytest.mark.parametrize(
-    ("role", "may_command", "may_read_account", "may_manage_keys"),
+    ("role", "may_command", "may_read_account", "may_manage_keys", "may_read_reports"),
     [
-        (Role.clerk, True, True, False),
-        (Role.auditor, False, True, False),
-        (Role.reporter, False, False, False),
-        (Role.admin, False, False, True),
+        (Role.clerk, True, True, False, True),
+        (Role.auditor, False, True, False, True),
+        (Role.reporter, False, False, False, True),
+        (Role.admin, False, False, True, False),
     ],
 )
 def test_each_role_does_only_its_own_work(
@@ -72,6 +72,7 @@ def test_each_role_does_only_its_own_work(
     may_command: bool,
     may_read_account: bool,
     may_manage_keys: bool,
+    may_read_reports: bool,
 ) -> None:
     http.post(
         "/v1/accounts", json=OPEN, headers=_key(sqlite_runtime, Role.clerk, name="setup-clerk")
@@ -81,10 +82,12 @@ def test_each_role_does_only_its_own_work(
     command = http.post("/v1/accounts", json={**OPEN, "account_number": "A-2"}, headers=headers)
     read = http.get("/v1/accounts/A-1/balance", headers=headers)
     keys = http.get("/v1/keys", headers=headers)
+    report = http.get("/v1/reports/trial-balance", params={"as_of": "2026-01-31"}, headers=headers)
 
     assert command.status_code == (201 if may_command else 403)
     assert read.status_code == (200 if may_read_account else 403)
     assert keys.status_code == (200 if may_manage_keys else 403)
+    assert report.status_code == (200 if may_read_reports else 403)
     if not may_command:
         assert command.json()["code"] == "forbidden"
 

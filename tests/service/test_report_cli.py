@@ -100,8 +100,9 @@ def test_the_statement_runs_from_opening_to_closing_balance(ar: CliRunner) -> No
 
 def test_a_rebuild_gives_the_same_reports(ar: CliRunner) -> None:
     before = _ok(ar, "report", "trial-balance", "--as-of", "2026-12-31", "--format", "json")
-    assert "rebuilt account_balances, open_items, ledger, audit_trail from 8 events" in _ok(
-        ar, "rebuild"
+    assert (
+        "rebuilt account_balances, open_items, ledger, audit_trail, collections from 8 events"
+        in _ok(ar, "rebuild")
     )
     assert _ok(ar, "report", "trial-balance", "--as-of", "2026-12-31", "--format", "json") == before
     assert sum(Decimal(r["balance"]) for r in json.loads(before)) == 0
@@ -114,3 +115,42 @@ def test_bad_report_options_are_refused_with_a_sentence(ar: CliRunner) -> None:
     unknown = ar.invoke(app, ["rebuild", "nonsense"])
     assert unknown.exit_code == 2
     assert "no read model nonsense" in unknown.output
+
+
+def test_the_audit_trail_export_filters_and_carries_the_chain(ar: CliRunner) -> None:
+    everything = list(
+        csv.DictReader(io.StringIO(_ok(ar, "report", "audit-trail", "--format", "csv")))
+    )
+    payments = json.loads(
+        _ok(
+            ar,
+            "report",
+            "audit-trail",
+            "--account",
+            "R-1",
+            "--event-type",
+            "PaymentReceived",
+            "--format",
+            "json",
+        )
+    )
+
+    assert len(everything) == 8
+    assert [r["previous_hash"] for r in everything if r["account"] == "R-1"][1:] == [
+        r["event_hash"] for r in everything if r["account"] == "R-1"
+    ][:-1]
+    [payment] = payments
+    assert (payment["account"], payment["actor"], payment["amount"]) == (
+        "R-1",
+        "clerk-ann",
+        "-40.00",
+    )
+    assert payment["payload"]["amount"] == {"amount": "40.00", "currency": "USD"}
+    assert "(nothing)" in _ok(ar, "report", "audit-trail", "--actor", "clerk-bob")
+    assert "(nothing)" in _ok(ar, "report", "audit-trail", "--from", "9999-01-01")
+    text = _ok(ar, "report", "audit-trail", "--event-type", "Opened")
+    assert "R-2" in text
+    assert "event_hash" not in text
+    bad = ar.invoke(app, ["report", "audit-trail", "--event-type", "PaymentMade"])
+    assert bad.exit_code == 2
+    assert "no event type 'PaymentMade'" in bad.output

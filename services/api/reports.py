@@ -1,0 +1,495 @@
+"""Reports over HTTP, read from the read models: aging, trial balance, statement, audit trail;
+and how far behind the event store each read model is.
+
+The reports are the ones ``ar report`` prints (``projections.reports``), for the caller's
+tenant, as of a business date and as known at a recording time; reporters, clerks and auditors
+read them. The API never brings the read
+models up to date itself (``ar serve`` or ``ar project`` run the projector), so every report
+says which event it reflects: ``as_of_position``, the place in the store's log its read models
+had reached when it was read (at least; the projector may have moved on while it was read).
+``GET /v1/projections`` says how far each read model is behind the newest event.
+Amounts are decimal strings in the currency beside them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from projections.audit_trail import AuditRow, AuditTrail, audit_trail, event_types
+from projections.balances import AccountBalances
+from projections.catalogue import read_models
+from projections.database import Database, stored_moment
+from projections.ledger import Ledger
+from projections.open_items import OpenItems
+from projections.reports import AgingRow, aging, bucket_labels, statement, trial_balance
+from projections.runner import read_model_progress, tracked_positions
+from services.api.accounts import AsKnownAt
+from services.api.common import AccountNumber
+from services.api.security import CallerDep, ReportReaderDep
+from services.errors import (
+    AccountNotFound,
+    InvalidBuckets,
+    InvalidRange,
+    MomentOutOfRange,
+    UnknownEventType,
+)
+from services.fields import AmountOut
+from services.views import amount_of, as_utc
+
+router = APIRouter(prefix="/v1", tags=["reports"])
+
+_EVENT_TYPES = event_types()
+_MAX_BUCKETS = 20
+_MAX_CURSOR = 2**53  # positions stay exact as JSON numbers
+
+AsOfPosition = Annotated[
+    int,
+    Field(
+        description="The last event (position in the store's log) the report's read models had "
+        "applied when it was read: the report reflects at least every event up to it."
+    ),
+]
+AccountFilter = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="One account only, by number.",
+    ),
+]
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.runtime.db
+    return db
+
+
+def _position(db: Database, *models: str) -> int:
+    """Where the slowest of the models a report reads had reached."""
+    positions = tracked_positions(db)
+    return min(positions.get(name, 0) for name in models)
+
+
+def _moment(value: datetime | None, field: str) -> datetime | None:
+    """A moment asked for, in UTC; refused when UTC takes it past the calendar's ends."""
+    moment = as_utc(value)
+    if moment is not None:
+        try:
+            stored_moment(moment)
+        except OverflowError:
+            raise MomentOutOfRange(field) from None
+    return moment
+
+
+def _bounds(buckets: str) -> tuple[int, ...]:
+    try:
+        bounds = tuple(int(b) for b in buckets.split(","))
+    except ValueError:
+        raise InvalidBuckets from None
+    if len(bounds) > _MAX_BUCKETS or not bounds or any(b <= 0 for b in bounds):
+        raise InvalidBuckets
+    if list(bounds) != sorted(set(bounds)):
+        raise InvalidBuckets
+    return bounds
+
+
+def _in_order(low: Any, high: Any, low_name: str, high_name: str) -> None:
+    if low is not None and high is not None and high < low:
+        raise InvalidRange(low_name, high_name)
+
+
+# --- aging ------------------------------------------------------------------------------------
+
+
+class AgingLineOut(BaseModel):
+    item_number: str
+    term: int = Field(description="The term of the item, 1 for the first.")
+    issued_on: date
+    due_on: date
+    days_past_due: int = Field(description="Days past the due date (or invoice date).")
+    bucket: str
+    open: AmountOut
+    disputed: bool
+
+
+class AgingFigures(BaseModel):
+    currency: str
+    buckets: dict[str, AmountOut] = Field(description="Open amount per bucket; adds up to open.")
+    open: AmountOut
+    unapplied_credit: AmountOut = Field(description="Beside the buckets, never netted in.")
+    disputed: AmountOut = Field(description="The part of open that is under dispute.")
+
+
+class AgingRowOut(AgingFigures):
+    account_number: str
+    lines: list[AgingLineOut] | None = Field(
+        description="With detail=true: each open term and why it is in its bucket."
+    )
+
+
+class AgingResponse(BaseModel):
+    as_of: date
+    as_known_at: datetime | None
+    basis: Literal["due", "invoice"]
+    bucket_labels: list[str]
+    as_of_position: AsOfPosition
+    rows: list[AgingRowOut]
+    totals: list[AgingFigures] = Field(description="One per currency.")
+
+
+def _figures(row: AgingRow) -> dict[str, Any]:
+    currency = row.currency
+    return {
+        "currency": currency,
+        "buckets": {label: amount_of(v, currency) for label, v in row.buckets.items()},
+        "open": amount_of(row.open_minor, currency),
+        "unapplied_credit": amount_of(row.unapplied_credit_minor, currency),
+        "disputed": amount_of(row.disputed_minor, currency),
+    }
+
+
+def _aging_row(row: AgingRow, detail: bool) -> AgingRowOut:
+    lines = [
+        AgingLineOut(
+            item_number=line.item_number,
+            term=line.term_index + 1,
+            issued_on=line.issued_on,
+            due_on=line.due_on,
+            days_past_due=line.days_past_due,
+            bucket=line.bucket,
+            open=amount_of(line.open_minor, line.currency),
+            disputed=line.disputed,
+        )
+        for line in row.lines
+    ]
+    return AgingRowOut(
+        account_number=row.account_number, lines=lines if detail else None, **_figures(row)
+    )
+
+
+def _aging_totals(rows: Sequence[AgingRow]) -> list[AgingFigures]:
+    totals: dict[str, AgingRow] = {}
+    for row in rows:
+        total = totals.setdefault(
+            row.currency, AgingRow("TOTAL", row.currency, dict.fromkeys(row.buckets, 0))
+        )
+        for label, amount in row.buckets.items():
+            total.buckets[label] += amount
+        total.unapplied_credit_minor += row.unapplied_credit_minor
+        total.disputed_minor += row.disputed_minor
+    return [AgingFigures(**_figures(total)) for _, total in sorted(totals.items())]
+
+
+@router.get("/reports/aging", summary="Aging of open items per account, as of a date")
+def get_aging(
+    request: Request,
+    caller: ReportReaderDep,
+    as_of: Annotated[date, Query(description="Business date the items are aged at.")],
+    as_known_at: AsKnownAt = None,
+    basis: Annotated[
+        Literal["due", "invoice"], Query(description="Age by due date or by invoice date.")
+    ] = "due",
+    buckets: Annotated[
+        str, Query(max_length=200, description="Bucket limits in days, rising: 30,60,90.")
+    ] = "30,60,90",
+    account: AccountFilter = None,
+    detail: Annotated[bool, Query(description="Add each open term to its row.")] = False,
+) -> AgingResponse:
+    bounds = _bounds(buckets)
+    known_at = _moment(as_known_at, "as_known_at")
+    db = _db(request)
+    position = _position(db, OpenItems.name, Ledger.name, AccountBalances.name)
+    rows = aging(
+        db,
+        caller.tenant_id,
+        as_of,
+        known_at=known_at,
+        basis=basis,
+        buckets=bounds,
+        account_number=account,
+    )
+    return AgingResponse(
+        as_of=as_of,
+        as_known_at=known_at,
+        basis=basis,
+        bucket_labels=bucket_labels(bounds),
+        as_of_position=position,
+        rows=[_aging_row(row, detail) for row in rows],
+        totals=_aging_totals(rows),
+    )
+
+
+# --- trial balance ----------------------------------------------------------------------------
+
+
+class TrialBalanceCurrency(BaseModel):
+    currency: str
+    balances: dict[str, AmountOut] = Field(
+        description="Each ledger account's balance: debits less credits (a credit is negative)."
+    )
+    total_debits: AmountOut = Field(description="The debit balances added up.")
+    total_credits: AmountOut = Field(description="The credit balances added up; equals debits.")
+
+
+class TrialBalanceResponse(BaseModel):
+    as_of: date
+    as_known_at: datetime | None
+    as_of_position: AsOfPosition
+    currencies: list[TrialBalanceCurrency]
+
+
+@router.get("/reports/trial-balance", summary="Each ledger account's balance as of a date")
+def get_trial_balance(
+    request: Request,
+    caller: ReportReaderDep,
+    as_of: Annotated[date, Query(description="Business date of the balances.")],
+    as_known_at: AsKnownAt = None,
+) -> TrialBalanceResponse:
+    known_at = _moment(as_known_at, "as_known_at")
+    db = _db(request)
+    position = _position(db, Ledger.name)
+    balances = trial_balance(db, caller.tenant_id, as_of, known_at=known_at)
+    return TrialBalanceResponse(
+        as_of=as_of,
+        as_known_at=known_at,
+        as_of_position=position,
+        currencies=[
+            TrialBalanceCurrency(
+                currency=currency,
+                balances={name: amount_of(v, currency) for name, v in by_account.items()},
+                total_debits=amount_of(sum(v for v in by_account.values() if v > 0), currency),
+                total_credits=amount_of(-sum(v for v in by_account.values() if v < 0), currency),
+            )
+            for currency, by_account in sorted(balances.items())
+        ],
+    )
+
+
+# --- statement --------------------------------------------------------------------------------
+
+
+class StatementMovement(BaseModel):
+    effective_on: date
+    event_type: str
+    category: str
+    reference: str
+    amount: AmountOut = Field(description="What it adds to what the customer owes.")
+    balance: AmountOut = Field(description="What the customer owes after it.")
+    position: int
+
+
+class StatementResponse(BaseModel):
+    account_number: str
+    currency: str
+    period_from: date
+    period_to: date
+    as_known_at: datetime | None
+    as_of_position: AsOfPosition
+    opening_balance: AmountOut
+    movements: list[StatementMovement]
+    closing_balance: AmountOut
+
+
+@router.get(
+    "/reports/statements/{account_number}",
+    summary="An account's statement: opening balance, the period's movements, closing balance",
+)
+def get_statement(
+    account_number: AccountNumber,
+    request: Request,
+    caller: ReportReaderDep,
+    period_from: Annotated[date, Query(alias="from", description="First business date.")],
+    period_to: Annotated[date, Query(alias="to", description="Last business date, included.")],
+    as_known_at: AsKnownAt = None,
+) -> StatementResponse:
+    _in_order(period_from, period_to, "from", "to")
+    known_at = _moment(as_known_at, "as_known_at")
+    db = _db(request)
+    position = _position(db, AccountBalances.name, Ledger.name)
+    found = statement(
+        db, caller.tenant_id, account_number, period_from, period_to, known_at=known_at
+    )
+    if found is None:
+        raise AccountNotFound(account_number)
+    currency = found.currency
+    running = found.opening_minor
+    movements = []
+    for m in found.movements:
+        running += m["amount_minor"]
+        movements.append(
+            StatementMovement(
+                effective_on=m["effective_on"],
+                event_type=m["event_type"],
+                category=m["category"],
+                reference=m["reference"],
+                amount=amount_of(m["amount_minor"], currency),
+                balance=amount_of(running, currency),
+                position=m["position"],
+            )
+        )
+    return StatementResponse(
+        account_number=found.account_number,
+        currency=currency,
+        period_from=found.period_from,
+        period_to=found.period_to,
+        as_known_at=known_at,
+        as_of_position=position,
+        opening_balance=amount_of(found.opening_minor, currency),
+        movements=movements,
+        closing_balance=amount_of(found.closing_minor, currency),
+    )
+
+
+# --- audit trail ------------------------------------------------------------------------------
+
+
+class AuditEvent(BaseModel):
+    position: int = Field(description="The event's place in the store's log.")
+    account_id: str
+    account_number: str
+    account_version: int
+    event_type: str
+    effective_on: date = Field(description="Business date.")
+    recorded_at: datetime = Field(description="When it was recorded (UTC).")
+    actor: str
+    reason: str | None
+    correlation_id: str
+    currency: str
+    balance_effect: AmountOut = Field(description="How it moved the account's balance.")
+    payload: dict[str, Any] = Field(description="The event's fields, as hashed.")
+    previous_hash: str
+    event_hash: str
+
+
+class AuditTrailResponse(BaseModel):
+    as_of_position: AsOfPosition
+    events: list[AuditEvent]
+    next: int | None = Field(
+        description="Pass as `after` for the next page; null on the last page."
+    )
+
+
+def _audit_event(row: AuditRow) -> AuditEvent:
+    return AuditEvent(
+        position=row.position,
+        account_id=row.account_id,
+        account_number=row.account_number,
+        account_version=row.account_version,
+        event_type=row.event_type,
+        effective_on=row.effective_on,
+        recorded_at=row.recorded_at,
+        actor=row.actor,
+        reason=row.reason,
+        correlation_id=row.correlation_id,
+        currency=row.currency,
+        balance_effect=amount_of(row.balance_effect_minor, row.currency),
+        payload=json.loads(row.payload),
+        previous_hash=row.previous_hash,
+        event_hash=row.event_hash,
+    )
+
+
+@router.get(
+    "/reports/audit-trail",
+    summary="Every event of the tenant's accounts, flattened, oldest first, a page at a time",
+)
+def get_audit_trail(
+    request: Request,
+    caller: ReportReaderDep,
+    account: AccountFilter = None,
+    actor: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[^\x00-\x1f\x7f]+$",
+            description="Only the events this key name (or CLI actor) recorded.",
+        ),
+    ] = None,
+    event_type: Annotated[
+        str | None,
+        Query(max_length=64, description="Only events of this type, e.g. PaymentReceived."),
+    ] = None,
+    recorded_from: Annotated[
+        datetime | None, Query(description="Recorded at or after this moment (UTC if no offset).")
+    ] = None,
+    recorded_to: Annotated[
+        datetime | None, Query(description="Recorded before this moment (excluded).")
+    ] = None,
+    effective_from: Annotated[
+        date | None, Query(description="Business date on or after this.")
+    ] = None,
+    effective_to: Annotated[
+        date | None, Query(description="Business date on or before this.")
+    ] = None,
+    after: Annotated[
+        int,
+        Query(
+            ge=0, le=_MAX_CURSOR, description="The `next` of the previous page; 0 for the first."
+        ),
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditTrailResponse:
+    if event_type is not None and event_type not in _EVENT_TYPES:
+        raise UnknownEventType(event_type)
+    recorded_from = _moment(recorded_from, "recorded_from")
+    recorded_to = _moment(recorded_to, "recorded_to")
+    _in_order(recorded_from, recorded_to, "recorded_from", "recorded_to")
+    _in_order(effective_from, effective_to, "effective_from", "effective_to")
+    db = _db(request)
+    position = _position(db, AuditTrail.name)
+    rows = audit_trail(
+        db,
+        caller.tenant_id,
+        account_number=account,
+        actor=actor,
+        event_type=event_type,
+        recorded_from=recorded_from,
+        recorded_to=recorded_to,
+        effective_from=effective_from,
+        effective_to=effective_to,
+        after_position=after,
+        limit=limit + 1,  # one more than asked: whether there is a next page
+    )
+    page = rows[:limit]
+    return AuditTrailResponse(
+        as_of_position=position,
+        events=[_audit_event(row) for row in page],
+        next=page[-1].position if len(rows) > limit else None,
+    )
+
+
+# --- projection lag ---------------------------------------------------------------------------
+
+
+class ProjectionOut(BaseModel):
+    name: str
+    position: int = Field(description="The last event it has applied (place in the store's log).")
+    behind: int = Field(description="Events recorded after it, not yet applied; 0 when current.")
+
+
+class ProjectionsResponse(BaseModel):
+    head_position: int = Field(description="The newest event in the store.")
+    projections: list[ProjectionOut]
+
+
+@router.get(
+    "/projections",
+    tags=["operations"],
+    summary="How far each read model is behind the event store",
+)
+def get_projections(request: Request, caller: CallerDep) -> ProjectionsResponse:
+    progress = read_model_progress(request.app.state.runtime.app, _db(request), read_models())
+    return ProjectionsResponse(
+        head_position=max((p.head for p in progress), default=0),
+        projections=[
+            ProjectionOut(name=p.name, position=p.position, behind=p.behind) for p in progress
+        ],
+    )

@@ -1,0 +1,417 @@
+"""The reports over HTTP, read from the read models, and how far behind those are.
+
+The book every test starts from, in tenant acme (clerk-ann records all but the payment)::
+
+    A-1  opened 2026-01-01
+         charge  100.00  service 2026-01-05
+         INV-1   100.00  issued  2026-01-06, due 2026-02-05 (30 days)
+         payment  40.00  received 2026-01-20, by clerk-bob      -> INV-1 open 60.00
+    A-2  opened 2026-01-01
+
+and in tenant globex, account G-1, which acme never sees. The API does not project: each test
+catches the read models up itself, as ``ar serve``'s projector would.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from projections.catalogue import read_models
+from projections.runner import Projector
+from services.api_keys import Role
+from services.bootstrap import Runtime
+
+OPEN = {"name": "Ann", "currency": "USD", "opened_on": "2026-01-01"}
+
+
+def _headers(runtime: Runtime, role: Role, name: str, tenant: str = "acme") -> dict[str, str]:
+    issued = runtime.keys.create(name=name, tenant_id=tenant, role=role)
+    return {"Authorization": f"Bearer {issued.secret}"}
+
+
+def _ok(response: Any) -> Any:
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def _book(client: TestClient, runtime: Runtime) -> dict[str, str]:
+    """Record the book; the moments between its steps, for as-known-at and time ranges."""
+    _ok(client.post("/v1/accounts", json={"account_number": "A-1", **OPEN}))
+    _ok(
+        client.post(
+            "/v1/accounts/A-1/charges",
+            json={
+                "code": "VISIT",
+                "description": "Visit",
+                "unit_price": "100.00",
+                "service_date": "2026-01-05",
+            },
+        )
+    )
+    _ok(
+        client.post(
+            "/v1/accounts/A-1/invoices", json={"invoice_number": "INV-1", "issued_on": "2026-01-06"}
+        )
+    )
+    before_payment = datetime.now(UTC).isoformat()
+    bob = _headers(runtime, Role.clerk, "clerk-bob")
+    _ok(
+        client.post(
+            "/v1/accounts/A-1/payments",
+            json={
+                "amount": "40.00",
+                "method": "cash",
+                "reference": "P-1",
+                "received_on": "2026-01-20",
+            },
+            headers=bob,
+        )
+    )
+    after_payment = datetime.now(UTC).isoformat()
+    _ok(client.post("/v1/accounts", json={"account_number": "A-2", **OPEN}))
+    globex = _headers(runtime, Role.clerk, "clerk-gil", tenant="globex")
+    _ok(client.post("/v1/accounts", json={"account_number": "G-1", **OPEN}, headers=globex))
+    return {"before_payment": before_payment, "after_payment": after_payment}
+
+
+def _project(runtime: Runtime) -> None:
+    Projector(runtime.app, runtime.db, read_models()).catch_up()
+
+
+def _aging(client: TestClient, **params: Any) -> dict[str, Any]:
+    report: dict[str, Any] = _ok(client.get("/v1/reports/aging", params=params))
+    return report
+
+
+def test_aging_puts_what_is_left_of_the_invoice_in_its_bucket_with_a_total(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _book(client, runtime)
+    _project(runtime)
+
+    report = _aging(client, as_of="2026-03-31", detail=True)
+
+    assert report["bucket_labels"] == ["not yet due", "1-30", "31-60", "61-90", "over 90"]
+    [row] = report["rows"]
+    assert row["account_number"] == "A-1"
+    assert row["buckets"] == {
+        "not yet due": "0.00",
+        "1-30": "0.00",
+        "31-60": "60.00",
+        "61-90": "0.00",
+        "over 90": "0.00",
+    }
+    assert (row["open"], row["unapplied_credit"], row["disputed"]) == ("60.00", "0.00", "0.00")
+    assert row["lines"] == [
+        {
+            "item_number": "INV-1",
+            "term": 1,
+            "issued_on": "2026-01-06",
+            "due_on": "2026-02-05",
+            "days_past_due": 54,
+            "bucket": "31-60",
+            "open": "60.00",
+            "disputed": False,
+        }
+    ]
+    assert [(t["currency"], t["buckets"]["31-60"], t["open"]) for t in report["totals"]] == [
+        ("USD", "60.00", "60.00")
+    ]
+
+
+def test_aging_by_invoice_date_with_other_buckets_and_before_the_due_date(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _book(client, runtime)
+    _project(runtime)
+
+    by_invoice = _aging(client, as_of="2026-03-31", basis="invoice", buckets="10,20")
+    not_yet_due = _aging(client, as_of="2026-01-31", account="A-1")
+
+    assert by_invoice["bucket_labels"] == ["not yet due", "1-10", "11-20", "over 20"]
+    assert by_invoice["rows"][0]["buckets"]["over 20"] == "60.00"
+    assert by_invoice["rows"][0]["lines"] is None  # only with detail=true
+    assert not_yet_due["rows"][0]["buckets"]["not yet due"] == "60.00"
+    assert _aging(client, as_of="2026-03-31", account="A-2")["rows"] == []
+
+
+def test_aging_as_known_before_the_payment_still_shows_the_whole_invoice(
+    client: TestClient, runtime: Runtime
+) -> None:
+    moments = _book(client, runtime)
+    _project(runtime)
+
+    then = _aging(client, as_of="2026-03-31", as_known_at=moments["before_payment"])
+    now = _aging(client, as_of="2026-03-31", as_known_at=moments["after_payment"])
+
+    assert then["rows"][0]["buckets"]["31-60"] == "100.00"
+    assert now["rows"][0]["buckets"]["31-60"] == "60.00"
+    assert datetime.fromisoformat(then["as_known_at"]) == datetime.fromisoformat(
+        moments["before_payment"]
+    )
+
+
+def test_the_trial_balance_sums_to_zero(client: TestClient, runtime: Runtime) -> None:
+    _book(client, runtime)
+    _project(runtime)
+
+    report = _ok(client.get("/v1/reports/trial-balance", params={"as_of": "2026-03-31"}))
+    before_payment = _ok(client.get("/v1/reports/trial-balance", params={"as_of": "2026-01-19"}))
+
+    [usd] = report["currencies"]
+    balances = usd["balances"]
+    assert (balances["receivables"], balances["cash"], balances["revenue"]) == (
+        "60.00",
+        "40.00",
+        "-100.00",
+    )
+    assert sum(Decimal(v) for v in balances.values()) == 0
+    assert (usd["total_debits"], usd["total_credits"]) == ("100.00", "100.00")
+    assert before_payment["currencies"][0]["balances"]["receivables"] == "100.00"
+
+
+def test_the_statement_runs_from_the_opening_to_the_closing_balance(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _book(client, runtime)
+    _project(runtime)
+
+    document = _ok(
+        client.get("/v1/reports/statements/A-1", params={"from": "2026-01-10", "to": "2026-03-31"})
+    )
+
+    assert (document["opening_balance"], document["closing_balance"]) == ("100.00", "60.00")
+    movements = [
+        (m["effective_on"], m["event_type"], m["amount"], m["balance"])
+        for m in document["movements"]
+    ]
+    assert movements == [("2026-01-20", "PaymentReceived", "-40.00", "60.00")]
+    assert (document["period_from"], document["period_to"]) == ("2026-01-10", "2026-03-31")
+
+
+def _trail(client: TestClient, **params: Any) -> dict[str, Any]:
+    page: dict[str, Any] = _ok(client.get("/v1/reports/audit-trail", params=params))
+    return page
+
+
+def _types(page: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(e["account_number"], e["event_type"]) for e in page["events"]]
+
+
+def test_the_audit_trail_filters_by_account_actor_event_type_and_time(
+    client: TestClient, runtime: Runtime
+) -> None:
+    moments = _book(client, runtime)
+    _project(runtime)
+
+    assert _types(_trail(client)) == [
+        ("A-1", "Opened"),
+        ("A-1", "ChargePosted"),
+        ("A-1", "InvoiceIssued"),
+        ("A-1", "PaymentReceived"),
+        ("A-2", "Opened"),
+    ]  # and nothing of globex's
+    assert _types(_trail(client, account="A-2")) == [("A-2", "Opened")]
+    assert _types(_trail(client, actor="clerk-bob")) == [("A-1", "PaymentReceived")]
+    assert _types(_trail(client, event_type="InvoiceIssued")) == [("A-1", "InvoiceIssued")]
+    assert _types(
+        _trail(
+            client, recorded_from=moments["before_payment"], recorded_to=moments["after_payment"]
+        )
+    ) == [("A-1", "PaymentReceived")]
+    assert _types(_trail(client, effective_from="2026-01-05", effective_to="2026-01-06")) == [
+        ("A-1", "ChargePosted"),
+        ("A-1", "InvoiceIssued"),
+    ]
+
+
+def test_an_audit_row_carries_who_why_when_how_much_and_its_chain_link(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _book(client, runtime)
+    _project(runtime)
+
+    events = _trail(client, account="A-1")["events"]
+    payment = events[3]
+
+    assert payment["actor"] == "clerk-bob"
+    assert (payment["effective_on"], payment["currency"]) == ("2026-01-20", "USD")
+    assert payment["balance_effect"] == "-40.00"
+    assert payment["payload"]["amount"] == {"amount": "40.00", "currency": "USD"}
+    assert payment["account_version"] == 4
+    assert payment["correlation_id"]
+    assert datetime.fromisoformat(payment["recorded_at"]) <= datetime.now(UTC)
+    assert [e["previous_hash"] for e in events[1:]] == [e["event_hash"] for e in events[:-1]]
+    assert events[0]["previous_hash"] == "0" * 64
+
+
+def test_the_audit_trail_pages_by_position(client: TestClient, runtime: Runtime) -> None:
+    _book(client, runtime)
+    _project(runtime)
+    everything = _trail(client)["events"]
+
+    pages = [_trail(client, limit=2)]
+    while pages[-1]["next"] is not None:
+        pages.append(_trail(client, limit=2, after=pages[-1]["next"]))
+
+    assert [len(p["events"]) for p in pages] == [2, 2, 1]
+    assert [e for p in pages for e in p["events"]] == everything
+    assert pages[0]["next"] == everything[1]["position"]
+    assert _trail(client, after=everything[-1]["position"]) == {
+        "as_of_position": pages[0]["as_of_position"],
+        "events": [],
+        "next": None,
+    }
+
+
+def test_projection_lag_is_what_was_recorded_and_not_yet_projected(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _book(client, runtime)
+
+    behind = _ok(client.get("/v1/projections"))
+    stale = _aging(client, as_of="2026-03-31")
+    _project(runtime)
+    current = _ok(client.get("/v1/projections"))
+    fresh = _aging(client, as_of="2026-03-31")
+
+    head = behind["head_position"]
+    assert head >= 6  # acme's six events and globex's one (PostgreSQL's ids may skip)
+    assert {p["name"] for p in behind["projections"]} >= {
+        "account_balances",
+        "open_items",
+        "ledger",
+        "audit_trail",
+    }
+    assert all((p["position"], p["behind"]) == (0, head) for p in behind["projections"])
+    assert (stale["as_of_position"], stale["rows"]) == (0, [])
+
+    assert current["head_position"] == head
+    assert all((p["position"], p["behind"]) == (head, 0) for p in current["projections"])
+    assert fresh["as_of_position"] == head
+    assert fresh["rows"][0]["open"] == "60.00"
+    assert _trail(client)["as_of_position"] == head
+
+
+def test_a_reporter_reads_reports_but_neither_commands_nor_reads_account_events(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _book(client, runtime)
+    _project(runtime)
+    reporter = _headers(runtime, Role.reporter, "reporter-1")
+    admin = _headers(runtime, Role.admin, "admin-1")
+    reports = [
+        ("/v1/reports/aging", {"as_of": "2026-03-31"}),
+        ("/v1/reports/trial-balance", {"as_of": "2026-03-31"}),
+        ("/v1/reports/statements/A-1", {"from": "2026-01-01", "to": "2026-03-31"}),
+        ("/v1/reports/audit-trail", {}),
+    ]
+
+    for path, params in reports:
+        assert client.get(path, params=params, headers=reporter).status_code == 200, path
+        assert client.get(path, params=params, headers=admin).status_code == 403, path
+        assert client.get(path, params=params, headers={"Authorization": ""}).status_code == 401
+    assert client.get("/v1/projections", headers=reporter).status_code == 200
+    assert client.get("/v1/projections", headers=admin).status_code == 200
+    pay = client.post(
+        "/v1/accounts/A-1/payments",
+        json={"amount": "1.00", "method": "cash", "reference": "r", "received_on": "2026-01-21"},
+        headers=reporter,
+    )
+    assert pay.status_code == 403
+    assert pay.json()["code"] == "forbidden"
+    assert client.get("/v1/accounts/A-1/events", headers=reporter).status_code == 403
+
+
+def test_a_report_never_shows_another_tenants_accounts(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _book(client, runtime)
+    _project(runtime)
+    globex = _headers(runtime, Role.reporter, "reporter-g", tenant="globex")
+
+    statement = client.get(
+        "/v1/reports/statements/A-1",
+        params={"from": "2026-01-01", "to": "2026-03-31"},
+        headers=globex,
+    )
+    assert statement.json()["code"] == "account_not_found"
+    trail = _ok(client.get("/v1/reports/audit-trail", headers=globex))
+    assert _types(trail) == [("G-1", "Opened")]
+    aging = _ok(client.get("/v1/reports/aging", params={"as_of": "2026-03-31"}, headers=globex))
+    assert aging["rows"] == []
+
+
+def _refused(client: TestClient, path: str, params: dict[str, Any]) -> tuple[int, str, str]:
+    response = client.get(path, params=params)
+    problem = response.json()
+    assert response.headers["content-type"] == "application/problem+json"
+    assert problem["detail"]
+    return response.status_code, problem["code"], problem["field"]
+
+
+def test_bad_report_queries_are_refused_with_a_code_and_the_field(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _book(client, runtime)
+    _project(runtime)
+    aging, statement, trail = (
+        "/v1/reports/aging",
+        "/v1/reports/statements/A-1",
+        "/v1/reports/audit-trail",
+    )
+    period = {"from": "2026-01-01", "to": "2026-03-31"}
+
+    cases = {
+        (aging, "missing as_of"): ({}, (422, "invalid_request", "as_of")),
+        (aging, "falling buckets"): (
+            {"as_of": "2026-03-31", "buckets": "60,30"},
+            (422, "invalid_buckets", "buckets"),
+        ),
+        (aging, "words for buckets"): (
+            {"as_of": "2026-03-31", "buckets": "thirty"},
+            (422, "invalid_buckets", "buckets"),
+        ),
+        (aging, "a zero bucket"): (
+            {"as_of": "2026-03-31", "buckets": "0,30"},
+            (422, "invalid_buckets", "buckets"),
+        ),
+        (aging, "an unknown basis"): (
+            {"as_of": "2026-03-31", "basis": "age"},
+            (422, "invalid_request", "basis"),
+        ),
+        (aging, "a moment past the year 9999 in UTC"): (
+            {"as_of": "2026-03-31", "as_known_at": "9999-12-31T23:00:00-05:00"},
+            (422, "moment_out_of_range", "as_known_at"),
+        ),
+        (statement, "a period running backwards"): (
+            {"from": "2026-03-31", "to": "2026-01-01"},
+            (422, "invalid_range", "to"),
+        ),
+        (statement.replace("A-1", "NOPE"), "an unknown account"): (
+            period,
+            (404, "account_not_found", "account_number"),
+        ),
+        (trail, "an unknown event type"): (
+            {"event_type": "PaymentMade"},
+            (422, "unknown_event_type", "event_type"),
+        ),
+        (trail, "a negative cursor"): ({"after": -1}, (422, "invalid_request", "after")),
+        (trail, "a cursor past 2**53"): ({"after": 2**63}, (422, "invalid_request", "after")),
+        (trail, "an empty page"): ({"limit": 0}, (422, "invalid_request", "limit")),
+        (trail, "too long a page"): ({"limit": 1001}, (422, "invalid_request", "limit")),
+        (trail, "a time range running backwards"): (
+            {"recorded_from": "2026-02-01T00:00:00Z", "recorded_to": "2026-01-01T00:00:00Z"},
+            (422, "invalid_range", "recorded_to"),
+        ),
+        (trail, "a control character in the actor"): (
+            {"actor": "ann\x00"},
+            (422, "invalid_request", "actor"),
+        ),
+    }
+    for (path, case), (params, expected) in cases.items():
+        assert _refused(client, path, params) == expected, case
