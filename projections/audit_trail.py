@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from domain.account import Account
 from domain.hash_chain import canonical_json, payload_of
-from projections.database import Cursor, Database, stored_moment
+from projections.database import Database, stored_moment
 from projections.open_items import moment
 from projections.replay import Change, minor_units
 from projections.runner import ReadModel
@@ -54,17 +54,15 @@ class AuditTrail(ReadModel):
         "CREATE INDEX IF NOT EXISTS {t}audit_trail_by_actor ON {t}audit_trail (tenant_id, actor)",
     ]
 
-    def handle(self, c: Cursor, db: Database, change: Change) -> None:
+    def handle(self, change: Change) -> None:
         event = change.event
         account: Account = change.account
         effect = sum(minor_units(entry.balance_effect) for entry in change.entries)
-        c.execute(
-            db.sql(
-                f"INSERT INTO {self.t('audit_trail')} (position, account_id, tenant_id,"
-                " account_number, account_version, event_type, effective_on, recorded_at, actor,"
-                " reason, correlation_id, currency, balance_effect_minor, payload, previous_hash,"
-                " event_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ),
+        self.write(
+            f"INSERT INTO {self.t('audit_trail')} (position, account_id, tenant_id,"
+            " account_number, account_version, event_type, effective_on, recorded_at, actor,"
+            " reason, correlation_id, currency, balance_effect_minor, payload, previous_hash,"
+            " event_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 change.position,
                 change.account_id,

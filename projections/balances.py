@@ -17,7 +17,7 @@ which events a row reflects.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from domain import ledger
 from domain.account import Account
@@ -40,6 +40,8 @@ TALLIES: dict[str, str] = {
     "recovered_minor": ledger.RECOVERIES,
 }
 FIGURES: tuple[str, ...] = (*TALLIES, "invoiced_minor", "unapplied_credit_minor", "balance_minor")
+#: Where ``invoiced_minor`` sits in a row: after the five identifying columns and the tallies.
+_INVOICED = 5 + len(TALLIES)
 
 
 class AccountBalances(ReadModel):
@@ -58,38 +60,52 @@ class AccountBalances(ReadModel):
         " UNIQUE (tenant_id, account_number))"
     ]
 
-    def handle(self, c: Cursor, db: Database, change: Change) -> None:
+    def __init__(self, prefix: str = "") -> None:
+        super().__init__(prefix)
+        #: The batch's newest row per account; ``invoiced`` summed over the batch's events.
+        self._latest: dict[str, list[Any]] = {}
+
+    def handle(self, change: Change) -> None:
         account: Account = change.account
         invoiced = sum(minor_units(i.total) for i in change.new_items if i.kind == INVOICE)
         if isinstance(change.event, Account.InvoiceVoided):
             voided = account.items[change.event.invoice_number]
             invoiced -= minor_units(voided.total) if voided.kind == INVOICE else 0
-        tallies = [minor_units(account.tallies[category]) for category in TALLIES.values()]
+        earlier = self._latest.get(change.account_id)
+        if earlier is not None:
+            invoiced += earlier[_INVOICED]
+        self._latest[change.account_id] = [
+            change.account_id,
+            account.tenant_id,
+            account.account_number,
+            account.name,
+            account.currency,
+            *(minor_units(account.tallies[category]) for category in TALLIES.values()),
+            invoiced,
+            minor_units(account.unapplied_credit),
+            minor_units(account.balance),
+            account.version,
+            change.position,
+        ]
+
+    def flush(self, c: Cursor, db: Database) -> None:
         columns = ", ".join(FIGURES)
-        c.execute(
-            db.sql(
-                f"INSERT INTO {self.t('account_balances')} (account_id, tenant_id, account_number,"
-                f" name, currency, {columns}, last_version, last_position)"
-                f" VALUES (?, ?, ?, ?, ?, {', '.join('?' for _ in FIGURES)}, ?, ?)"
-                " ON CONFLICT (account_id) DO UPDATE SET name = excluded.name,"
-                + "".join(f" {column} = excluded.{column}," for column in TALLIES)
-                + f" invoiced_minor = {self.t('account_balances')}.invoiced_minor"
-                " + excluded.invoiced_minor,"
-                " unapplied_credit_minor = excluded.unapplied_credit_minor,"
-                " balance_minor = excluded.balance_minor,"
-                " last_version = excluded.last_version, last_position = excluded.last_position"
-            ),
-            (
-                change.account_id,
-                account.tenant_id,
-                account.account_number,
-                account.name,
-                account.currency,
-                *tallies,
-                invoiced,
-                minor_units(account.unapplied_credit),
-                minor_units(account.balance),
-                account.version,
-                change.position,
-            ),
+        self.write(
+            f"INSERT INTO {self.t('account_balances')} (account_id, tenant_id, account_number,"
+            f" name, currency, {columns}, last_version, last_position)"
+            f" VALUES (?, ?, ?, ?, ?, {', '.join('?' for _ in FIGURES)}, ?, ?)"
+            " ON CONFLICT (account_id) DO UPDATE SET name = excluded.name,"
+            + "".join(f" {column} = excluded.{column}," for column in TALLIES)
+            + f" invoiced_minor = {self.t('account_balances')}.invoiced_minor"
+            " + excluded.invoiced_minor,"
+            " unapplied_credit_minor = excluded.unapplied_credit_minor,"
+            " balance_minor = excluded.balance_minor,"
+            " last_version = excluded.last_version, last_position = excluded.last_position",
+            *self._latest.values(),
         )
+        self._latest = {}
+        super().flush(c, db)
+
+    def discard(self) -> None:
+        self._latest = {}
+        super().discard()

@@ -60,7 +60,7 @@ from typing import Any, ClassVar
 
 from domain.account import Account
 from domain.money import MINOR_UNITS
-from projections.database import Cursor, Database
+from projections.database import Database
 from projections.open_items import moment
 from projections.replay import Change, minor_units
 from projections.reports import aging_lines, known_at_text
@@ -144,16 +144,14 @@ class Collections(ReadModel):
         " ON {t}collection_dunning (tenant_id, effective_on)",
     ]
 
-    def handle(self, c: Cursor, db: Database, change: Change) -> None:
+    def handle(self, change: Change) -> None:
         event = change.event
         account: Account = change.account
         if isinstance(event, Account.CollectionActivityRecorded):
-            c.execute(
-                db.sql(
-                    f"INSERT INTO {self.t('collection_contacts')} (position, account_id,"
-                    " tenant_id, activity_id, channel, outcome, effective_on, recorded_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                ),
+            self.write(
+                f"INSERT INTO {self.t('collection_contacts')} (position, account_id,"
+                " tenant_id, activity_id, channel, outcome, effective_on, recorded_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     change.position,
                     change.account_id,
@@ -166,11 +164,9 @@ class Collections(ReadModel):
                 ),
             )
         elif isinstance(event, Account.DunningEscalated):
-            c.execute(
-                db.sql(
-                    f"INSERT INTO {self.t('collection_dunning')} (position, account_id, tenant_id,"
-                    " level, effective_on, recorded_at) VALUES (?, ?, ?, ?, ?, ?)"
-                ),
+            self.write(
+                f"INSERT INTO {self.t('collection_dunning')} (position, account_id, tenant_id,"
+                " level, effective_on, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     change.position,
                     change.account_id,
@@ -183,12 +179,10 @@ class Collections(ReadModel):
         else:
             status = _status_change(event, account)
             if status is not None:
-                self._insert_status(c, db, change, *status)
+                self._insert_status(change, *status)
 
     def _insert_status(
         self,
-        c: Cursor,
-        db: Database,
         change: Change,
         kind: str,
         subject_id: str,
@@ -197,12 +191,10 @@ class Collections(ReadModel):
         amount_minor: int | None,
         due_on: date | None,
     ) -> None:
-        c.execute(
-            db.sql(
-                f"INSERT INTO {self.t('collection_status_changes')} (position, account_id,"
-                " tenant_id, subject_kind, subject_id, installment, status, amount_minor, due_on,"
-                " effective_on, recorded_at, event_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ),
+        self.write(
+            f"INSERT INTO {self.t('collection_status_changes')} (position, account_id,"
+            " tenant_id, subject_kind, subject_id, installment, status, amount_minor, due_on,"
+            " effective_on, recorded_at, event_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 change.position,
                 change.account_id,
@@ -347,6 +339,9 @@ def worklist(
     promises, plans = _statuses(db, window)
     rows = []
     for (number, row_currency), figures in chased.items():
+        if number not in accounts:
+            # Balances are being rebuilt and have not reached this account yet.
+            continue
         account_id, name = accounts[number]
         contact = contacts.get(account_id, {})
         promise = promises.get(account_id)

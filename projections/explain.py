@@ -45,6 +45,10 @@ FIGURES: tuple[str, ...] = (
 )
 
 
+#: The event type shown while the audit trail (where it is read from) has not caught up.
+PENDING = "(audit trail catching up)"
+
+
 class UnknownFigure(ValueError):
     """The figure is not one ``explain`` knows (see ``FIGURES``)."""
 
@@ -171,8 +175,9 @@ def _ledger_lines(
 
 def _invoiced(db: Database, prefix: str, cut: tuple[str, str, str]) -> list[ExplanationLine]:
     issued = db.query(
-        f"SELECT i.position, i.item_number, i.issued_on, i.total_minor, a.event_type"
-        f" FROM {prefix}open_items i JOIN {prefix}audit_trail a ON a.position = i.position"
+        f"SELECT i.position, i.item_number, i.issued_on, i.total_minor,"
+        f" COALESCE(a.event_type, '{PENDING}') AS event_type FROM {prefix}open_items i"
+        f" LEFT JOIN {prefix}audit_trail a ON a.position = i.position"
         " WHERE i.account_id = ? AND i.kind = 'invoice' AND i.issued_on <= ? AND i.recorded_at <= ?"
         " ORDER BY i.position",
         cut,
@@ -215,8 +220,9 @@ def _item_history(
     """The event that issued the item (its total) and every movement on it, as signed lines."""
     account_id, as_of, known = cut
     item = db.query_one(
-        f"SELECT i.position, i.issued_on, i.total_minor, a.event_type FROM {prefix}open_items i"
-        f" JOIN {prefix}audit_trail a ON a.position = i.position"
+        f"SELECT i.position, i.issued_on, i.total_minor,"
+        f" COALESCE(a.event_type, '{PENDING}') AS event_type FROM {prefix}open_items i"
+        f" LEFT JOIN {prefix}audit_trail a ON a.position = i.position"
         " WHERE i.account_id = ? AND i.item_number = ? AND i.issued_on <= ? AND i.recorded_at <= ?",
         (account_id, item_number, as_of, known),
     )
@@ -289,7 +295,9 @@ def _aging_bucket(
     ):
         if line.bucket != bucket:
             continue
-        term = shape[(line.item_number, line.term_index)]
+        term = shape.get((line.item_number, line.term_index))
+        if term is None:  # issued by a batch the projector committed between the two reads
+            continue
         amount, before = int(term["amount_minor"]), int(term["before_minor"])
         cut = (term["account_id"], as_of.isoformat(), known_at_text(known_at))
         history = _item_history(db, "", cut, line.item_number)

@@ -21,7 +21,6 @@ from typing import ClassVar
 
 from domain import ledger
 from domain.account import Account
-from projections.database import Cursor, Database
 from projections.open_items import moment
 from projections.replay import Change, minor_units
 from projections.runner import ReadModel
@@ -80,19 +79,17 @@ class Ledger(ReadModel):
         " ON {t}ledger_lines (tenant_id, effective_on)",
     ]
 
-    def handle(self, c: Cursor, db: Database, change: Change) -> None:
+    def handle(self, change: Change) -> None:
         lines = list(self.journal(change))
         if not lines:
             return
         account: Account = change.account
         recorded_at = moment(change)
-        c.executemany(
-            db.sql(
-                f"INSERT INTO {self.t('ledger_lines')} (position, line, account_id, tenant_id,"
-                " currency, effective_on, recorded_at, debit_account, credit_account, amount_minor,"
-                " category, reference, event_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ),
-            [
+        self.write(
+            f"INSERT INTO {self.t('ledger_lines')} (position, line, account_id, tenant_id,"
+            " currency, effective_on, recorded_at, debit_account, credit_account, amount_minor,"
+            " category, reference, event_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            *[
                 (
                     change.position,
                     number,

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from domain.account import Account
-from projections.database import Cursor, Database, stored_moment
+from projections.database import stored_moment
 from projections.replay import Change, minor_units
 from projections.runner import ReadModel
 
@@ -93,16 +93,14 @@ class OpenItems(ReadModel):
         " PRIMARY KEY (account_id, dispute_id))",
     ]
 
-    def handle(self, c: Cursor, db: Database, change: Change) -> None:
+    def handle(self, change: Change) -> None:
         account: Account = change.account
         recorded_at = moment(change)
         for item in change.new_items:
-            c.execute(
-                db.sql(
-                    f"INSERT INTO {self.t('open_items')} (account_id, item_number, tenant_id,"
-                    " account_number, currency, kind, issued_on, total_minor, plan_id, claim_id,"
-                    " recorded_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                ),
+            self.write(
+                f"INSERT INTO {self.t('open_items')} (account_id, item_number, tenant_id,"
+                " account_number, currency, kind, issued_on, total_minor, plan_id, claim_id,"
+                " recorded_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     change.account_id,
                     item.number,
@@ -134,12 +132,10 @@ class OpenItems(ReadModel):
                     )
                 )
                 before += amount
-            c.executemany(
-                db.sql(
-                    f"INSERT INTO {self.t('open_item_terms')} (account_id, item_number, term_index,"
-                    " tenant_id, due_on, amount_minor, before_minor) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                ),
-                terms,
+            self.write(
+                f"INSERT INTO {self.t('open_item_terms')} (account_id, item_number, term_index,"
+                " tenant_id, due_on, amount_minor, before_minor) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                *terms,
             )
         movements = [
             (number, m.kind, m.effective_on, minor_units(m.amount), m.reference)
@@ -152,13 +148,11 @@ class OpenItems(ReadModel):
                 (voided.number, "void", event.effective_on, minor_units(voided.total), "void")
             )
         if movements:
-            c.executemany(
-                db.sql(
-                    f"INSERT INTO {self.t('open_item_movements')} (position, line, account_id,"
-                    " item_number, tenant_id, kind, effective_on, amount_minor, reference,"
-                    " event_type, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                ),
-                [
+            self.write(
+                f"INSERT INTO {self.t('open_item_movements')} (position, line, account_id,"
+                " item_number, tenant_id, kind, effective_on, amount_minor, reference,"
+                " event_type, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                *[
                     (
                         change.position,
                         line,
@@ -178,11 +172,9 @@ class OpenItems(ReadModel):
                 ],
             )
         if isinstance(event, Account.DisputeOpened):
-            c.execute(
-                db.sql(
-                    f"INSERT INTO {self.t('open_item_disputes')} (account_id, dispute_id,"
-                    " item_number, opened_on, opened_recorded_at) VALUES (?, ?, ?, ?, ?)"
-                ),
+            self.write(
+                f"INSERT INTO {self.t('open_item_disputes')} (account_id, dispute_id,"
+                " item_number, opened_on, opened_recorded_at) VALUES (?, ?, ?, ?, ?)",
                 (
                     change.account_id,
                     event.dispute_id,
@@ -192,10 +184,8 @@ class OpenItems(ReadModel):
                 ),
             )
         elif isinstance(event, Account.DisputeResolved):
-            c.execute(
-                db.sql(
-                    f"UPDATE {self.t('open_item_disputes')} SET resolved_on = ?,"
-                    " resolved_recorded_at = ? WHERE account_id = ? AND dispute_id = ?"
-                ),
+            self.write(
+                f"UPDATE {self.t('open_item_disputes')} SET resolved_on = ?,"
+                " resolved_recorded_at = ? WHERE account_id = ? AND dispute_id = ?",
                 (event.effective_on.isoformat(), recorded_at, change.account_id, event.dispute_id),
             )

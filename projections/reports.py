@@ -12,9 +12,10 @@ them; a term's open amount is what the waterfall leaves of it (see ``projections
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from projections.database import Database, stored_moment
@@ -91,28 +92,18 @@ class AgingRow:
         return sum(self.buckets.values())
 
 
-def aging_lines(
-    db: Database,
-    tenant_id: str,
-    as_of: date,
-    *,
-    known_at: datetime | None = None,
-    basis: str = "due",
-    buckets: Sequence[int] = DEFAULT_BUCKETS,
-    account_number: str | None = None,
-) -> list[AgingLine]:
-    """Every term with something open as of the date, with its bucket."""
-    check_buckets(buckets)
-    if basis not in ("due", "invoice"):
-        msg = "basis is 'due' (by due date) or 'invoice' (by invoice date)"
-        raise ValueError(msg)
+def _open_terms(
+    tenant_id: str, as_of: date, known_at: datetime | None, account_number: str | None
+) -> tuple[str, list[Any]]:
+    """SQL for every term issued by the date with what the waterfall leaves open of it
+    (``open_minor``) and whether a dispute was open on its item, under the cut."""
     known = known_at_text(known_at)
     day = as_of.isoformat()
     only_account = " AND i.account_number = ?" if account_number else ""
     params: list[Any] = [tenant_id, day, known]  # the movements counted
     params += [day, known, day, known]  # the disputes open
     params += [tenant_id, day, known] + ([account_number] if account_number else [])  # the items
-    rows = db.query(
+    return (
         "WITH reduced AS ("
         " SELECT account_id, item_number, SUM(amount_minor) AS reduced_minor"
         " FROM open_item_movements WHERE tenant_id = ? AND effective_on <= ? AND recorded_at <= ?"
@@ -133,6 +124,25 @@ def aging_lines(
         " WHERE i.tenant_id = ? AND i.issued_on <= ? AND i.recorded_at <= ?" + only_account,
         params,
     )
+
+
+def aging_lines(
+    db: Database,
+    tenant_id: str,
+    as_of: date,
+    *,
+    known_at: datetime | None = None,
+    basis: str = "due",
+    buckets: Sequence[int] = DEFAULT_BUCKETS,
+    account_number: str | None = None,
+) -> list[AgingLine]:
+    """Every term with something open as of the date, with its bucket."""
+    check_buckets(buckets)
+    if basis not in ("due", "invoice"):
+        msg = "basis is 'due' (by due date) or 'invoice' (by invoice date)"
+        raise ValueError(msg)
+    sql, params = _open_terms(tenant_id, as_of, known_at, account_number)
+    rows = db.query(sql, params)
     lines = []
     for row in rows:
         open_minor = int(row["open_minor"])
@@ -169,18 +179,34 @@ def aging(
     basis: str = "due",
     buckets: Sequence[int] = DEFAULT_BUCKETS,
     account_number: str | None = None,
+    detail: bool = True,
 ) -> list[AgingRow]:
-    """The aging report: one row per account with anything open or any credit."""
+    """The aging report: one row per account with anything open or any credit.
+
+    With ``detail`` each row carries its lines (why each term is where it is); without, the
+    buckets are summed by the database and rows come back without lines, which is what a
+    report over many accounts wants."""
     labels = bucket_labels(buckets)
     rows: dict[tuple[str, str], AgingRow] = {}
-    for line in aging_lines(
-        db,
-        tenant_id,
-        as_of,
-        known_at=known_at,
-        basis=basis,
-        buckets=buckets,
-        account_number=account_number,
+    if not detail:
+        for account, currency, sums, disputed in _bucket_sums(
+            db, tenant_id, as_of, known_at, basis, buckets, account_number
+        ):
+            rows[(account, currency)] = AgingRow(
+                account, currency, dict(zip(labels, sums, strict=True)), disputed_minor=disputed
+            )
+    for line in (
+        ()
+        if not detail
+        else aging_lines(
+            db,
+            tenant_id,
+            as_of,
+            known_at=known_at,
+            basis=basis,
+            buckets=buckets,
+            account_number=account_number,
+        )
     ):
         row = rows.setdefault(
             (line.account_number, line.currency),
@@ -197,6 +223,57 @@ def aging(
         )
         row.unapplied_credit_minor = credit
     return [rows[key] for key in sorted(rows)]
+
+
+def _bucket_sums(
+    db: Database,
+    tenant_id: str,
+    as_of: date,
+    known_at: datetime | None,
+    basis: str,
+    buckets: Sequence[int],
+    account_number: str | None,
+) -> list[tuple[str, str, list[int], int]]:
+    """Per account and currency: the open amount in each bucket, and how much is disputed.
+
+    A term is in bucket (low..high days past its date) when its date lies between
+    ``as_of - high`` and ``as_of - low``: the days become dates here, so the same SQL ages on
+    both engines."""
+    check_buckets(buckets)
+    if basis not in ("due", "invoice"):
+        msg = "basis is 'due' (by due date) or 'invoice' (by invoice date)"
+        raise ValueError(msg)
+    aged = "due_on" if basis == "due" else "issued_on"
+    # Near year 1 a limit would fall before the first date: nothing is older than it anyway.
+    oldest = date.min.toordinal()
+    limits = [as_of.isoformat()] + [
+        date.fromordinal(max(oldest, as_of.toordinal() - high)).isoformat() for high in buckets
+    ]
+    # not yet due: date >= as_of; then each bucket: its lower date limit <= date < the last one
+    cases = ["SUM(CASE WHEN t." + aged + " >= ? THEN open_minor ELSE 0 END)"]
+    params: list[Any] = [limits[0]]
+    for upper, lower in itertools.pairwise(limits):
+        cases.append(f"SUM(CASE WHEN t.{aged} < ? AND t.{aged} >= ? THEN open_minor ELSE 0 END)")
+        params += [upper, lower]
+    cases.append(f"SUM(CASE WHEN t.{aged} < ? THEN open_minor ELSE 0 END)")
+    params.append(limits[-1])
+    terms, term_params = _open_terms(tenant_id, as_of, known_at, account_number)
+    sums = ", ".join(f"{case} AS bucket_{n}" for n, case in enumerate(cases))
+    rows = db.query(
+        f"SELECT account_number, currency, {sums},"
+        " SUM(CASE WHEN disputed THEN open_minor ELSE 0 END) AS disputed_minor"
+        f" FROM ({terms}) t WHERE open_minor <> 0 GROUP BY account_number, currency",
+        [*params, *term_params],
+    )
+    return [
+        (
+            row["account_number"],
+            row["currency"],
+            [int(row[f"bucket_{n}"]) for n in range(len(cases))],
+            int(row["disputed_minor"]),
+        )
+        for row in rows
+    ]
 
 
 def _unapplied_credit(

@@ -23,11 +23,16 @@ from projections.replay import AccountReplayer, Change
 
 
 class ReadModel(ABC):
-    """One read model: its tables, and what each event changes in them.
+    """One read model: its tables, and the rows each event adds or changes in them.
 
     Table names are written ``{t}name`` in ``tables`` and in the model's SQL (``self.t``): the
     live model has no prefix; ``ar verify`` rebuilds each model under a scratch prefix and
     compares the two.
+
+    ``handle`` only queues writes (``write``); the projector ``flush``es them once per batch,
+    in the batch's transaction, so a batch costs one round trip per statement rather than one
+    per event. Flush order: inserts and upserts first, then updates, each statement's rows in
+    event order — so an update may refer to a row inserted earlier in the same batch.
     """
 
     name: ClassVar[str]
@@ -37,6 +42,7 @@ class ReadModel(ABC):
 
     def __init__(self, prefix: str = "") -> None:
         self.prefix = prefix
+        self._writes: dict[str, list[Sequence[Any]]] = {}
 
     def t(self, table: str) -> str:
         return f"{self.prefix}{table}"
@@ -50,8 +56,24 @@ class ReadModel(ABC):
         return [statement.replace("{t}", self.prefix) for statement in self.tables]
 
     @abstractmethod
-    def handle(self, c: Cursor, db: Database, change: Change) -> None:
-        """Apply one event's change to the model's tables, inside the batch's transaction."""
+    def handle(self, change: Change) -> None:
+        """Queue what one event changes in the model's tables (see ``write``)."""
+
+    def write(self, statement: str, *rows: Sequence[Any]) -> None:
+        """Queue rows for a statement (``?`` placeholders); written at the batch's flush."""
+        self._writes.setdefault(statement, []).extend(rows)
+
+    def flush(self, c: Cursor, db: Database) -> None:
+        """Write what the batch queued, inside its transaction."""
+        ordered = sorted(self._writes.items(), key=lambda item: item[0].startswith("UPDATE"))
+        self._writes = {}
+        for statement, rows in ordered:
+            if rows:
+                c.executemany(db.sql(statement), rows)
+
+    def discard(self) -> None:
+        """Forget what was queued (the batch was rolled back)."""
+        self._writes = {}
 
 
 class TrackingConflict(Exception):
@@ -66,6 +88,9 @@ class ReplayFailed(Exception):
         self.position = position
         self.error = error
 
+
+#: A catch-up that applied this many events refreshes the planner's statistics.
+ANALYZE_AFTER = 5_000
 
 TRACKING_TABLE = (
     "CREATE TABLE IF NOT EXISTS projection_tracking ("
@@ -135,7 +160,7 @@ class Projector:
         db: Database,
         models: Sequence[ReadModel],
         *,
-        batch_size: int = 500,
+        batch_size: int = 2_000,
         from_snapshots: bool = True,
         observers: Sequence[Callable[[Any, int], None]] = (),
     ) -> None:
@@ -172,21 +197,32 @@ class Projector:
             return 0
         last = notifications[-1].id
         seen = {model: positions.get(model.tracking_name, 0) for model in self.models}
-        with self.db.transaction() as c:
-            for notification in notifications:
-                # A change describes the account just after its event: every model reads it
-                # before the next event moves the account on.
-                try:
-                    event = self.app.mapper.to_domain_event(notification)
-                    for observe in self.observers:
-                        observe(event, notification.id)
-                    change = self.replayer.advance(event, notification.id)
-                except Exception as error:
-                    raise ReplayFailed(notification.id, error) from error
-                for model in self.models:
-                    if change.position > seen[model]:
-                        model.handle(c, self.db, change)
+        try:
+            self._apply(notifications, seen, last)
+        except BaseException:
             for model in self.models:
+                model.discard()
+            raise
+        return len(notifications)
+
+    def _apply(self, notifications: Sequence[Any], seen: dict[ReadModel, int], last: int) -> None:
+        for notification in notifications:
+            # A change describes the account just after its event: every model reads it
+            # before the next event moves the account on.
+            try:
+                event = self.app.mapper.to_domain_event(notification)
+                for observe in self.observers:
+                    observe(event, notification.id)
+                change = self.replayer.advance(event, notification.id)
+            except Exception as error:
+                raise ReplayFailed(notification.id, error) from error
+            for model in self.models:
+                if change.position > seen[model]:
+                    model.handle(change)
+        # Only the writes take the transaction: the batch's rows, then the tracking records.
+        with self.db.transaction() as c:
+            for model in self.models:
+                model.flush(c, self.db)
                 c.execute(
                     self.db.sql(
                         "UPDATE projection_tracking SET notification_id = ?"
@@ -196,7 +232,6 @@ class Projector:
                 )
                 if c.rowcount != 1:
                     raise TrackingConflict(model.tracking_name)
-        return len(notifications)
 
     def reset(self) -> None:
         """Empty the models' tables and rewind their tracking to the first event, in one
@@ -235,7 +270,21 @@ class Projector:
             total += n
             if progress is not None:
                 progress(n)
+        if total >= ANALYZE_AFTER:
+            self.analyze()
         return total
+
+    def analyze(self) -> None:
+        """Refresh PostgreSQL's statistics of the models' tables. Tables filled from empty
+        in one go (a rebuild) otherwise keep the planner's empty-table guesses until
+        autovacuum comes by, and a report's joins turn into nested loops: 12 s instead of
+        16 ms for aging over 2,000 accounts."""
+        if not self.db.is_postgres:
+            return
+        with self.db.transaction() as c:
+            for model in self.models:
+                for table in model.table_names:
+                    c.execute(f"ANALYZE {model.t(table)}")
 
     def run(self, stop: threading.Event, poll_seconds: float = 0.2) -> None:
         while not stop.is_set():

@@ -181,16 +181,17 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
             f"verified {result.events} events of {result.accounts} accounts up to position"
             f" {result.position}: {len(rows)} discrepancies"
         )
-        emit(
-            rows,
-            form,
-            {
-                "position": result.position,
-                "events": result.events,
-                "accounts": result.accounts,
-                "discrepancies": rows,
-            },
-        )
+        if rows or form is not Format.text:
+            emit(
+                rows,
+                form,
+                {
+                    "position": result.position,
+                    "events": result.events,
+                    "accounts": result.accounts,
+                    "discrepancies": rows,
+                },
+            )
         typer.echo(summary, err=True)
         if not result.ok:
             raise typer.Exit(1)
@@ -287,6 +288,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                 basis=basis.value,
                 buckets=bounds,
                 account_number=account,
+                detail=detail,
             )
         finally:
             runtime.close()

@@ -115,6 +115,17 @@ class UnknownEventType(ServiceError):
         )
 
 
+class UnknownFigure(ServiceError):
+    """A figure ``explain`` does not know: not one of its figures, an aging bucket not among the
+    buckets asked for, or an item the account had not issued by the date."""
+
+    code = "unknown_figure"
+    status = 422
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(sentence, field="figure")
+
+
 class MomentOutOfRange(ServiceError):
     code = "moment_out_of_range"
     status = 422

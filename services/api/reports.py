@@ -1,13 +1,14 @@
-"""Reports over HTTP, read from the read models: aging, trial balance, statement, audit trail;
-and how far behind the event store each read model is.
+"""Reports over HTTP, read from the read models: aging, trial balance, statement, audit trail,
+the collections worklist, the events behind a figure; and how far behind the event store each
+read model is.
 
-The reports are the ones ``ar report`` prints (``projections.reports``), for the caller's
-tenant, as of a business date and as known at a recording time; reporters, clerks and auditors
-read them. The API never brings the read
-models up to date itself (``ar serve`` or ``ar project`` run the projector), so every report
-says which event it reflects: ``as_of_position``, the place in the store's log its read models
-had reached when it was read (at least; the projector may have moved on while it was read).
-``GET /v1/projections`` says how far each read model is behind the newest event.
+The reports are the ones ``ar report`` and ``ar explain`` print (``projections.reports``,
+``projections.collections``, ``projections.explain``), for the caller's tenant, as of a business
+date and as known at a recording time; reporters, clerks and auditors read them. The API never
+brings the read models up to date itself (``ar serve`` or ``ar project`` run the projector), so
+every report says which event it reflects: ``as_of_position``, the place in the store's log its
+read models had reached when it was read (at least; the projector may have moved on while it was
+read). ``GET /v1/projections`` says how far each read model is behind the newest event.
 Amounts are decimal strings in the currency beside them.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -24,7 +25,10 @@ from pydantic import BaseModel, Field
 from projections.audit_trail import AuditRow, AuditTrail, audit_trail, event_types
 from projections.balances import AccountBalances
 from projections.catalogue import read_models
+from projections.collections import Collections, WorklistRow, worklist
 from projections.database import Database, stored_moment
+from projections.explain import FIGURES, ExplanationLine, explain
+from projections.explain import UnknownFigure as NoSuchFigure
 from projections.ledger import Ledger
 from projections.open_items import OpenItems
 from projections.reports import AgingRow, aging, bucket_labels, statement, trial_balance
@@ -38,8 +42,9 @@ from services.errors import (
     InvalidRange,
     MomentOutOfRange,
     UnknownEventType,
+    UnknownFigure,
 )
-from services.fields import AmountOut
+from services.fields import AmountOut, Currency
 from services.views import amount_of, as_utc
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -214,6 +219,7 @@ def get_aging(
         basis=basis,
         buckets=bounds,
         account_number=account,
+        detail=detail,
     )
     return AgingResponse(
         as_of=as_of,
@@ -344,6 +350,203 @@ def get_statement(
         opening_balance=amount_of(found.opening_minor, currency),
         movements=movements,
         closing_balance=amount_of(found.closing_minor, currency),
+    )
+
+
+# --- collections worklist ---------------------------------------------------------------------
+
+
+class LastContactOut(BaseModel):
+    on: date = Field(description="Business date of the latest collection activity.")
+    channel: str = Field(description="call, letter, email, sms or visit.")
+    outcome: str
+
+
+class OpenPromiseOut(BaseModel):
+    amount: AmountOut = Field(description="The amount promised.")
+    pay_by: date = Field(description="The date promised; open past it until a sweep breaks it.")
+
+
+PlanStatus = Literal["current", "missed", "defaulted"]
+
+
+class WorklistRowOut(BaseModel):
+    account: str = Field(description="The account number.")
+    name: str = Field(description="The account's current name.")
+    currency: str
+    overdue: AmountOut = Field(description="Open on undisputed terms past their due date.")
+    oldest_days_past_due: int = Field(description="Of the undisputed overdue terms.")
+    priority: AmountOut = Field(
+        description="Amount-days: each undisputed overdue term's open amount (in major units) "
+        "times its days past due, added up; rows are in falling priority within a currency."
+    )
+    disputed: AmountOut = Field(
+        description="Open on overdue terms of disputed invoices; in neither overdue nor priority."
+    )
+    last_contact: LastContactOut | None = Field(
+        description="The latest collection activity by business date; null if none."
+    )
+    open_promise: OpenPromiseOut | None = Field(
+        description="The open promise to pay due first; null if none."
+    )
+    plan_status: PlanStatus | None = Field(
+        description="The gravest of the account's payment plans; null if it has none on the "
+        "worklist (completed, credited and written-off plans are not shown)."
+    )
+    dunning_level: int = Field(description="The highest level escalated to by the date; 0: none.")
+
+
+class WorklistResponse(BaseModel):
+    as_of: date
+    as_known_at: datetime | None
+    currency: str | None = Field(description="The one currency asked for; null for all.")
+    as_of_position: AsOfPosition
+    rows: list[WorklistRowOut] = Field(
+        description="Grouped by currency, then highest priority first; ties go to the oldest "
+        "days past due, then the account number."
+    )
+
+
+def _worklist_row(row: WorklistRow) -> WorklistRowOut:
+    currency = row.currency
+    contact = (
+        None
+        if row.last_contact_on is None
+        else LastContactOut(
+            on=row.last_contact_on,
+            channel=row.last_contact_channel or "",
+            outcome=row.last_contact_outcome or "",
+        )
+    )
+    promise = (
+        None
+        if row.promise_minor is None or row.promise_pay_by is None
+        else OpenPromiseOut(
+            amount=amount_of(row.promise_minor, currency), pay_by=row.promise_pay_by
+        )
+    )
+    return WorklistRowOut(
+        account=row.account_number,
+        name=row.name,
+        currency=currency,
+        overdue=amount_of(row.overdue_minor, currency),
+        oldest_days_past_due=row.oldest_days_past_due,
+        priority=row.priority,
+        disputed=amount_of(row.disputed_minor, currency),
+        last_contact=contact,
+        open_promise=promise,
+        plan_status=cast(PlanStatus | None, row.plan_status),
+        dunning_level=row.dunning_level,
+    )
+
+
+@router.get(
+    "/reports/worklist",
+    summary="The collections worklist: accounts with undisputed overdue amounts, by priority",
+)
+def get_worklist(
+    request: Request,
+    caller: ReportReaderDep,
+    as_of: Annotated[date, Query(description="Business date the terms are overdue at.")],
+    as_known_at: AsKnownAt = None,
+    currency: Annotated[
+        Currency | None, Query(description="One currency only (ISO 4217, e.g. USD).")
+    ] = None,
+) -> WorklistResponse:
+    known_at = _moment(as_known_at, "as_known_at")
+    db = _db(request)
+    position = _position(db, OpenItems.name, AccountBalances.name, Collections.name)
+    rows = worklist(db, caller.tenant_id, as_of, known_at=known_at, currency=currency)
+    return WorklistResponse(
+        as_of=as_of,
+        as_known_at=known_at,
+        currency=currency,
+        as_of_position=position,
+        rows=[_worklist_row(row) for row in rows],
+    )
+
+
+# --- explain a figure -------------------------------------------------------------------------
+
+
+class ExplanationEvent(BaseModel):
+    position: int = Field(description="The event's place in the store's log.")
+    event_type: str
+    effective_on: date = Field(description="Business date.")
+    reference: str = Field(description="The item, payment or note it concerns.")
+    note: str = Field(description="What it did to the figure, e.g. issued, payment, voided.")
+    amount: AmountOut = Field(description="Its part of the figure.")
+
+
+class ExplanationResponse(BaseModel):
+    account: str = Field(description="The account number.")
+    currency: str
+    figure: str
+    as_of: date
+    as_known_at: datetime | None
+    as_of_position: AsOfPosition
+    events: list[ExplanationEvent] = Field(description="Oldest first (by position, or by term).")
+    total: AmountOut = Field(description="The events' amounts added up: the figure itself.")
+
+
+def _explanation_event(line: ExplanationLine, currency: str) -> ExplanationEvent:
+    return ExplanationEvent(
+        position=line.position,
+        event_type=line.event_type,
+        effective_on=line.effective_on,
+        reference=line.reference,
+        note=line.note,
+        amount=amount_of(line.amount_minor, currency),
+    )
+
+
+@router.get(
+    "/reports/explain/{account_number}",
+    summary="The events that make up one of an account's figures, summing to it",
+)
+def get_explanation(
+    account_number: AccountNumber,
+    request: Request,
+    caller: ReportReaderDep,
+    figure: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[^\x00-\x1f\x7f]+$",
+            description=f"One of {', '.join(FIGURES)}; e.g. paid, outstanding:INV-1, "
+            "aging:31-60, aging:not yet due.",
+        ),
+    ],
+    as_of: Annotated[date, Query(description="Business date of the figure.")],
+    as_known_at: AsKnownAt = None,
+    buckets: Annotated[
+        str,
+        Query(max_length=200, description="Bucket limits in days for aging:<bucket>: 30,60,90."),
+    ] = "30,60,90",
+) -> ExplanationResponse:
+    bounds = _bounds(buckets)
+    known_at = _moment(as_known_at, "as_known_at")
+    db = _db(request)
+    position = _position(db, AccountBalances.name, Ledger.name, OpenItems.name, AuditTrail.name)
+    try:
+        found = explain(
+            db, caller.tenant_id, account_number, figure, as_of, known_at=known_at, buckets=bounds
+        )
+    except NoSuchFigure as unknown:
+        raise UnknownFigure(str(unknown)) from None
+    if found is None:
+        raise AccountNotFound(account_number)
+    currency = found.currency
+    return ExplanationResponse(
+        account=found.account_number,
+        currency=currency,
+        figure=found.figure,
+        as_of=found.as_of,
+        as_known_at=known_at,
+        as_of_position=position,
+        events=[_explanation_event(line, currency) for line in found.lines],
+        total=amount_of(found.total_minor, currency),
     )
 
 

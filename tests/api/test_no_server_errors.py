@@ -21,6 +21,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
+from projections.catalogue import read_models
+from projections.runner import Projector
 from services.api.app import create_app
 from services.api_keys import Role
 from services.bootstrap import Runtime, bootstrap
@@ -30,7 +32,8 @@ from tests.support import CLERK, run
 
 
 def _seeded_runtime() -> Runtime:
-    """A store in a folder of its own, with accounts the generated requests can reach."""
+    """A store in a folder of its own, with accounts the generated requests can reach, and read
+    models caught up with them (so the reports read rows, not only empty tables)."""
     runtime = bootstrap(Settings(data_dir=Path(tempfile.mkdtemp(prefix="ar-schemathesis-"))))
     for number in ("A-1", "0"):
         runtime.app.open_account(
@@ -50,6 +53,7 @@ def _seeded_runtime() -> Runtime:
         )
         run(runtime.app, charge, number)
         run(runtime.app, IssueInvoice(invoice_number="INV-1", issued_on=date(2026, 1, 3)), number)
+    Projector(runtime.app, runtime.db, read_models()).catch_up()
     return runtime
 
 

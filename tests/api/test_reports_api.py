@@ -10,6 +10,8 @@ The book every test starts from, in tenant acme (clerk-ann records all but the p
 
 and in tenant globex, account G-1, which acme never sees. The API does not project: each test
 catches the read models up itself, as ``ar serve``'s projector would.
+
+The worklist and explain tests add to the book on A-1 and A-2 (``_invoiced``), saying what.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from projections.catalogue import read_models
+from projections.explain import FIGURES
 from projections.runner import Projector
 from services.api_keys import Role
 from services.bootstrap import Runtime
@@ -76,6 +79,19 @@ def _book(client: TestClient, runtime: Runtime) -> dict[str, str]:
     globex = _headers(runtime, Role.clerk, "clerk-gil", tenant="globex")
     _ok(client.post("/v1/accounts", json={"account_number": "G-1", **OPEN}, headers=globex))
     return {"before_payment": before_payment, "after_payment": after_payment}
+
+
+def _record(client: TestClient, account: str, facts: str, body: dict[str, Any]) -> None:
+    _ok(client.post(f"/v1/accounts/{account}/{facts}", json=body))
+
+
+def _invoiced(
+    client: TestClient, account: str, number: str, amount: str, on: str, **extra: Any
+) -> None:
+    """Charge ``amount`` served on the date and invoice it that day (net 30 unless ``extra``)."""
+    charge = {"charge_id": f"ch-{number}", "code": "VISIT", "description": "Visit"}
+    _record(client, account, "charges", {**charge, "unit_price": amount, "service_date": on})
+    _record(client, account, "invoices", {"invoice_number": number, "issued_on": on, **extra})
 
 
 def _project(runtime: Runtime) -> None:
@@ -191,6 +207,182 @@ def test_the_statement_runs_from_the_opening_to_the_closing_balance(
     ]
     assert movements == [("2026-01-20", "PaymentReceived", "-40.00", "60.00")]
     assert (document["period_from"], document["period_to"]) == ("2026-01-10", "2026-03-31")
+
+
+def _worklist(client: TestClient, **params: Any) -> dict[str, Any]:
+    report: dict[str, Any] = _ok(client.get("/v1/reports/worklist", params=params))
+    return report
+
+
+def test_the_worklist_puts_the_larger_amount_days_first_and_leaves_out_what_is_disputed(
+    client: TestClient, runtime: Runtime
+) -> None:
+    """As of 2026-03-31: A-1 owes 60.00 of INV-1, 54 days late (60 × 54 = 3240), and 500.00 of
+    INV-3, disputed; A-2 owes 200.00 of INV-2, due 2026-03-03, 28 days late (200 × 28 = 5600),
+    has been called, promised 150.00 and dunned once."""
+    _book(client, runtime)
+    _invoiced(client, "A-1", "INV-3", "500.00", "2026-01-10")
+    _record(
+        client,
+        "A-1",
+        "disputes",
+        {"dispute_id": "D-1", "invoice_number": "INV-3", "opened_on": "2026-01-20"},
+    )
+    _invoiced(client, "A-2", "INV-2", "200.00", "2026-02-01")
+    _record(client, "A-2", "dunning-escalations", {"level": 1, "escalated_on": "2026-03-10"})
+    _record(
+        client,
+        "A-2",
+        "collection-activities",
+        {"channel": "call", "outcome": "Will pay in April", "occurred_on": "2026-03-20"},
+    )
+    _record(
+        client,
+        "A-2",
+        "promises-to-pay",
+        {"amount": "150.00", "pay_by": "2026-04-15", "promised_on": "2026-03-20"},
+    )
+    _project(runtime)
+
+    report = _worklist(client, as_of="2026-03-31")
+
+    assert report["rows"] == [
+        {
+            "account": "A-2",
+            "name": "Ann",
+            "currency": "USD",
+            "overdue": "200.00",
+            "oldest_days_past_due": 28,
+            "priority": "5600.00",
+            "disputed": "0.00",
+            "last_contact": {"on": "2026-03-20", "channel": "call", "outcome": "Will pay in April"},
+            "open_promise": {"amount": "150.00", "pay_by": "2026-04-15"},
+            "plan_status": None,
+            "dunning_level": 1,
+        },
+        {
+            "account": "A-1",
+            "name": "Ann",
+            "currency": "USD",
+            "overdue": "60.00",
+            "oldest_days_past_due": 54,
+            "priority": "3240.00",
+            "disputed": "500.00",
+            "last_contact": None,
+            "open_promise": None,
+            "plan_status": None,
+            "dunning_level": 0,
+        },
+    ]
+    assert (report["as_of"], report["as_known_at"], report["currency"]) == (
+        "2026-03-31",
+        None,
+        None,
+    )
+    assert report["as_of_position"] == _trail(client)["events"][-1]["position"]
+    assert _worklist(client, as_of="2026-03-31", currency="USD")["rows"] == report["rows"]
+    assert _worklist(client, as_of="2026-03-31", currency="EUR")["rows"] == []
+    # Before INV-2 fell due, only A-1 was late.
+    assert [r["account"] for r in _worklist(client, as_of="2026-03-03")["rows"]] == ["A-1"]
+
+
+def test_the_worklist_as_known_before_the_payment_chases_the_whole_invoice(
+    client: TestClient, runtime: Runtime
+) -> None:
+    moments = _book(client, runtime)
+    _project(runtime)
+
+    [then] = _worklist(client, as_of="2026-03-31", as_known_at=moments["before_payment"])["rows"]
+
+    assert (then["account"], then["overdue"], then["priority"]) == ("A-1", "100.00", "5400.00")
+
+
+def _explain(client: TestClient, account: str, figure: str, **params: Any) -> dict[str, Any]:
+    found: dict[str, Any] = _ok(
+        client.get(f"/v1/reports/explain/{account}", params={"figure": figure, **params})
+    )
+    return found
+
+
+def _events(found: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    return [
+        (e["event_type"], e["effective_on"], e["reference"], e["note"], e["amount"])
+        for e in found["events"]
+    ]
+
+
+THIRTY_FIFTY_TWENTY = {
+    "installments": [
+        {"due_in_days": 30, "percent": "30"},
+        {"due_in_days": 60, "percent": "50"},
+        {"due_in_days": 90, "percent": "20"},
+    ]
+}
+
+
+def _instalments_paid_in_part(client: TestClient) -> None:
+    """On A-2: INV-2 of 100.00 issued 2026-01-06 in terms 30.00 due 2026-02-05, 50.00 due
+    2026-03-07 and 20.00 due 2026-04-06; 40.00 paid on 2026-01-20 fills the first term and 10.00
+    of the second, leaving 0.00, 40.00 and 20.00 open."""
+    _invoiced(client, "A-2", "INV-2", "100.00", "2026-01-06", **THIRTY_FIFTY_TWENTY)
+    _record(
+        client,
+        "A-2",
+        "payments",
+        {
+            "payment_id": "P-2",
+            "amount": "40.00",
+            "method": "cash",
+            "reference": "receipt 2",
+            "received_on": "2026-01-20",
+        },
+    )
+
+
+def test_what_is_outstanding_on_an_invoice_is_its_total_less_the_payment(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _book(client, runtime)
+    _instalments_paid_in_part(client)
+    _project(runtime)
+
+    found = _explain(client, "A-2", "outstanding:INV-2", as_of="2026-03-31")
+
+    assert _events(found) == [
+        ("InvoiceIssued", "2026-01-06", "INV-2", "issued", "100.00"),
+        ("PaymentReceived", "2026-01-20", "P-2", "payment", "-40.00"),
+    ]
+    assert (found["account"], found["currency"], found["figure"], found["as_of"]) == (
+        "A-2",
+        "USD",
+        "outstanding:INV-2",
+        "2026-03-31",
+    )
+    assert found["total"] == "60.00"
+    assert found["events"][0]["position"] < found["events"][1]["position"]
+    assert found["as_of_position"] == _trail(client)["events"][-1]["position"]
+
+
+def test_an_aging_bucket_is_explained_by_its_terms_and_each_payments_share(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _book(client, runtime)
+    _instalments_paid_in_part(client)
+    _project(runtime)
+
+    found = _explain(client, "A-2", "aging:1-30", as_of="2026-03-31")
+    aged = _aging(client, as_of="2026-03-31", account="A-2")["rows"][0]["buckets"]
+
+    assert _events(found) == [
+        ("InvoiceIssued", "2026-01-06", "INV-2", "term 2 due 2026-03-07: issued", "50.00"),
+        ("PaymentReceived", "2026-01-20", "P-2", "term 2 due 2026-03-07: payment", "-10.00"),
+    ]
+    assert found["total"] == aged["1-30"] == "40.00"
+    for buckets in ("30,60,90", "10,20"):
+        day = {"as_of": "2026-03-31", "buckets": buckets}
+        [row] = _aging(client, account="A-2", **day)["rows"]
+        for label, amount in row["buckets"].items():
+            assert _explain(client, "A-2", f"aging:{label}", **day)["total"] == amount, label
 
 
 def _trail(client: TestClient, **params: Any) -> dict[str, Any]:
@@ -309,6 +501,8 @@ def test_a_reporter_reads_reports_but_neither_commands_nor_reads_account_events(
         ("/v1/reports/trial-balance", {"as_of": "2026-03-31"}),
         ("/v1/reports/statements/A-1", {"from": "2026-01-01", "to": "2026-03-31"}),
         ("/v1/reports/audit-trail", {}),
+        ("/v1/reports/worklist", {"as_of": "2026-03-31"}),
+        ("/v1/reports/explain/A-1", {"figure": "balance", "as_of": "2026-03-31"}),
     ]
 
     for path, params in reports:
@@ -344,6 +538,16 @@ def test_a_report_never_shows_another_tenants_accounts(
     assert _types(trail) == [("G-1", "Opened")]
     aging = _ok(client.get("/v1/reports/aging", params={"as_of": "2026-03-31"}, headers=globex))
     assert aging["rows"] == []
+    worklist = _ok(
+        client.get("/v1/reports/worklist", params={"as_of": "2026-03-31"}, headers=globex)
+    )
+    assert worklist["rows"] == []
+    explained = client.get(
+        "/v1/reports/explain/A-1",
+        params={"figure": "balance", "as_of": "2026-03-31"},
+        headers=globex,
+    )
+    assert (explained.status_code, explained.json()["code"]) == (404, "account_not_found")
 
 
 def _refused(client: TestClient, path: str, params: dict[str, Any]) -> tuple[int, str, str]:
@@ -359,12 +563,15 @@ def test_bad_report_queries_are_refused_with_a_code_and_the_field(
 ) -> None:
     _book(client, runtime)
     _project(runtime)
-    aging, statement, trail = (
+    aging, statement, trail, worklist, explain = (
         "/v1/reports/aging",
         "/v1/reports/statements/A-1",
         "/v1/reports/audit-trail",
+        "/v1/reports/worklist",
+        "/v1/reports/explain/A-1",
     )
     period = {"from": "2026-01-01", "to": "2026-03-31"}
+    day = {"as_of": "2026-03-31"}
 
     cases = {
         (aging, "missing as_of"): ({}, (422, "invalid_request", "as_of")),
@@ -412,6 +619,53 @@ def test_bad_report_queries_are_refused_with_a_code_and_the_field(
             {"actor": "ann\x00"},
             (422, "invalid_request", "actor"),
         ),
+        (worklist, "missing as_of"): ({}, (422, "invalid_request", "as_of")),
+        (worklist, "a currency in lower case"): (
+            {**day, "currency": "usd"},
+            (422, "invalid_request", "currency"),
+        ),
+        (explain, "missing figure"): (day, (422, "invalid_request", "figure")),
+        (explain, "an unknown figure"): (
+            {**day, "figure": "owed"},
+            (422, "unknown_figure", "figure"),
+        ),
+        (explain, "an item never issued"): (
+            {**day, "figure": "outstanding:INV-9"},
+            (422, "unknown_figure", "figure"),
+        ),
+        (explain, "a bucket not among the buckets"): (
+            {**day, "figure": "aging:1-30", "buckets": "10,20"},
+            (422, "unknown_figure", "figure"),
+        ),
+        (explain, "falling buckets"): (
+            {**day, "figure": "aging:1-30", "buckets": "60,30"},
+            (422, "invalid_buckets", "buckets"),
+        ),
+        (explain, "a control character in the figure"): (
+            {**day, "figure": "outstanding:INV-1\x00"},
+            (422, "invalid_request", "figure"),
+        ),
+        (explain.replace("A-1", "NOPE"), "an unknown account"): (
+            {**day, "figure": "balance"},
+            (404, "account_not_found", "account_number"),
+        ),
     }
     for (path, case), (params, expected) in cases.items():
         assert _refused(client, path, params) == expected, case
+
+
+def test_an_unknown_figure_is_refused_with_the_figures_there_are(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _book(client, runtime)
+    _project(runtime)
+
+    figure = client.get("/v1/reports/explain/A-1", params={"figure": "owed", "as_of": "2026-03-31"})
+    bucket = client.get(
+        "/v1/reports/explain/A-1", params={"figure": "aging:1-10", "as_of": "2026-03-31"}
+    )
+
+    assert figure.json()["detail"] == f"no figure 'owed'; the figures are {', '.join(FIGURES)}"
+    assert bucket.json()["detail"] == (
+        "no aging bucket '1-10'; the buckets are not yet due, 1-30, 31-60, 61-90, over 90"
+    )

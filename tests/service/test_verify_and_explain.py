@@ -230,3 +230,27 @@ def test_ar_explain_prints_the_events_and_their_sum(
     )
     assert unknown.exit_code == 2
     assert "no figure 'profit'" in unknown.stderr
+
+
+def _aging_figures(
+    runtime: Runtime, as_of: date, basis: str, buckets: tuple[int, ...], *, detail: bool
+) -> list[tuple[str, dict[str, int], int, int]]:
+    rows = aging(runtime.db, TENANT, as_of, basis=basis, buckets=buckets, detail=detail)
+    return [(r.account_number, r.buckets, r.unapplied_credit_minor, r.disputed_minor) for r in rows]
+
+
+@pytest.mark.parametrize("basis", ["due", "invoice"])
+def test_aging_summed_by_the_database_equals_aging_summed_from_its_lines(
+    runtime: Runtime, basis: str
+) -> None:
+    story(runtime)
+    days = [date(2026, 1, 1), date(2026, 2, 4), date(2026, 2, 5), date(2026, 3, 6)]
+    days += [date(2026, 5, 1), date(2027, 1, 1), date(1, 1, 2)]
+    for as_of in days:
+        for buckets in ((30, 60, 90), (1, 45), (7,)):
+            summed = _aging_figures(runtime, as_of, basis, buckets, detail=False)
+            lined = _aging_figures(runtime, as_of, basis, buckets, detail=True)
+            assert summed == lined, (as_of, buckets)
+    (row,) = aging(runtime.db, TENANT, date(2026, 3, 15), account_number="A-1", detail=False)
+    assert row.lines == []
+    assert row.open_minor == 6000

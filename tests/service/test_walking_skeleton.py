@@ -101,14 +101,19 @@ def test_the_balance_projection_matches_the_aggregate_and_tracks_its_position(
 
 
 class _FailsOnPayments(ReadModel):
-    """A read model that breaks on the third event, to show a batch is all or nothing."""
+    """A read model whose writes break when its batch has a payment, after the balances
+    were written in the same transaction: a batch is all or nothing."""
 
     name: ClassVar[str] = "fails_on_payments"
     table_names: ClassVar[list[str]] = []
     tables: ClassVar[list[str]] = []
+    saw_payment = False
 
-    def handle(self, c: Cursor, db: Database, change: Change) -> None:
-        if change.event_type == "PaymentReceived":
+    def handle(self, change: Change) -> None:
+        self.saw_payment |= change.event_type == "PaymentReceived"
+
+    def flush(self, c: Cursor, db: Database) -> None:
+        if self.saw_payment:
             raise RuntimeError("projector crashed mid-batch")
 
 
