@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from projections.database import Database
 from services.api_keys import ApiKeys
 from services.app import Receivables
+from services.relay_positions import POSITIONS_TABLE
 from services.settings import Settings
 
 
@@ -68,4 +69,5 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
     app = Receivables(env=eventsourcing_env(settings))
     keys = ApiKeys(app.db)
     keys.create_tables()
+    app.db.create_tables([POSITIONS_TABLE])
     return Runtime(settings=settings, app=app, keys=keys)

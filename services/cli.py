@@ -135,11 +135,22 @@ def project() -> None:
 
 
 @app.command()
-def relay() -> None:
+def relay(
+    status: Annotated[
+        bool, typer.Option("--status", help="Print the relay's position and lag, then exit.")
+    ] = False,
+) -> None:
     """Publish every recorded event to Kafka, in order per account, until stopped."""
     from services.relay import Relay
+    from services.relay_positions import relay_position
 
     runtime = _runtime()
+    if status:
+        head = runtime.app.recorder.max_notification_id() or 0
+        position = relay_position(runtime.db)
+        runtime.close()
+        typer.echo(f"published through position {position} of {head}: {head - position} behind")
+        return
     stop = _stop_on_signals()
     Relay(runtime).run(stop)
     runtime.close()

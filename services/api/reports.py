@@ -45,6 +45,7 @@ from services.errors import (
     UnknownFigure,
 )
 from services.fields import AmountOut, Currency
+from services.relay_positions import relay_position
 from services.views import amount_of, as_utc
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -681,6 +682,9 @@ class ProjectionOut(BaseModel):
 class ProjectionsResponse(BaseModel):
     head_position: int = Field(description="The newest event in the store.")
     projections: list[ProjectionOut]
+    relay: ProjectionOut = Field(
+        description="The Kafka relay: the last event published to the topic, and its lag."
+    )
 
 
 @router.get(
@@ -689,10 +693,16 @@ class ProjectionsResponse(BaseModel):
     summary="How far each read model is behind the event store",
 )
 def get_projections(request: Request, caller: CallerDep) -> ProjectionsResponse:
-    progress = read_model_progress(request.app.state.runtime.app, _db(request), read_models())
+    runtime = request.app.state.runtime
+    progress = read_model_progress(runtime.app, _db(request), read_models())
+    head = max((p.head for p in progress), default=0)
+    published = relay_position(runtime.db)
     return ProjectionsResponse(
-        head_position=max((p.head for p in progress), default=0),
+        head_position=head,
         projections=[
             ProjectionOut(name=p.name, position=p.position, behind=p.behind) for p in progress
         ],
+        relay=ProjectionOut(
+            name="kafka relay", position=published, behind=max(0, head - published)
+        ),
     )

@@ -487,6 +487,8 @@ def test_projection_lag_is_what_was_recorded_and_not_yet_projected(
     assert fresh["as_of_position"] == head
     assert fresh["rows"][0]["open"] == "60.00"
     assert _trail(client)["as_of_position"] == head
+    # No relay has run here: everything recorded is still to be published.
+    assert current["relay"] == {"name": "kafka relay", "position": 0, "behind": head}
 
 
 def test_a_reporter_reads_reports_but_neither_commands_nor_reads_account_events(

@@ -1,0 +1,30 @@
+"""Where the relay is up to: the last notification it published, per relay name.
+
+A row is written only after the broker acknowledged every record up to it (see
+``services.relay``), so it is a safe place to resume from and ``head - position`` is the relay's
+lag. The table is created with the product's other tables at start (``services.bootstrap``).
+"""
+
+from __future__ import annotations
+
+from projections.database import Database
+
+RELAY_NAME = "kafka"
+POSITIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS relay_positions ("
+    " name TEXT PRIMARY KEY, notification_id {bigint} NOT NULL)"
+)
+
+
+def relay_position(db: Database, name: str = RELAY_NAME) -> int:
+    """The last notification the relay has published (0 before its first batch)."""
+    row = db.query_one("SELECT notification_id FROM relay_positions WHERE name = ?", (name,))
+    return int(row["notification_id"]) if row else 0
+
+
+def record_relay_position(db: Database, notification_id: int, name: str = RELAY_NAME) -> None:
+    db.execute(
+        "INSERT INTO relay_positions (name, notification_id) VALUES (?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET notification_id = excluded.notification_id",
+        (name, notification_id),
+    )
