@@ -24,11 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.history import record
 from services.bootstrap import Runtime, bootstrap
 from services.commands import PostCharge
+from services.envelope import SCHEMA_VERSION
+from services.event_contract import validate
 from services.relay import Relay
 from services.relay_lock import AdvisoryLock, FileLock
 from services.relay_positions import relay_position
@@ -36,6 +39,7 @@ from services.settings import Settings
 from tests.support import CLERK
 
 REPO = Path(__file__).resolve().parents[2]
+SCHEMAS = REPO / "schemas/events" / f"v{SCHEMA_VERSION}"
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,17 @@ def test_ten_thousand_events_of_five_hundred_accounts_are_each_published_once_in
     assert len(records) == 10_000
     assert assert_every_event_once_in_order(records, head) == 0
     assert relay_position(store.db) == head
+    validators: dict[str, Draft202012Validator] = {}
+    for published in records:
+        kind = published.value["type"]
+        if kind not in validators:
+            schema = json.loads((SCHEMAS / f"{kind}.json").read_text())
+            validators[kind] = Draft202012Validator(
+                schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+            )
+        validators[kind].validate(published.value)  # the committed JSON Schema of its type
+        validate(published.value)  # and the pydantic model it was exported from
+    assert set(validators) == {"Opened", "ChargePosted", "InvoiceIssued", "PaymentReceived"}
     one = records[0]
     assert one.headers["event_id"] == one.value["event_id"]
     assert one.headers["position"] == str(one.value["position"])
