@@ -31,7 +31,7 @@ lint: env ## Ruff: lint rules and formatting
 
 .PHONY: typecheck
 typecheck: env ## mypy (strict on domain/)
-	@$(UV) run --frozen mypy domain services projections bench
+	@$(UV) run --frozen mypy domain services projections bench examples
 
 .PHONY: infra-up
 infra-up: ## Install (if needed) and start PostgreSQL and Kafka on 127.0.0.1
