@@ -16,19 +16,17 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 from jsonschema import Draft202012Validator
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.history import record
-from services.bootstrap import Runtime, bootstrap
+from services.bootstrap import Runtime
 from services.commands import PostCharge
 from services.envelope import SCHEMA_VERSION
 from services.event_contract import validate
@@ -102,26 +100,6 @@ def assert_every_event_once_in_order(records: list[Published], head: int) -> int
     return len(records) - len(first)
 
 
-@pytest.fixture
-def relay_settings(
-    fresh_postgres_url: str, kafka_bootstrap: str, kafka_topic: str, tmp_path: Path
-) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        database_url=fresh_postgres_url,  # type: ignore[arg-type]
-        kafka_bootstrap=kafka_bootstrap,
-        kafka_topic=kafka_topic,
-        log_level="WARNING",
-    )
-
-
-@pytest.fixture
-def store(relay_settings: Settings) -> Iterator[Runtime]:
-    runtime = bootstrap(relay_settings)
-    yield runtime
-    runtime.close()
-
-
 def publish_all(relay: Relay) -> None:
     relay.ensure_topic()
     while relay.publish_pending():
@@ -129,17 +107,17 @@ def publish_all(relay: Relay) -> None:
 
 
 def test_ten_thousand_events_of_five_hundred_accounts_are_each_published_once_in_order(
-    store: Runtime, kafka_bootstrap: str, kafka_topic: str
+    kafka_runtime: Runtime, kafka_bootstrap: str, kafka_topic: str
 ) -> None:
-    head = record(store.app, "acme", accounts=500, commands_each=19)
+    head = record(kafka_runtime.app, "acme", accounts=500, commands_each=19)
     assert head == 10_000
-    relay = Relay(store)
+    relay = Relay(kafka_runtime)
     publish_all(relay)
     relay.close()
     records = read_topic(kafka_bootstrap, kafka_topic)
     assert len(records) == 10_000
     assert assert_every_event_once_in_order(records, head) == 0
-    assert relay_position(store.db) == head
+    assert relay_position(kafka_runtime.db) == head
     validators: dict[str, Draft202012Validator] = {}
     for published in records:
         kind = published.value["type"]
@@ -159,22 +137,22 @@ def test_ten_thousand_events_of_five_hundred_accounts_are_each_published_once_in
 
 
 def test_a_relay_that_died_after_the_ack_but_before_its_bookkeeping_does_not_publish_again(
-    store: Runtime, kafka_bootstrap: str, kafka_topic: str
+    kafka_runtime: Runtime, kafka_bootstrap: str, kafka_topic: str
 ) -> None:
-    head = record(store.app, "acme", accounts=20, commands_each=5)
-    relay = Relay(store, batch_size=1_000)
+    head = record(kafka_runtime.app, "acme", accounts=20, commands_each=5)
+    relay = Relay(kafka_runtime, batch_size=1_000)
     relay.ensure_topic()
     # Publish everything but "die" before recording the position: the broker has it all.
     relay._record_position = lambda _position: None  # type: ignore[method-assign]
     assert relay.publish_pending() == head
     relay.close()
-    assert relay_position(store.db) == 0
+    assert relay_position(kafka_runtime.db) == 0
 
-    restarted = Relay(store, batch_size=1_000)
+    restarted = Relay(kafka_runtime, batch_size=1_000)
     assert restarted.publish_pending() == head
     restarted.close()
     assert restarted.skipped == head
-    assert relay_position(store.db) == head
+    assert relay_position(kafka_runtime.db) == head
     records = read_topic(kafka_bootstrap, kafka_topic)
     assert assert_every_event_once_in_order(records, head) == 0
 
@@ -199,29 +177,29 @@ def _relay_process(settings: Settings, batch_size: int) -> subprocess.Popen[byte
 
 
 def test_a_relay_killed_twenty_times_while_publishing_loses_nothing_and_keeps_order(
-    store: Runtime, relay_settings: Settings, kafka_bootstrap: str, kafka_topic: str
+    kafka_runtime: Runtime, kafka_settings: Settings, kafka_bootstrap: str, kafka_topic: str
 ) -> None:
-    head = record(store.app, "acme", accounts=300, commands_each=15)
+    head = record(kafka_runtime.app, "acme", accounts=300, commands_each=15)
     rng = random.Random(11)
     for _ in range(20):
-        before = relay_position(store.db)
-        process = _relay_process(relay_settings, batch_size=25)
+        before = relay_position(kafka_runtime.db)
+        process = _relay_process(kafka_settings, batch_size=25)
         deadline = time.monotonic() + 60
-        while relay_position(store.db) == before and time.monotonic() < deadline:
+        while relay_position(kafka_runtime.db) == before and time.monotonic() < deadline:
             time.sleep(0.005)
         time.sleep(rng.uniform(0, 0.05))
         process.send_signal(signal.SIGKILL)
         process.wait()
-    assert relay_position(store.db) < head, "the kills should land while there is work left"
-    process = _relay_process(relay_settings, batch_size=500)
+    assert relay_position(kafka_runtime.db) < head, "the kills should land while there is work left"
+    process = _relay_process(kafka_settings, batch_size=500)
     try:
         deadline = time.monotonic() + 120
-        while relay_position(store.db) < head and time.monotonic() < deadline:
+        while relay_position(kafka_runtime.db) < head and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
-    assert relay_position(store.db) == head
+    assert relay_position(kafka_runtime.db) == head
     duplicates = assert_every_event_once_in_order(read_topic(kafka_bootstrap, kafka_topic), head)
     assert duplicates == 0
 
@@ -236,10 +214,10 @@ def _kafka(command: str) -> None:
 
 
 def test_a_broker_outage_under_load_fails_no_command_and_loses_no_event(
-    store: Runtime, kafka_bootstrap: str, kafka_topic: str
+    kafka_runtime: Runtime, kafka_bootstrap: str, kafka_topic: str
 ) -> None:
-    record(store.app, "acme", accounts=50, commands_each=2)
-    relay = Relay(store, batch_size=200)
+    record(kafka_runtime.app, "acme", accounts=50, commands_each=2)
+    relay = Relay(kafka_runtime, batch_size=200)
     relay.ensure_topic()
     stop_relay, stop_load = threading.Event(), threading.Event()
     failures: list[BaseException] = []
@@ -249,7 +227,7 @@ def test_a_broker_outage_under_load_fails_no_command_and_loses_no_event(
         while not stop_load.is_set():
             number = f"C0-{sent[0] % 50}"
             try:
-                store.app.execute(
+                kafka_runtime.app.execute(
                     tenant_id="acme",
                     account_number=number,
                     command=PostCharge(
@@ -282,23 +260,23 @@ def test_a_broker_outage_under_load_fails_no_command_and_loses_no_event(
     time.sleep(1)
     stop_load.set()
     loader.join()
-    head = store.app.recorder.max_notification_id() or 0
+    head = kafka_runtime.app.recorder.max_notification_id() or 0
     deadline = time.monotonic() + 120
-    while relay_position(store.db) < head and time.monotonic() < deadline:
+    while relay_position(kafka_runtime.db) < head and time.monotonic() < deadline:
         time.sleep(0.2)
     stop_relay.set()
     publisher.join(timeout=60)
     assert failures == []
-    assert relay_position(store.db) == head
+    assert relay_position(kafka_runtime.db) == head
     records = read_topic(kafka_bootstrap, kafka_topic)
     assert assert_every_event_once_in_order(records, head) == 0
 
 
 def test_a_second_relay_stands_by_while_the_first_holds_the_lock(
-    store: Runtime, kafka_bootstrap: str, kafka_topic: str
+    kafka_runtime: Runtime, kafka_bootstrap: str, kafka_topic: str
 ) -> None:
-    head = record(store.app, "acme", accounts=40, commands_each=5)
-    first, second = Relay(store, batch_size=20), Relay(store, batch_size=20)
+    head = record(kafka_runtime.app, "acme", accounts=40, commands_each=5)
+    first, second = Relay(kafka_runtime, batch_size=20), Relay(kafka_runtime, batch_size=20)
     assert first.lock.acquire()
     assert not second.lock.acquire()
     stop = threading.Event()
@@ -306,13 +284,13 @@ def test_a_second_relay_stands_by_while_the_first_holds_the_lock(
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 60
-    while relay_position(store.db) < head and time.monotonic() < deadline:
+    while relay_position(kafka_runtime.db) < head and time.monotonic() < deadline:
         time.sleep(0.1)
     assert second.lock.held() is False
     stop.set()
     for thread in threads:
         thread.join(timeout=30)
-    assert relay_position(store.db) == head
+    assert relay_position(kafka_runtime.db) == head
     assert assert_every_event_once_in_order(read_topic(kafka_bootstrap, kafka_topic), head) == 0
     # The lock went with the first relay: the second takes it now.
     assert second.lock.acquire()

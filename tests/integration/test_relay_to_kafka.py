@@ -8,31 +8,11 @@ from __future__ import annotations
 import json
 import subprocess
 from collections import defaultdict
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from services.bootstrap import Runtime, bootstrap
+from services.bootstrap import Runtime
 from services.relay import Relay
-from services.settings import Settings
 from tests.support import open_charge_and_pay, payment, run
-
-
-@pytest.fixture
-def relay_runtime(
-    fresh_postgres_url: str, kafka_bootstrap: str, kafka_topic: str, tmp_path: Path
-) -> Iterator[Runtime]:
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=fresh_postgres_url,
-        kafka_bootstrap=kafka_bootstrap,
-        kafka_topic=kafka_topic,  # type: ignore[arg-type]
-    )
-    runtime = bootstrap(settings)
-    yield runtime
-    runtime.close()
 
 
 def _consume_with_kcat(bootstrap_servers: str, topic: str, expected: int) -> list[dict[str, Any]]:
@@ -76,11 +56,11 @@ def _consume_with_kcat(bootstrap_servers: str, topic: str, expected: int) -> lis
 
 
 def test_each_event_is_published_once_keyed_by_account_in_version_order(
-    relay_runtime: Runtime, kafka_bootstrap: str, kafka_topic: str
+    kafka_runtime: Runtime, kafka_bootstrap: str, kafka_topic: str
 ) -> None:
-    first = open_charge_and_pay(relay_runtime.app, account_number="A-1")
-    second = open_charge_and_pay(relay_runtime.app, account_number="A-2")
-    relay = Relay(relay_runtime)
+    first = open_charge_and_pay(kafka_runtime.app, account_number="A-1")
+    second = open_charge_and_pay(kafka_runtime.app, account_number="A-2")
+    relay = Relay(kafka_runtime)
     relay.ensure_topic()
 
     assert relay.publish_pending() == 6
@@ -112,16 +92,16 @@ def test_each_event_is_published_once_keyed_by_account_in_version_order(
 
 
 def test_a_restarted_relay_resumes_after_what_the_broker_acknowledged(
-    relay_runtime: Runtime, kafka_bootstrap: str, kafka_topic: str
+    kafka_runtime: Runtime, kafka_bootstrap: str, kafka_topic: str
 ) -> None:
-    open_charge_and_pay(relay_runtime.app, account_number="A-1")
-    relay = Relay(relay_runtime)
+    open_charge_and_pay(kafka_runtime.app, account_number="A-1")
+    relay = Relay(kafka_runtime)
     relay.ensure_topic()
     assert relay.publish_pending() == 3
     relay.close()
 
-    run(relay_runtime.app, payment("1.00", "pay-2"), "A-1")
-    restarted = Relay(relay_runtime)
+    run(kafka_runtime.app, payment("1.00", "pay-2"), "A-1")
+    restarted = Relay(kafka_runtime)
     assert restarted.lag() == 1
     assert restarted.publish_pending() == 1
     restarted.close()

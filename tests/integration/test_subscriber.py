@@ -12,18 +12,15 @@ import json
 import subprocess
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date
-from pathlib import Path
 from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from domain.account import Account
-from services.bootstrap import Runtime, bootstrap
+from services.bootstrap import Runtime
 from services.relay import Relay
-from services.settings import Settings
 from services.subscriber import BillingEvent, BillingEvents
 from tests.support import open_charge_and_pay, payment, run
 
@@ -35,18 +32,9 @@ class Boom(Exception):
 
 
 @pytest.fixture
-def runtime(
-    fresh_postgres_url: str, kafka_bootstrap: str, kafka_topic: str, tmp_path: Path
-) -> Iterator[Runtime]:
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=fresh_postgres_url,
-        kafka_bootstrap=kafka_bootstrap,
-        kafka_topic=kafka_topic,  # type: ignore[arg-type]
-    )
-    runtime = bootstrap(settings)
-    yield runtime
-    runtime.close()
+def runtime(kafka_runtime: Runtime) -> Runtime:
+    """The store and topic of tests/integration/conftest.py."""
+    return kafka_runtime
 
 
 @pytest.fixture
