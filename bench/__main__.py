@@ -11,22 +11,15 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import commands
+from bench.scratch import local_postgres_url
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _postgres_url() -> str:
-    script = REPO / "deploy/local/postgres.sh"
-    return subprocess.run(  # noqa: S603 - the project's own script
-        [str(script), "dsn"], check=True, capture_output=True, text=True
-    ).stdout.strip()
 
 
 def _machine() -> dict[str, Any]:
@@ -71,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/latest.json")
     args = parser.parse_args(argv)
 
-    url = _postgres_url()
+    url = local_postgres_url()
     figures = [commands_figure(url, args.runs, args.seconds, args.clients)]
     result = {
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),

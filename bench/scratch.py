@@ -7,10 +7,12 @@ worker has gone (it yields within moments).
 
 from __future__ import annotations
 
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -40,3 +42,11 @@ def drop_database(server_url: str, name: str, attempts: int = 50) -> None:
             time.sleep(0.1)
         else:
             return
+
+
+def local_postgres_url() -> str:
+    """The address of the PostgreSQL cluster ``deploy/local`` runs."""
+    script = Path(__file__).resolve().parent.parent / "deploy/local/postgres.sh"
+    return subprocess.run(  # noqa: S603 - the project's own script
+        [str(script), "dsn"], check=True, capture_output=True, text=True
+    ).stdout.strip()

@@ -93,6 +93,7 @@ def explain(
     *,
     known_at: datetime | None = None,
     buckets: Sequence[int] = DEFAULT_BUCKETS,
+    basis: str = "due",
     prefix: str = "",
 ) -> Explanation | None:
     """The events behind ``figure`` of the account; None if there is no such account."""
@@ -119,7 +120,7 @@ def explain(
             )
             raise UnknownFigure(msg)
         found.lines = _aging_bucket(
-            db, tenant_id, account_number, subject, as_of, known_at, buckets
+            db, tenant_id, account_number, subject, as_of, known_at, buckets, basis
         )
     else:
         msg = f"no figure {figure!r}; the figures are {', '.join(FIGURES)}"
@@ -274,6 +275,7 @@ def _aging_bucket(
     as_of: date,
     known_at: datetime | None,
     buckets: Sequence[int],
+    basis: str,
 ) -> list[ExplanationLine]:
     """Each term of the bucket: its amount from the issuing event, then each movement's share.
 
@@ -291,7 +293,13 @@ def _aging_bucket(
     shape = {(r["item_number"], int(r["term_index"])): r for r in terms}
     lines: list[ExplanationLine] = []
     for line in aging_lines(
-        db, tenant_id, as_of, known_at=known_at, buckets=buckets, account_number=account_number
+        db,
+        tenant_id,
+        as_of,
+        known_at=known_at,
+        basis=basis,
+        buckets=buckets,
+        account_number=account_number,
     ):
         if line.bucket != bucket:
             continue

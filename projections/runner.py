@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import structlog
 from eventsourcing.application import Application
 
 from projections.database import Cursor, Database
@@ -88,6 +89,10 @@ class ReplayFailed(Exception):
         self.position = position
         self.error = error
 
+
+#: The longest pause between attempts while projecting fails.
+RETRY_MOST_SECONDS = 30.0
+log = structlog.get_logger("receivables.projector")
 
 #: A catch-up that applied this many events refreshes the planner's statistics.
 ANALYZE_AFTER = 5_000
@@ -287,6 +292,26 @@ class Projector:
                     c.execute(f"ANALYZE {model.t(table)}")
 
     def run(self, stop: threading.Event, poll_seconds: float = 0.2) -> None:
+        """Keep the models current until stopped. Nothing ends it but ``stop``: a batch another
+        projector applied first is simply read past; any other failure (the database gone, an
+        event that cannot be applied) is logged once, and retried with a growing pause, so a
+        projector inside ``ar serve`` never dies silently while the API goes on."""
+        failing: str | None = None
+        pause = poll_seconds
         while not stop.is_set():
-            if self.project_pending() == 0:
+            try:
+                applied = self.project_pending()
+            except TrackingConflict:
+                continue
+            except Exception as error:
+                if failing != str(error):
+                    log.error("projector failing; retrying", error=str(error))
+                    failing = str(error)
+                pause = min(RETRY_MOST_SECONDS, pause * 2)
+                stop.wait(pause)
+                continue
+            if failing is not None:
+                log.info("projector recovered", was=failing)
+                failing, pause = None, poll_seconds
+            if applied == 0:
                 stop.wait(poll_seconds)

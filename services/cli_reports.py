@@ -210,6 +210,9 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         as_of: AsOf,
         as_known_at: AsKnownAtOption = None,
         buckets: Annotated[str, typer.Option(help="Bucket limits in days.")] = "30,60,90",
+        basis: Annotated[
+            Basis, typer.Option(help="For aging:<bucket>: age by due or invoice date.")
+        ] = Basis.due,
         form: FormatOption = Format.text,
     ) -> None:
         """The events that make up a figure, each with its amount, and their sum."""
@@ -227,6 +230,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                 as_of.date(),
                 known_at=as_utc(as_known_at),
                 buckets=bounds,
+                basis=basis.value,
             )
         except UnknownFigure as unknown:
             typer.echo(f"error: {unknown}", err=True)

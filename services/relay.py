@@ -32,7 +32,6 @@ Guarantees, and how they are kept:
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
@@ -61,10 +60,21 @@ BACKOFF_FIRST_SECONDS = 0.5
 BACKOFF_MOST_SECONDS = 30.0
 #: How often a relay standing by tries the lock again.
 STANDBY_SECONDS = 2.0
+#: Records read from the end of each partition to learn what a cut-short batch delivered.
+TAIL_RECORDS = 2_000
 
 
 class KafkaUnavailable(Exception):
     """The broker did not take a batch; nothing after the recorded position counts as sent."""
+
+
+class LockLost(Exception):
+    """This relay does not hold the relay lock (another does, or its connection died while a
+    batch was being published)."""
+
+
+class RelayStopped(Exception):
+    """Publishing would break a guarantee; the relay stops and says why."""
 
 
 class Relay:
@@ -84,8 +94,8 @@ class Relay:
         self.lock = lock or relay_lock(self.settings, self.topic)
         self._producer_factory = producer_factory or self._default_producer
         self._producer: KafkaProducer | None = None
-        #: Per partition, the highest position the broker already holds (learnt, not assumed).
-        self._published: dict[int, int] | None = None
+        #: Positions beyond the recorded one that the broker already holds (learnt, not assumed).
+        self._published: set[int] | None = None
         self._partitions: list[int] = []
         self._tenant_of = lru_cache(maxsize=100_000)(self._load_tenant)
         self._partition_of = lru_cache(maxsize=100_000)(self._hash_partition)
@@ -101,6 +111,10 @@ class Relay:
             linger_ms=5,
             max_in_flight_requests_per_connection=5,
             max_block_ms=10_000,
+            # A record not delivered by then fails, before the relay gives up on the batch
+            # (ACK_TIMEOUT_SECONDS): no record of a given-up batch is still being retried.
+            request_timeout_ms=10_000,
+            delivery_timeout_ms=20_000,
             client_id="receivables-relay",
         )
 
@@ -114,8 +128,8 @@ class Relay:
         """Forget the producer after a failure: what it still buffers is not ours to trust."""
         if self._producer is not None:
             try:
-                self._producer.close(timeout=0)
-            except Exception as error:  # closing a broken client may fail any way
+                self._producer.close(timeout=5)
+            except Exception as error:
                 log.debug("producer close failed", error=str(error))
             self._producer = None
 
@@ -153,9 +167,25 @@ class Relay:
         """Events recorded but not yet published."""
         return max(0, (self.runtime.app.recorder.max_notification_id() or 0) - self.position())
 
-    def learn_published(self) -> dict[int, int]:
-        """Read the last record of each partition: the highest position each already holds."""
-        self._partitions = sorted(self.producer.partitions_for(self.topic))
+    def learn_published(self) -> set[int]:
+        """The positions after the recorded one that the broker already holds.
+
+        Only the batch that was being sent when a relay died or Kafka failed can be on the
+        broker without being recorded, and a batch puts at most ``batch_size`` records in a
+        partition: so the tail of each partition that long is read, and the positions found
+        beyond the recorded one are the events not to send again. A partition emptied by
+        retention, or a record that is not the relay's (no numeric position), is no obstacle.
+        """
+        partitions = sorted(self.producer.partitions_for(self.topic))
+        if self._partitions and partitions != self._partitions:
+            msg = (
+                f"the topic {self.topic} went from {len(self._partitions)} to {len(partitions)}"
+                " partitions: accounts would move between partitions and lose their order"
+            )
+            raise RelayStopped(msg)
+        self._partitions = partitions
+        recorded = self.position()
+        tail = max(self.batch_size, TAIL_RECORDS)
         consumer = KafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap,
             enable_auto_commit=False,
@@ -163,25 +193,26 @@ class Relay:
             client_id="receivables-relay-tail",
             request_timeout_ms=15_000,
         )
+        published: set[int] = set()
         try:
-            partitions = [TopicPartition(self.topic, p) for p in self._partitions]
-            consumer.assign(partitions)
-            ends = consumer.end_offsets(partitions)
-            published = dict.fromkeys(self._partitions, 0)
-            waiting = {tp for tp in partitions if ends[tp] > 0}
+            tps = [TopicPartition(self.topic, p) for p in partitions]
+            consumer.assign(tps)
+            begins, ends = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+            waiting = {tp for tp in tps if ends[tp] > begins[tp]}
             for tp in waiting:
-                consumer.seek(tp, ends[tp] - 1)
+                consumer.seek(tp, max(begins[tp], ends[tp] - tail))
             deadline = time.monotonic() + ACK_TIMEOUT_SECONDS
             while waiting and time.monotonic() < deadline:
                 for tp, records in consumer.poll(timeout_ms=500).items():
                     for record in records:
-                        published[tp.partition] = max(
-                            published[tp.partition], _position_of(record.headers, record.value)
-                        )
+                        position = _position_of(record.headers)
+                        if position is not None and position > recorded:
+                            published.add(position)
                         if record.offset >= ends[tp] - 1:
                             waiting.discard(tp)
+                waiting = {tp for tp in waiting if consumer.position(tp) < ends[tp]}
             if waiting:
-                msg = f"could not read the last record of {len(waiting)} partitions"
+                msg = f"could not read the tail of {len(waiting)} partitions"
                 raise KafkaUnavailable(msg)
         finally:
             consumer.close()
@@ -199,6 +230,9 @@ class Relay:
 
         Raises ``KafkaUnavailable`` if the broker did not acknowledge the whole batch; the
         position then stays where it was, and the next attempt first learns what arrived."""
+        if not self.lock.held() and not self.lock.acquire():
+            msg = "another relay holds the relay lock"
+            raise LockLost(msg)
         app = self.runtime.app
         start = self.position() + 1
         notifications = app.recorder.select_notifications(start=start, limit=self.batch_size)
@@ -215,14 +249,21 @@ class Relay:
             self._published = None
             self._drop_producer()
             raise KafkaUnavailable(f"{type(error).__name__}: {error}") from error
+        if not self.lock.held():
+            # Another relay may have taken over while this batch was sent: it will learn
+            # what arrived; recording here could move the position under its feet.
+            self._published = None
+            msg = "the relay lock was lost while publishing"
+            raise LockLost(msg)
         self._record_position(notifications[-1].id)
+        self._published = published - {n.id for n in notifications}
         return len(notifications)
 
-    def _send(self, notification: Any, published: dict[int, int]) -> Any:
+    def _send(self, notification: Any, published: set[int]) -> Any:
         event: Any = self.runtime.app.mapper.to_domain_event(notification)
         key = str(event.originator_id).encode()
         partition = self._partition_of(key)
-        if notification.id <= published.get(partition, 0):
+        if notification.id in published:
             self.skipped += 1  # the broker holds it already: a batch cut short before
             return None
         tenant_id = self._tenant_of(event.originator_id)
@@ -242,53 +283,69 @@ class Relay:
     # --- running -------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        """Publish until stopped: take the lock, then keep up, riding out Kafka outages."""
+        """Publish until stopped: take the lock, then keep up, riding out outages.
+
+        Kafka or the database being unreachable, or the lock going, never ends the relay: it
+        logs once when a trouble starts and once when it is over, and retries with backoff.
+        Only ``RelayStopped`` (publishing would break a guarantee) ends it."""
         backoff = Backoff()
-        kafka_ok = True
+        trouble: str | None = None
         standing_by = False
-        while not stop.is_set():
-            if not self.lock.acquire():
-                if not standing_by:
-                    log.info("another relay holds the lock; standing by", topic=self.topic)
-                    standing_by = True
-                self._published = None
-                stop.wait(STANDBY_SECONDS)
-                continue
-            if standing_by:
-                log.info("relay lock taken; publishing", topic=self.topic)
-                standing_by = False
-            try:
-                if self._published is None:
-                    self.ensure_topic()
-                    self.learn_published()
-                    log.info(
-                        "relay publishing",
-                        topic=self.topic,
-                        position=self.position(),
-                        lag=self.lag(),
-                    )
-                sent = self.publish_pending()
-            except (KafkaUnavailable, KafkaError) as error:
-                self._published = None
-                self._drop_producer()
-                if kafka_ok:
-                    log.warning("kafka unavailable; retrying", error=str(error), lag=self.lag())
-                    kafka_ok = False
-                stop.wait(backoff.next())
-                continue
-            if not kafka_ok:
-                log.info("kafka reachable again; catching up", lag=self.lag())
-                kafka_ok = True
-            backoff.reset()
-            if sent == 0:
-                stop.wait(self.settings.relay_poll_seconds)
-        self.close()
+        try:
+            while not stop.is_set():
+                try:
+                    if not self.lock.held():
+                        self._published = None  # a new holder learns what the broker has
+                        if not self.lock.acquire():
+                            if not standing_by:
+                                log.info("another relay holds the lock; standing by")
+                                standing_by = True
+                            stop.wait(STANDBY_SECONDS)
+                            continue
+                        standing_by = False
+                        log.info("relay lock taken", topic=self.topic)
+                    if self._published is None:
+                        self.ensure_topic()
+                        self.learn_published()
+                        log.info("relay publishing", topic=self.topic, position=self.position())
+                    sent = self.publish_pending()
+                except RelayStopped:
+                    raise
+                except Exception as error:
+                    self._published = None
+                    self._drop_producer()
+                    kind = _trouble_of(error)
+                    if trouble != kind:
+                        log.warning(f"{kind}; retrying with backoff", error=str(error))
+                        trouble = kind
+                    stop.wait(backoff.next())
+                    continue
+                if trouble is not None:
+                    log.info(f"{trouble} is over; catching up", lag=self.lag())
+                    trouble = None
+                backoff.reset()
+                if sent == 0:
+                    stop.wait(self.settings.relay_poll_seconds)
+        finally:
+            self.close()
 
     def close(self) -> None:
         if self._producer is not None:
-            self._producer.close(timeout=10)
+            try:
+                self._producer.close(timeout=10)
+            except Exception as error:
+                log.debug("producer close failed", error=str(error))
             self._producer = None
         self.lock.release()
+
+
+def _trouble_of(error: Exception) -> str:
+    """What kind of trouble an error is, as logged (once per change of trouble)."""
+    if isinstance(error, (KafkaUnavailable, KafkaError)):
+        return "kafka unavailable"
+    if isinstance(error, LockLost):
+        return "relay lock lost"
+    return f"relay failing ({type(error).__name__})"
 
 
 class Backoff:
@@ -322,12 +379,12 @@ def _headers(document: dict[str, Any]) -> list[tuple[str, bytes]]:
     ]
 
 
-def _position_of(headers: Sequence[tuple[str, bytes]] | None, value: bytes | None) -> int:
-    """The notification position a published record carries (header, else the envelope)."""
+def _position_of(headers: Sequence[tuple[str, bytes]] | None) -> int | None:
+    """The notification position a record of the relay carries; None for any other record."""
     for name, raw in headers or ():
         if name == "position":
-            return int(raw)
-    try:
-        return int(json.loads(value or b"{}").get("position") or 0)
-    except (ValueError, AttributeError):
-        return 0
+            try:
+                return int(raw)
+            except ValueError:
+                return None
+    return None

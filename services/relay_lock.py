@@ -52,7 +52,17 @@ class AdvisoryLock:
         if self.held():
             return True
         self.release()
-        connection = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        # Keepalives: a lock whose server vanished must be noticed, not waited on forever.
+        connection = psycopg.connect(
+            self.url,
+            autocommit=True,
+            connect_timeout=10,
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=5,
+            keepalives_count=3,
+            options="-c statement_timeout=10000",
+        )
         row = connection.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
         if row is not None and row[0]:
             self._connection = connection

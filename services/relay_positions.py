@@ -23,8 +23,11 @@ def relay_position(db: Database, name: str = RELAY_NAME) -> int:
 
 
 def record_relay_position(db: Database, notification_id: int, name: str = RELAY_NAME) -> None:
+    """Move the position forward (never back: a relay that lost its lock cannot undo the
+    progress of the one that took it over)."""
     db.execute(
         "INSERT INTO relay_positions (name, notification_id) VALUES (?, ?)"
-        " ON CONFLICT (name) DO UPDATE SET notification_id = excluded.notification_id",
+        " ON CONFLICT (name) DO UPDATE SET notification_id = excluded.notification_id"
+        " WHERE relay_positions.notification_id < excluded.notification_id",
         (name, notification_id),
     )

@@ -525,6 +525,10 @@ def get_explanation(
         str,
         Query(max_length=200, description="Bucket limits in days for aging:<bucket>: 30,60,90."),
     ] = "30,60,90",
+    basis: Annotated[
+        Literal["due", "invoice"],
+        Query(description="For aging:<bucket>: age by due date or by invoice date."),
+    ] = "due",
 ) -> ExplanationResponse:
     bounds = _bounds(buckets)
     known_at = _moment(as_known_at, "as_known_at")
@@ -532,7 +536,14 @@ def get_explanation(
     position = _position(db, AccountBalances.name, Ledger.name, OpenItems.name, AuditTrail.name)
     try:
         found = explain(
-            db, caller.tenant_id, account_number, figure, as_of, known_at=known_at, buckets=bounds
+            db,
+            caller.tenant_id,
+            account_number,
+            figure,
+            as_of,
+            known_at=known_at,
+            buckets=bounds,
+            basis=basis,
         )
     except NoSuchFigure as unknown:
         raise UnknownFigure(str(unknown)) from None

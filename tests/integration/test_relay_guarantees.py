@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from jsonschema import Draft202012Validator
 from kafka import KafkaConsumer, TopicPartition
 
@@ -30,7 +31,7 @@ from services.bootstrap import Runtime
 from services.commands import PostCharge
 from services.envelope import SCHEMA_VERSION
 from services.event_contract import validate
-from services.relay import Relay
+from services.relay import LockLost, Relay
 from services.relay_lock import AdvisoryLock, FileLock
 from services.relay_positions import relay_position
 from services.settings import Settings
@@ -311,3 +312,66 @@ def test_the_lock_is_released_when_its_holder_goes(fresh_postgres_url: str, tmp_
     one.release()
     assert two.acquire()
     two.release()
+
+
+class _SlippingLock:
+    """A lock that is taken, then found gone: its connection died while a batch was sent."""
+
+    def __init__(self) -> None:
+        self.checks = 0
+
+    def acquire(self) -> bool:
+        return True
+
+    def held(self) -> bool:
+        self.checks += 1
+        return self.checks == 1  # held when the batch starts, gone when it is to be recorded
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_relay_that_lost_its_lock_mid_batch_does_not_record_the_batch(
+    kafka_runtime: Runtime, kafka_bootstrap: str, kafka_topic: str
+) -> None:
+    head = record(kafka_runtime.app, "acme", accounts=10, commands_each=3)
+    relay = Relay(kafka_runtime, lock=_SlippingLock())
+    relay.ensure_topic()
+    with pytest.raises(LockLost):
+        relay.publish_pending()
+    relay.close()
+    assert relay_position(kafka_runtime.db) == 0
+    # Whoever holds the lock next learns what arrived and sends nothing twice.
+    successor = Relay(kafka_runtime)
+    publish_all(successor)
+    successor.close()
+    assert successor.skipped == head
+    assert assert_every_event_once_in_order(read_topic(kafka_bootstrap, kafka_topic), head) == 0
+
+
+def test_a_relay_rides_out_failures_that_are_not_kafka(
+    kafka_runtime: Runtime, kafka_bootstrap: str, kafka_topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = record(kafka_runtime.app, "acme", accounts=10, commands_each=3)
+    relay = Relay(kafka_runtime)
+    real = relay.publish_pending
+    failures = iter([RuntimeError("database restarting"), OSError("connection reset")])
+
+    def flaky() -> int:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real()
+
+    monkeypatch.setattr(relay, "publish_pending", flaky)
+    stop = threading.Event()
+    publisher = threading.Thread(target=relay.run, args=(stop,))
+    publisher.start()
+    deadline = time.monotonic() + 60
+    while relay_position(kafka_runtime.db) < head and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    publisher.join(timeout=30)
+    assert not publisher.is_alive()
+    assert relay_position(kafka_runtime.db) == head
+    assert assert_every_event_once_in_order(read_topic(kafka_bootstrap, kafka_topic), head) == 0

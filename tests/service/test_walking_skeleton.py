@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 from decimal import Decimal
 from typing import ClassVar
@@ -132,3 +134,35 @@ def test_a_projector_that_fails_mid_batch_writes_neither_views_nor_tracking(
     assert healthy.catch_up() == 3
     row = runtime.db.query_one("SELECT balance_minor FROM account_balances")
     assert row == {"balance_minor": 1650}
+
+
+class _FailsTwice(_FailsOnPayments):
+    """Breaks on the first two batches with a payment, then works (a database blip)."""
+
+    name: ClassVar[str] = "fails_twice"
+    failures = 0
+
+    def flush(self, c: Cursor, db: Database) -> None:
+        if self.saw_payment and self.failures < 2:
+            self.failures += 1
+            self.saw_payment = False
+            raise RuntimeError("database restarting")
+
+
+def test_a_running_projector_survives_failures_and_catches_up(runtime: Runtime) -> None:
+    open_charge_and_pay(runtime.app)
+    model = _FailsTwice()
+    projector = Projector(runtime.app, runtime.db, [AccountBalances(), model])
+    stop = threading.Event()
+    worker = threading.Thread(target=projector.run, args=(stop, 0.01))
+    worker.start()
+    deadline = time.monotonic() + 30
+    while projector.positions()["account_balances"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stop.set()
+    worker.join(timeout=30)
+    assert model.failures == 2
+    assert projector.positions()["account_balances"] == 3
+    assert runtime.db.query_one("SELECT balance_minor FROM account_balances") == {
+        "balance_minor": 1650
+    }
