@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import commands
+from bench import commands, projections
 from bench.scratch import local_postgres_url
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,16 +56,61 @@ def commands_figure(url: str, runs: int, seconds: float, clients: int) -> dict[s
     }
 
 
+def projection_figures(
+    url: str, runs: int, accounts: int, commands_each: int, command_rate: float
+) -> list[dict[str, Any]]:
+    """Rebuild (against the product's command rate above), aging, relay: medians of runs."""
+    samples = [projections.measure(url, accounts, commands_each) for _ in range(runs)]
+
+    def median(path: tuple[str, str]) -> float:
+        return statistics.median(float(s[path[0]][path[1]]) for s in samples)
+
+    rebuild_rate = median(("rebuild", "events_per_second"))
+    return [
+        {
+            "figure": "projection rebuild events/s",
+            "events": samples[0]["events"],
+            "rates_per_second": {"rebuild": rebuild_rate, "product_commands": command_rate},
+            "ratio_to_baseline": round(rebuild_rate / command_rate, 2) if command_rate else None,
+            "peak_rss_mb": median(("rebuild", "peak_rss_mb")),
+            "goal": ">= 5",
+        },
+        {
+            "figure": "aging report over every account, ms",
+            "accounts": samples[0]["aging"]["accounts"],
+            "ms": {
+                "aging": median(("aging", "aging_ms")),
+                "bare_sum": median(("aging", "bare_sum_ms")),
+            },
+            "ratio_to_baseline": median(("aging", "ratio")),
+            "goal": "<= 2",
+        },
+        {
+            "figure": "relay to Kafka records/s",
+            "rates_per_second": {
+                "relay": median(("relay", "relay_per_second")),
+                "bare_producer": median(("relay", "bare_producer_per_second")),
+            },
+            "ratio_to_baseline": median(("relay", "ratio")),
+            "goal": ">= 0.8",
+        },
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed run")
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--accounts", type=int, default=2_000, help="history for projections")
+    parser.add_argument("--commands", type=int, default=10, help="commands per account")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/latest.json")
     args = parser.parse_args(argv)
 
     url = local_postgres_url()
     figures = [commands_figure(url, args.runs, args.seconds, args.clients)]
+    command_rate = figures[0]["rates_per_second"]["product"]
+    figures += projection_figures(url, args.runs, args.accounts, args.commands, command_rate)
     result = {
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": _machine(),

@@ -123,27 +123,31 @@ def relay_against_producer(runtime: Runtime, events: int) -> dict[str, float]:
     }
 
 
+def measure(url: str, accounts: int, commands: int, repeats: int = 5) -> dict[str, Any]:
+    """Record a history into a scratch database on the server at ``url``; every figure."""
+    with scratch_database(url, "projections") as scratch, TemporaryDirectory() as folder:
+        runtime = bootstrap(
+            Settings(data_dir=Path(folder), database_url=SecretStr(scratch), log_level="WARNING")
+        )
+        try:
+            events = record(runtime.app, TENANT, accounts, commands)
+            return {
+                "events": events,
+                "rebuild": rebuild(runtime),
+                "aging": aging_against_sum(runtime, repeats),
+                "relay": relay_against_producer(runtime, events),
+            }
+        finally:
+            runtime.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--accounts", type=int, default=2_000)
     parser.add_argument("--commands", type=int, default=10, help="commands per account")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    server = local_postgres_url()
-    with scratch_database(server, "projections") as url, TemporaryDirectory() as folder:
-        runtime = bootstrap(
-            Settings(data_dir=Path(folder), database_url=SecretStr(url), log_level="WARNING")
-        )
-        try:
-            events = record(runtime.app, TENANT, args.accounts, args.commands)
-            results = {
-                "events": events,
-                "rebuild": rebuild(runtime),
-                "aging": aging_against_sum(runtime, args.repeats),
-                "relay": relay_against_producer(runtime, events),
-            }
-        finally:
-            runtime.close()
+    results = measure(local_postgres_url(), args.accounts, args.commands, args.repeats)
     print(json.dumps(results, indent=2))
 
 

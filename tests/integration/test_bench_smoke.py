@@ -1,0 +1,35 @@
+"""The benchmark harness still runs end to end, at tiny sizes (benchmarks are not tests: no
+time is asserted here, only that every figure is measured next to its baseline)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_harness_measures_every_figure_next_to_its_baseline(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    tiny = ["--runs", "1", "--seconds", "0.3", "--clients", "2", "--accounts", "20"]
+    subprocess.run(
+        [sys.executable, "-m", "bench", *tiny, "--commands", "2", "--out", str(out)],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    result = json.loads(out.read_text())
+    assert result["machine"]["cores"] >= 1
+    figures = {figure["figure"]: figure for figure in result["figures"]}
+    assert set(figures) == {
+        "sustained commands/s, PostgreSQL",
+        "projection rebuild events/s",
+        "aging report over every account, ms",
+        "relay to Kafka records/s",
+    }
+    for figure in figures.values():
+        assert figure["ratio_to_baseline"] > 0, figure
+    assert figures["projection rebuild events/s"]["events"] == 20 + 20 * 2
