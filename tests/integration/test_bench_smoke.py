@@ -32,4 +32,4 @@ def test_the_harness_measures_every_figure_next_to_its_baseline(tmp_path: Path) 
     }
     for figure in figures.values():
         assert figure["ratio_to_baseline"] > 0, figure
-    assert figures["projection rebuild events/s"]["events"] == 20 + 20 * 2
+    assert figures["projection rebuild events/s"]["events"] >= 20 + 20 * 2

@@ -111,12 +111,12 @@ def test_ten_thousand_events_of_five_hundred_accounts_are_each_published_once_in
     kafka_runtime: Runtime, kafka_bootstrap: str, kafka_topic: str
 ) -> None:
     head = record(kafka_runtime.app, "acme", accounts=500, commands_each=19)
-    assert head == 10_000
+    assert head >= 10_000  # 10,000 commands; payment plans add events of their own
     relay = Relay(kafka_runtime)
     publish_all(relay)
     relay.close()
     records = read_topic(kafka_bootstrap, kafka_topic)
-    assert len(records) == 10_000
+    assert len(records) == head
     assert assert_every_event_once_in_order(records, head) == 0
     assert relay_position(kafka_runtime.db) == head
     validators: dict[str, Draft202012Validator] = {}
@@ -129,7 +129,15 @@ def test_ten_thousand_events_of_five_hundred_accounts_are_each_published_once_in
             )
         validators[kind].validate(published.value)  # the committed JSON Schema of its type
         validate(published.value)  # and the pydantic model it was exported from
-    assert set(validators) == {"Opened", "ChargePosted", "InvoiceIssued", "PaymentReceived"}
+    assert set(validators) >= {
+        "Opened",
+        "ChargePosted",
+        "InvoiceIssued",
+        "PaymentReceived",
+        "CreditNoteIssued",
+        "PaymentPlanAgreed",
+        "PlanInstallmentPaid",
+    }
     one = records[0]
     assert one.headers["event_id"] == one.value["event_id"]
     assert one.headers["position"] == str(one.value["position"])
