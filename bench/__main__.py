@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import commands, projections
+from bench import commands, projections, scale
 from bench.scratch import local_postgres_url
 
 REPO = Path(__file__).resolve().parent.parent
@@ -97,6 +97,32 @@ def projection_figures(
     ]
 
 
+def scale_figures(url: str, small: int, large: int) -> list[dict[str, Any]]:
+    """Rebuild memory at two sizes, and aging over the large history's accounts (one run)."""
+    found = scale.measure(url, small, large)
+    first, last = found["rebuilds"][0], found["rebuilds"][-1]
+    return [
+        {
+            "figure": "peak memory of a rebuild, MB",
+            "events": {"small": first["events"], "large": last["events"]},
+            "peak_rss_mb": {"small": first["peak_rss_mb"], "large": last["peak_rss_mb"]},
+            "rebuild_events_per_second": {
+                "small": first["events_per_second"],
+                "large": last["events_per_second"],
+            },
+            "growth": found["memory_growth"],
+            "goal": "< 0.10",
+        },
+        {
+            "figure": "aging report over the large history's accounts, ms",
+            "accounts": found["aging"]["accounts"],
+            "ms": {"aging": found["aging"]["aging_ms"], "bare_sum": found["aging"]["bare_sum_ms"]},
+            "ratio_to_baseline": found["aging"]["ratio"],
+            "goal": "<= 2",
+        },
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
@@ -104,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--accounts", type=int, default=2_000, help="history for projections")
     parser.add_argument("--commands", type=int, default=10, help="commands per account")
+    parser.add_argument("--small", type=int, default=100_000, help="events, rebuild memory")
+    parser.add_argument("--large", type=int, default=1_000_000, help="events, memory and aging")
+    parser.add_argument(
+        "--no-scale", action="store_true", help="skip the slow figures at 100k and 1M events"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/latest.json")
     args = parser.parse_args(argv)
 
@@ -111,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     figures = [commands_figure(url, args.runs, args.seconds, args.clients)]
     command_rate = figures[0]["rates_per_second"]["product"]
     figures += projection_figures(url, args.runs, args.accounts, args.commands, command_rate)
+    if not args.no_scale:
+        figures += scale_figures(url, args.small, args.large)
     result = {
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": _machine(),

@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_the_harness_measures_every_figure_next_to_its_baseline(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     tiny = ["--runs", "1", "--seconds", "0.3", "--clients", "2", "--accounts", "20"]
+    tiny += ["--small", "100", "--large", "300"]
     subprocess.run(
         [sys.executable, "-m", "bench", *tiny, "--commands", "2", "--out", str(out)],
         cwd=REPO,
@@ -29,7 +30,12 @@ def test_the_harness_measures_every_figure_next_to_its_baseline(tmp_path: Path) 
         "projection rebuild events/s",
         "aging report over every account, ms",
         "relay to Kafka records/s",
+        "peak memory of a rebuild, MB",
+        "aging report over the large history's accounts, ms",
     }
+    memory = figures.pop("peak memory of a rebuild, MB")
+    assert memory["peak_rss_mb"]["large"] > 0
+    assert isinstance(memory["growth"], float)
     for figure in figures.values():
         assert figure["ratio_to_baseline"] > 0, figure
     assert figures["projection rebuild events/s"]["events"] >= 20 + 20 * 2
