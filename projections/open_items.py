@@ -15,6 +15,9 @@ Tables (``{t}`` is empty for the live model):
 
 Invariant: an item's outstanding as of D, known at T, is its total less the movements with
 ``effective_on <= D`` recorded by T; a term's outstanding is what the waterfall leaves of it.
+Each term row also carries the sum of all its item's movements so far (``reduced_minor``) and
+how many disputes are open on its item (``disputes_open``): the figures as of the latest date,
+as known now, which the usual aging report ("as of today") reads from this one table.
 A voided item has one movement of its whole total, dated the void, so it owes nothing from
 then on and still shows what it owed before.
 """
@@ -36,6 +39,7 @@ def moment(change: Change) -> str:
 
 class OpenItems(ReadModel):
     name: ClassVar[str] = "open_items"
+    version: ClassVar[int] = 2
     table_names: ClassVar[list[str]] = [
         "open_items",
         "open_item_terms",
@@ -66,7 +70,14 @@ class OpenItems(ReadModel):
         " due_on {date} NOT NULL,"
         " amount_minor {money} NOT NULL CHECK (amount_minor >= 0),"
         " before_minor {money} NOT NULL CHECK (before_minor >= 0),"
+        " account_number TEXT NOT NULL,"
+        " currency TEXT NOT NULL,"
+        " issued_on {date} NOT NULL,"
+        " reduced_minor {money} NOT NULL DEFAULT 0,"
+        " disputes_open INTEGER NOT NULL DEFAULT 0,"
         " PRIMARY KEY (account_id, item_number, term_index))",
+        "CREATE INDEX IF NOT EXISTS {t}open_item_terms_by_tenant"
+        " ON {t}open_item_terms (tenant_id, account_number)",
         "CREATE TABLE IF NOT EXISTS {t}open_item_movements ("
         " position {bigint} NOT NULL,"
         " line INTEGER NOT NULL,"
@@ -82,15 +93,20 @@ class OpenItems(ReadModel):
         " PRIMARY KEY (position, line))",
         "CREATE INDEX IF NOT EXISTS {t}open_item_movements_by_item"
         " ON {t}open_item_movements (account_id, item_number, effective_on)",
+        "CREATE INDEX IF NOT EXISTS {t}open_item_movements_by_tenant"
+        " ON {t}open_item_movements (tenant_id, effective_on)",
         "CREATE TABLE IF NOT EXISTS {t}open_item_disputes ("
         " account_id TEXT NOT NULL,"
         " dispute_id TEXT NOT NULL,"
+        " tenant_id TEXT NOT NULL,"
         " item_number TEXT NOT NULL,"
         " opened_on {date} NOT NULL,"
         " opened_recorded_at {timestamp} NOT NULL,"
         " resolved_on {date},"
         " resolved_recorded_at {timestamp},"
         " PRIMARY KEY (account_id, dispute_id))",
+        "CREATE INDEX IF NOT EXISTS {t}open_item_disputes_by_tenant"
+        " ON {t}open_item_disputes (tenant_id)",
     ]
 
     def handle(self, change: Change) -> None:
@@ -129,12 +145,16 @@ class OpenItems(ReadModel):
                         term.due_on.isoformat(),
                         amount,
                         before,
+                        account.account_number,
+                        account.currency,
+                        item.issued_on.isoformat(),
                     )
                 )
                 before += amount
             self.write(
                 f"INSERT INTO {self.t('open_item_terms')} (account_id, item_number, term_index,"
-                " tenant_id, due_on, amount_minor, before_minor) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " tenant_id, due_on, amount_minor, before_minor, account_number, currency,"
+                " issued_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 *terms,
             )
         movements = [
@@ -171,13 +191,34 @@ class OpenItems(ReadModel):
                     )
                 ],
             )
+        reduced: dict[str, int] = {}
+        for number, _kind, _on, amount, _reference in movements:
+            reduced[number] = reduced.get(number, 0) + amount
+        if reduced:
+            # Additive, so the batch's updates of one item may run in any order.
+            self.write(
+                f"UPDATE {self.t('open_item_terms')} SET reduced_minor = reduced_minor + ?"
+                " WHERE account_id = ? AND item_number = ?",
+                *((amount, change.account_id, number) for number, amount in reduced.items()),
+            )
+        if isinstance(event, (Account.DisputeOpened, Account.DisputeResolved)):
+            self.write(
+                f"UPDATE {self.t('open_item_terms')} SET disputes_open = disputes_open + ?"
+                " WHERE account_id = ? AND item_number = ?",
+                (
+                    1 if isinstance(event, Account.DisputeOpened) else -1,
+                    change.account_id,
+                    event.invoice_number,
+                ),
+            )
         if isinstance(event, Account.DisputeOpened):
             self.write(
-                f"INSERT INTO {self.t('open_item_disputes')} (account_id, dispute_id,"
-                " item_number, opened_on, opened_recorded_at) VALUES (?, ?, ?, ?, ?)",
+                f"INSERT INTO {self.t('open_item_disputes')} (account_id, dispute_id, tenant_id,"
+                " item_number, opened_on, opened_recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     change.account_id,
                     event.dispute_id,
+                    account.tenant_id,
                     event.invoice_number,
                     event.effective_on.isoformat(),
                     recorded_at,

@@ -188,10 +188,14 @@ def aging(
     report over many accounts wants."""
     labels = bucket_labels(buckets)
     rows: dict[tuple[str, str], AgingRow] = {}
+    current = not detail and _nothing_dated_after(db, tenant_id, as_of, known_at)
     if not detail:
-        for account, currency, sums, disputed in _bucket_sums(
-            db, tenant_id, as_of, known_at, basis, buckets, account_number
-        ):
+        terms = (
+            _current_terms(tenant_id, account_number)
+            if current
+            else _open_terms(tenant_id, as_of, known_at, account_number)
+        )
+        for account, currency, sums, disputed in _bucket_sums(db, as_of, basis, buckets, terms):
             rows[(account, currency)] = AgingRow(
                 account, currency, dict(zip(labels, sums, strict=True)), disputed_minor=disputed
             )
@@ -215,9 +219,12 @@ def aging(
         row.buckets[line.bucket] += line.open_minor
         row.disputed_minor += line.open_minor if line.disputed else 0
         row.lines.append(line)
-    for account, currency, credit in _unapplied_credit(
-        db, tenant_id, as_of, known_at, account_number
-    ):
+    credits = (
+        _current_credit(db, tenant_id, account_number)
+        if current
+        else _unapplied_credit(db, tenant_id, as_of, known_at, account_number)
+    )
+    for account, currency, credit in credits:
         row = rows.setdefault(
             (account, currency), AgingRow(account, currency, dict.fromkeys(labels, 0))
         )
@@ -225,16 +232,61 @@ def aging(
     return [rows[key] for key in sorted(rows)]
 
 
+def _nothing_dated_after(
+    db: Database, tenant_id: str, as_of: date, known_at: datetime | None
+) -> bool:
+    """Whether the cut is "as of a date on or after everything, as known now": then every
+    movement counts and the terms' running figures are the answer (``_current_terms``)."""
+    if known_at is not None:
+        return False
+    latest = db.query_one(
+        "SELECT MAX(latest) AS latest FROM ("
+        " SELECT MAX(issued_on) AS latest FROM open_items WHERE tenant_id = ?"
+        " UNION ALL SELECT MAX(effective_on) FROM open_item_movements WHERE tenant_id = ?"
+        " UNION ALL SELECT MAX(opened_on) FROM open_item_disputes WHERE tenant_id = ?"
+        " UNION ALL SELECT MAX(resolved_on) FROM open_item_disputes WHERE tenant_id = ?"
+        " UNION ALL SELECT MAX(effective_on) FROM ledger_lines WHERE tenant_id = ?) dates",
+        [tenant_id] * 5,
+    )
+    return latest is None or latest["latest"] is None or _as_date(latest["latest"]) <= as_of
+
+
+def _current_terms(tenant_id: str, account_number: str | None) -> tuple[str, list[Any]]:
+    """SQL for every term with what is open on it after all its item's movements: one table."""
+    only_account = " AND account_number = ?" if account_number else ""
+    return (
+        "SELECT account_number, currency, due_on, issued_on, disputes_open > 0 AS disputed,"
+        " amount_minor - CASE"
+        "  WHEN reduced_minor <= before_minor THEN 0"
+        "  WHEN reduced_minor >= before_minor + amount_minor THEN amount_minor"
+        "  ELSE reduced_minor - before_minor END AS open_minor"
+        " FROM open_item_terms WHERE tenant_id = ?" + only_account,
+        [tenant_id] + ([account_number] if account_number else []),
+    )
+
+
+def _current_credit(
+    db: Database, tenant_id: str, account_number: str | None
+) -> list[tuple[str, str, int]]:
+    only_account = " AND account_number = ?" if account_number else ""
+    rows = db.query(
+        "SELECT account_number, currency, unapplied_credit_minor FROM account_balances"
+        " WHERE tenant_id = ? AND unapplied_credit_minor <> 0" + only_account,
+        [tenant_id] + ([account_number] if account_number else []),
+    )
+    return [(r["account_number"], r["currency"], int(r["unapplied_credit_minor"])) for r in rows]
+
+
 def _bucket_sums(
     db: Database,
-    tenant_id: str,
     as_of: date,
-    known_at: datetime | None,
     basis: str,
     buckets: Sequence[int],
-    account_number: str | None,
+    terms: tuple[str, list[Any]],
 ) -> list[tuple[str, str, list[int], int]]:
-    """Per account and currency: the open amount in each bucket, and how much is disputed.
+    """Per account and currency: the open amount in each bucket, and how much is disputed, of
+    the terms ``terms`` selects (SQL and parameters giving ``account_number``, ``currency``,
+    ``due_on``, ``issued_on``, ``disputed`` and ``open_minor``).
 
     A term is in bucket (low..high days past its date) when its date lies between
     ``as_of - high`` and ``as_of - low``: the days become dates here, so the same SQL ages on
@@ -257,12 +309,12 @@ def _bucket_sums(
         params += [upper, lower]
     cases.append(f"SUM(CASE WHEN t.{aged} < ? THEN open_minor ELSE 0 END)")
     params.append(limits[-1])
-    terms, term_params = _open_terms(tenant_id, as_of, known_at, account_number)
+    terms_sql, term_params = terms
     sums = ", ".join(f"{case} AS bucket_{n}" for n, case in enumerate(cases))
     rows = db.query(
         f"SELECT account_number, currency, {sums},"
         " SUM(CASE WHEN disputed THEN open_minor ELSE 0 END) AS disputed_minor"
-        f" FROM ({terms}) t WHERE open_minor <> 0 GROUP BY account_number, currency",
+        f" FROM ({terms_sql}) t WHERE open_minor <> 0 GROUP BY account_number, currency",
         [*params, *term_params],
     )
     return [

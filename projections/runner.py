@@ -37,6 +37,9 @@ class ReadModel(ABC):
     """
 
     name: ClassVar[str]
+    #: The shape of the model's tables: raised when they change, so that every store drops
+    #: and rebuilds the model from the first event (``install``) instead of misreading it.
+    version: ClassVar[int] = 1
     #: DDL of the model's tables, with ``{t}`` before each name it creates.
     tables: ClassVar[Sequence[str]]
     table_names: ClassVar[Sequence[str]]
@@ -97,6 +100,11 @@ log = structlog.get_logger("receivables.projector")
 #: A catch-up that applied this many events refreshes the planner's statistics.
 ANALYZE_AFTER = 5_000
 
+VERSIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS projection_versions ("
+    " projection TEXT PRIMARY KEY,"
+    " version INTEGER NOT NULL)"
+)
 TRACKING_TABLE = (
     "CREATE TABLE IF NOT EXISTS projection_tracking ("
     " projection TEXT PRIMARY KEY,"
@@ -106,17 +114,46 @@ TRACKING_TABLE = (
 
 def install(db: Database, models: Sequence[ReadModel]) -> None:
     """Create the models' tables, and their tracking rows at the first event, where missing;
-    what exists is left as it is, so every process may run this at start."""
-    db.create_tables([TRACKING_TABLE, *(ddl for m in models for ddl in m.ddl())])
+    what exists is left as it is, so every process may run this at start. A model whose
+    tables have an older shape (its ``version`` changed) is dropped and tracked from the first
+    event again: the projector rebuilds it."""
+    db.create_tables([TRACKING_TABLE, VERSIONS_TABLE])
+    versions = {
+        r["projection"]: int(r["version"])
+        for r in db.query("SELECT projection, version FROM projection_versions")
+    }
+    tracked = tracked_positions(db)
     with db.transaction() as c:
         for model in models:
-            c.execute(
-                db.sql(
-                    "INSERT INTO projection_tracking (projection, notification_id) VALUES (?, 0)"
-                    " ON CONFLICT (projection) DO NOTHING"
-                ),
-                (model.tracking_name,),
+            outdated = (
+                model.tracking_name in tracked
+                and versions.get(model.tracking_name) != model.version
             )
+            if outdated:
+                for table in model.table_names:
+                    c.execute(f"DROP TABLE IF EXISTS {model.t(table)}")
+            _create(c, db, model, rewind=outdated)
+
+
+def _create(c: Cursor, db: Database, model: ReadModel, *, rewind: bool) -> None:
+    """The model's tables, its tracking row (at the first event if ``rewind``) and version."""
+    for statement in model.ddl():
+        c.execute(db.sql(statement))
+    c.execute(
+        db.sql(
+            "INSERT INTO projection_tracking (projection, notification_id) VALUES (?, 0)"
+            " ON CONFLICT (projection) DO "
+            + ("UPDATE SET notification_id = 0" if rewind else "NOTHING")
+        ),
+        (model.tracking_name,),
+    )
+    c.execute(
+        db.sql(
+            "INSERT INTO projection_versions (projection, version) VALUES (?, ?)"
+            " ON CONFLICT (projection) DO UPDATE SET version = excluded.version"
+        ),
+        (model.tracking_name, model.version),
+    )
 
 
 def tracked_positions(db: Database) -> dict[str, int]:
@@ -245,14 +282,7 @@ class Projector:
             for model in self.models:
                 for table in model.table_names:
                     c.execute(f"DROP TABLE IF EXISTS {model.t(table)}")
-                for statement in model.ddl():
-                    c.execute(self.db.sql(statement))
-                c.execute(
-                    self.db.sql(
-                        "UPDATE projection_tracking SET notification_id = 0 WHERE projection = ?"
-                    ),
-                    (model.tracking_name,),
-                )
+                _create(c, self.db, model, rewind=True)
         self.replayer = AccountReplayer(self.app, from_snapshots=self.from_snapshots)
 
     def drop(self) -> None:
@@ -261,10 +291,11 @@ class Projector:
             for model in self.models:
                 for table in model.table_names:
                     c.execute(f"DROP TABLE IF EXISTS {model.t(table)}")
-                c.execute(
-                    self.db.sql("DELETE FROM projection_tracking WHERE projection = ?"),
-                    (model.tracking_name,),
-                )
+                for table in ("projection_tracking", "projection_versions"):
+                    c.execute(
+                        self.db.sql(f"DELETE FROM {table} WHERE projection = ?"),
+                        (model.tracking_name,),
+                    )
 
     def catch_up(
         self, progress: Callable[[int], None] | None = None, until: int | None = None

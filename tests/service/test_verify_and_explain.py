@@ -245,12 +245,90 @@ def _aging_figures(
     return [(r.account_number, r.buckets, r.unapplied_credit_minor, r.disputed_minor) for r in rows]
 
 
+def more_story(runtime: Runtime) -> None:
+    """A-3: 80.00 invoiced, disputed, 20.00 paid then reversed, the dispute resolved, 30.00
+    paid. A-4: 45.00 invoiced and voided."""
+    for account, amount, invoice in (("A-3", "80.00", "INV-3"), ("A-4", "45.00", "INV-4")):
+        opened(runtime, account)
+        do(
+            runtime,
+            "post_charge",
+            {
+                "charge_id": f"ch-{account}",
+                "code": "LAB",
+                "description": "Lab",
+                "quantity": "1",
+                "unit_price": amount,
+                "service_date": "2026-01-02",
+            },
+            account=account,
+        )
+        do(
+            runtime,
+            "issue_invoice",
+            {"invoice_number": invoice, "issued_on": "2026-01-05"},
+            account,
+        )
+    do(
+        runtime,
+        "open_dispute",
+        {
+            "dispute_id": "d-1",
+            "invoice_number": "INV-3",
+            "description": "Not ordered",
+            "opened_on": "2026-02-10",
+        },
+        "A-3",
+    )
+    for payment_id, amount, on in (("p-31", "20.00", "2026-02-15"),):
+        do(
+            runtime,
+            "receive_payment",
+            {
+                "payment_id": payment_id,
+                "amount": amount,
+                "method": "cheque",
+                "reference": payment_id,
+                "received_on": on,
+            },
+            "A-3",
+        )
+    do(
+        runtime,
+        "reverse_payment",
+        {"payment_id": "p-31", "reason_code": "NSF", "reversed_on": "2026-02-20"},
+        "A-3",
+    )
+    do(
+        runtime,
+        "resolve_dispute",
+        {"dispute_id": "d-1", "outcome": "rejected", "resolved_on": "2026-03-01"},
+        "A-3",
+    )
+    do(
+        runtime,
+        "receive_payment",
+        {
+            "payment_id": "p-32",
+            "amount": "30.00",
+            "method": "cash",
+            "reference": "p-32",
+            "received_on": "2026-03-05",
+        },
+        "A-3",
+    )
+    do(runtime, "void_invoice", {"invoice_number": "INV-4", "effective_on": "2026-01-20"}, "A-4")
+    projected(runtime)
+
+
 @pytest.mark.parametrize("basis", ["due", "invoice"])
 def test_aging_summed_by_the_database_equals_aging_summed_from_its_lines(
     runtime: Runtime, basis: str
 ) -> None:
     story(runtime)
-    days = [date(2026, 1, 1), date(2026, 2, 4), date(2026, 2, 5), date(2026, 3, 6)]
+    more_story(runtime)
+    days = [date(2026, 1, 1), date(2026, 2, 4), date(2026, 2, 5), date(2026, 2, 12)]
+    days += [date(2026, 3, 6), date(2026, 3, 5)]
     days += [date(2026, 5, 1), date(2027, 1, 1), date(1, 1, 2)]
     for as_of in days:
         for buckets in ((30, 60, 90), (1, 45), (7,)):
@@ -260,3 +338,16 @@ def test_aging_summed_by_the_database_equals_aging_summed_from_its_lines(
     (row,) = aging(runtime.db, TENANT, date(2026, 3, 15), account_number="A-1", detail=False)
     assert row.lines == []
     assert row.open_minor == 6000
+    # As of the latest date as known now, the running figures on the terms answer alone.
+    latest = {
+        r.account_number: (r.open_minor, r.disputed_minor)
+        for r in aging(runtime.db, TENANT, date(2026, 6, 1), detail=False)
+    }
+    assert latest == {"A-1": (6000, 0), "A-2": (0, 0), "A-3": (5000, 0)}
+    runtime.db.execute("UPDATE open_item_terms SET reduced_minor = 0")  # the fast path's figures
+    assert (
+        aging(runtime.db, TENANT, date(2026, 6, 1), account_number="A-1", detail=False)[
+            0
+        ].open_minor
+        == 10000
+    )
