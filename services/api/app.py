@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projections.catalogue import read_models
 from projections.runner import install
@@ -67,26 +68,45 @@ def create_app(runtime: Runtime) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        clear_context()
-        supplied = request.headers.get("x-correlation-id", "")
-        correlation_id = supplied if 0 < len(supplied) <= _CORRELATION_ID_MAX else uuid.uuid4().hex
-        request.state.correlation_id = correlation_id
-        bind_context(correlation_id=correlation_id)
-        started = time.perf_counter()
-        response = await call_next(request)
-        log.info(
-            "request",
-            method=request.method,
-            path=request.url.path,
-            status=response.status_code,
-            ms=round((time.perf_counter() - started) * 1000, 2),
-        )
-        response.headers["X-Correlation-Id"] = correlation_id
-        return response
-
+    app.add_middleware(RequestContext)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     return app
+
+
+class RequestContext:
+    """Every request's correlation id (the client's ``X-Correlation-Id`` or a new one): bound
+    to its log lines, kept in ``request.state``, echoed in the answer; and the one canonical
+    log line when it ends. Plain ASGI, so a request pays for no extra task or stream."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        clear_context()
+        supplied = Headers(scope=scope).get("x-correlation-id", "")
+        correlation_id = supplied if 0 < len(supplied) <= _CORRELATION_ID_MAX else uuid.uuid4().hex
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        bind_context(correlation_id=correlation_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Correlation-Id", correlation_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )

@@ -10,6 +10,7 @@ account summary with the events the command recorded.
 # No ``from __future__ import annotations`` here: FastAPI reads the endpoint's annotations at
 # registration, and the command model is a local of ``command_endpoint``.
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request, Response
@@ -93,9 +94,12 @@ def answer(outcome: Outcome, response: Response) -> AccountResponse:
 def command_endpoint(
     router: APIRouter, facts: str, model: type[AccountCommand], summary: str
 ) -> None:
-    """Publish ``model`` as ``POST {router.prefix}/{account_number}/{facts}``, for clerks."""
+    """Publish ``model`` as ``POST {router.prefix}/{account_number}/{facts}``, for clerks.
 
-    def endpoint(
+    The endpoint runs on the event loop and awaits the group commit's answer: a command costs
+    no hop through the thread pool, and the loop serves other requests meanwhile."""
+
+    async def endpoint(
         account_number: AccountNumber,
         body: model,  # type: ignore[valid-type]  # a class object, resolved at registration
         request: Request,
@@ -104,13 +108,14 @@ def command_endpoint(
         key: IdempotencyKey = None,
         reason: Reason = None,
     ) -> AccountResponse:
-        outcome = receivables(request).execute(
+        pending = receivables(request).submit(
             tenant_id=caller.tenant_id,
             account_number=account_number,
             command=body,
             meta=provenance(request, caller, reason),
             idempotency_key=key,
         )
+        outcome = await asyncio.wrap_future(pending)
         return answer(outcome, response)
 
     endpoint.__name__ = model.calls

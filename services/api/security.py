@@ -7,7 +7,7 @@ on every event it records. The key itself never reaches a log line.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -36,8 +36,9 @@ def authenticated_caller(
 CallerDep = Annotated[Caller, Depends(authenticated_caller)]
 
 
-def _role_guard(*allowed: Role) -> Callable[[Caller], Caller]:
-    def guard(caller: CallerDep) -> Caller:
+def _role_guard(*allowed: Role) -> Callable[[Caller], Awaitable[Caller]]:
+    # Async: a check this small should not take a trip through the thread pool.
+    async def guard(caller: CallerDep) -> Caller:
         if caller.role not in allowed:
             raise Forbidden(caller.role, allowed)
         return caller
