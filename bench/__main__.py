@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import commands, projections, scale
+from bench import commands, http, importing, projections, replay, scale
 from bench.scratch import local_postgres_url
 
 REPO = Path(__file__).resolve().parent.parent
@@ -97,6 +97,76 @@ def projection_figures(
     ]
 
 
+def http_figures(url: str, runs: int, seconds: float, clients: int) -> list[dict[str, Any]]:
+    """Commands over HTTP against the INSERT baseline; latency at half the sustained rates."""
+    samples = [http.measure(url, clients, seconds, accounts_each=20) for _ in range(runs)]
+
+    def median(*path: str) -> float:
+        values = []
+        for sample in samples:
+            value: Any = sample
+            for step in path:
+                value = value[step]
+            values.append(float(value))
+        return round(statistics.median(values), 3)
+
+    return [
+        {
+            "figure": "sustained commands/s over HTTP, PostgreSQL",
+            "clients": clients,
+            "rates_per_second": {
+                "insert_baseline": median("http", "rates_per_second", "insert_baseline"),
+                "product_http": median("http", "rates_per_second", "product_http"),
+            },
+            "ratio_to_baseline": median("http", "ratio_to_baseline"),
+            "failures": sum(int(s["http"]["failures"]) for s in samples),
+            "goal": "report; aim 0.5",
+        },
+        {
+            "figure": "command latency at half the sustained rate, ms",
+            "in_process": {
+                "rate": median("latency", "in_process", "achieved_rate"),
+                "p50": median("latency", "in_process", "p50_ms"),
+                "p99": median("latency", "in_process", "p99_ms"),
+            },
+            "http": {
+                "rate": median("latency", "http", "achieved_rate"),
+                "p50": median("latency", "http", "p50_ms"),
+                "p99": median("latency", "http", "p99_ms"),
+            },
+            "goal": "report",
+        },
+    ]
+
+
+def import_figure(url: str, runs: int, invoices: int) -> dict[str, Any]:
+    samples = [importing.measure(url, invoices) for _ in range(runs)]
+    rates = {
+        name: statistics.median(float(s["rates_per_second"][name]) for s in samples)
+        for name in ("product_events", "copy_rows")
+    }
+    return {
+        "figure": "bulk import events/s (CSV of accounts, invoices, payments)",
+        "rows": samples[0]["rows"],
+        "rates_per_second": rates,
+        "ratio_to_baseline": statistics.median(float(s["ratio_to_baseline"]) for s in samples),
+        "goal": "report; aim 0.25",
+    }
+
+
+def replay_figure(url: str, runs: int, events: int) -> dict[str, Any]:
+    samples = [replay.measure(url, events) for _ in range(runs)]
+    return {
+        "figure": f"as-of replay of an account with {events} events, ms",
+        "ms": {
+            "as_of": statistics.median(float(s["ms"]["as_of"]) for s in samples),
+            "full_replay": statistics.median(float(s["ms"]["full_replay"]) for s in samples),
+        },
+        "ratio_to_baseline": statistics.median(float(s["ratio_to_baseline"]) for s in samples),
+        "goal": "<= 0.1",
+    }
+
+
 def scale_figures(url: str, small: int, large: int) -> list[dict[str, Any]]:
     """Rebuild memory at two sizes, and aging over the large history's accounts (one run)."""
     found = scale.measure(url, small, large)
@@ -130,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--accounts", type=int, default=2_000, help="history for projections")
     parser.add_argument("--commands", type=int, default=10, help="commands per account")
+    parser.add_argument("--invoices", type=int, default=20_000, help="rows of the import")
+    parser.add_argument("--replay-events", type=int, default=10_000, help="one account's events")
     parser.add_argument("--small", type=int, default=100_000, help="events, rebuild memory")
     parser.add_argument("--large", type=int, default=1_000_000, help="events, memory and aging")
     parser.add_argument(
@@ -141,7 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     url = local_postgres_url()
     figures = [commands_figure(url, args.runs, args.seconds, args.clients)]
     command_rate = figures[0]["rates_per_second"]["product"]
+    figures += http_figures(url, args.runs, args.seconds, args.clients)
+    figures.append(import_figure(url, args.runs, args.invoices))
     figures += projection_figures(url, args.runs, args.accounts, args.commands, command_rate)
+    figures.append(replay_figure(url, args.runs, args.replay_events))
     if not args.no_scale:
         figures += scale_figures(url, args.small, args.large)
     result = {

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_the_harness_measures_every_figure_next_to_its_baseline(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     tiny = ["--runs", "1", "--seconds", "0.3", "--clients", "2", "--accounts", "20"]
-    tiny += ["--small", "100", "--large", "300"]
+    tiny += ["--small", "100", "--large", "300", "--invoices", "30", "--replay-events", "100"]
     subprocess.run(
         [sys.executable, "-m", "bench", *tiny, "--commands", "2", "--out", str(out)],
         cwd=REPO,
@@ -27,12 +27,20 @@ def test_the_harness_measures_every_figure_next_to_its_baseline(tmp_path: Path) 
     figures = {figure["figure"]: figure for figure in result["figures"]}
     assert set(figures) == {
         "sustained commands/s, PostgreSQL",
+        "sustained commands/s over HTTP, PostgreSQL",
+        "command latency at half the sustained rate, ms",
+        "bulk import events/s (CSV of accounts, invoices, payments)",
+        "as-of replay of an account with 100 events, ms",
         "projection rebuild events/s",
         "aging report over every account, ms",
         "relay to Kafka records/s",
         "peak memory of a rebuild, MB",
         "aging report over the large history's accounts, ms",
     }
+    latency = figures.pop("command latency at half the sustained rate, ms")
+    assert latency["in_process"]["p99"] >= latency["in_process"]["p50"] > 0
+    assert latency["http"]["p99"] >= latency["http"]["p50"] > 0
+    assert figures["sustained commands/s over HTTP, PostgreSQL"]["failures"] == 0
     memory = figures.pop("peak memory of a rebuild, MB")
     assert memory["peak_rss_mb"]["large"] > 0
     assert isinstance(memory["growth"], float)
