@@ -310,10 +310,11 @@ def _bucket_sums(
     cases.append(f"SUM(CASE WHEN t.{aged} < ? THEN open_minor ELSE 0 END)")
     params.append(limits[-1])
     terms_sql, term_params = terms
-    sums = ", ".join(f"{case} AS bucket_{n}" for n, case in enumerate(cases))
+    # Cast: PostgreSQL sums BIGINT as NUMERIC, which would arrive as Decimal, row by row.
+    sums = ", ".join(f"CAST({case} AS BIGINT) AS bucket_{n}" for n, case in enumerate(cases))
     rows = db.query(
         f"SELECT account_number, currency, {sums},"
-        " SUM(CASE WHEN disputed THEN open_minor ELSE 0 END) AS disputed_minor"
+        " CAST(SUM(CASE WHEN disputed THEN open_minor ELSE 0 END) AS BIGINT) AS disputed_minor"
         f" FROM ({terms_sql}) t WHERE open_minor <> 0 GROUP BY account_number, currency",
         [*params, *term_params],
     )

@@ -89,7 +89,13 @@ def serve(
     stop = threading.Event()
     worker = None
     if projector:
-        proj = Projector(runtime.app, runtime.db, read_models(), batch_size=settings.batch_size)
+        proj = Projector(
+            runtime.app,
+            runtime.db,
+            read_models(),
+            batch_size=settings.batch_size,
+            cache_accounts=settings.projector_cache_accounts,
+        )
         worker = threading.Thread(
             target=proj.run,
             args=(stop, settings.projector_poll_seconds),
@@ -127,7 +133,11 @@ def project() -> None:
     runtime = _runtime()
     stop = _stop_on_signals()
     projector = Projector(
-        runtime.app, runtime.db, read_models(), batch_size=runtime.settings.batch_size
+        runtime.app,
+        runtime.db,
+        read_models(),
+        batch_size=runtime.settings.batch_size,
+        cache_accounts=runtime.settings.projector_cache_accounts,
     )
     log.info("projector started", positions=projector.positions())
     projector.run(stop, runtime.settings.projector_poll_seconds)

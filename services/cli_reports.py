@@ -58,7 +58,12 @@ def current(runtime: Runtime) -> None:
     """Bring every read model up to the newest event (another projector may be doing it too)."""
     # A running projector that advanced first keeps the tables as current as we would.
     with contextlib.suppress(TrackingConflict):
-        Projector(runtime.app, runtime.db, read_models()).catch_up()
+        Projector(
+            runtime.app,
+            runtime.db,
+            read_models(),
+            cache_accounts=runtime.settings.projector_cache_accounts,
+        ).catch_up()
 
 
 def emit(rows: list[dict[str, Any]], form: Format, document: Any = None) -> None:
@@ -151,7 +156,12 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
             raise typer.Exit(2)
         runtime = runtime_factory()
         try:
-            projector = Projector(runtime.app, runtime.db, read_models(names=models))
+            projector = Projector(
+                runtime.app,
+                runtime.db,
+                read_models(names=models),
+                cache_accounts=runtime.settings.projector_cache_accounts,
+            )
             projector.reset()
             with progress_bar("rebuilding") as advance:
                 events = projector.catch_up(advance)

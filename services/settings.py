@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     relay_poll_seconds: float = Field(
         0.2, gt=0, description="How often an idle relay looks for new events."
     )
+    projector_cache_accounts: int = Field(
+        20_000,
+        ge=100,
+        le=10_000_000,
+        description="Accounts a projector keeps replayed in memory: more is faster, and bigger.",
+    )
     batch_size: int = Field(
         500, ge=1, le=10_000, description="Events a projector or relay handles per transaction."
     )
