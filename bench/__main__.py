@@ -34,6 +34,17 @@ def _machine() -> dict[str, Any]:
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
 
 
+def _median(samples: list[dict[str, Any]], *path: str) -> float:
+    """The median over runs of the figure at ``path`` in each run's results."""
+    values = []
+    for sample in samples:
+        value: Any = sample
+        for step in path:
+            value = value[step]
+        values.append(float(value))
+    return statistics.median(values)
+
+
 def commands_figure(url: str, runs: int, seconds: float, clients: int) -> dict[str, Any]:
     samples = [
         commands.measure(url, threads=clients, seconds=seconds, accounts_each=20)
@@ -62,36 +73,33 @@ def projection_figures(
     """Rebuild (against the product's command rate above), aging, relay: medians of runs."""
     samples = [projections.measure(url, accounts, commands_each) for _ in range(runs)]
 
-    def median(path: tuple[str, str]) -> float:
-        return statistics.median(float(s[path[0]][path[1]]) for s in samples)
-
-    rebuild_rate = median(("rebuild", "events_per_second"))
+    rebuild_rate = _median(samples, "rebuild", "events_per_second")
     return [
         {
             "figure": "projection rebuild events/s",
             "events": samples[0]["events"],
             "rates_per_second": {"rebuild": rebuild_rate, "product_commands": command_rate},
             "ratio_to_baseline": round(rebuild_rate / command_rate, 2) if command_rate else None,
-            "peak_rss_mb": median(("rebuild", "peak_rss_mb")),
+            "peak_rss_mb": _median(samples, "rebuild", "peak_rss_mb"),
             "goal": ">= 5",
         },
         {
             "figure": "aging report over every account, ms",
             "accounts": samples[0]["aging"]["accounts"],
             "ms": {
-                "aging": median(("aging", "aging_ms")),
-                "bare_sum": median(("aging", "bare_sum_ms")),
+                "aging": _median(samples, "aging", "aging_ms"),
+                "bare_sum": _median(samples, "aging", "bare_sum_ms"),
             },
-            "ratio_to_baseline": median(("aging", "ratio")),
+            "ratio_to_baseline": _median(samples, "aging", "ratio"),
             "goal": "<= 2",
         },
         {
             "figure": "relay to Kafka records/s",
             "rates_per_second": {
-                "relay": median(("relay", "relay_per_second")),
-                "bare_producer": median(("relay", "bare_producer_per_second")),
+                "relay": _median(samples, "relay", "relay_per_second"),
+                "bare_producer": _median(samples, "relay", "bare_producer_per_second"),
             },
-            "ratio_to_baseline": median(("relay", "ratio")),
+            "ratio_to_baseline": _median(samples, "relay", "ratio"),
             "goal": ">= 0.8",
         },
     ]
@@ -102,13 +110,7 @@ def http_figures(url: str, runs: int, seconds: float, clients: int) -> list[dict
     samples = [http.measure(url, clients, seconds, accounts_each=20) for _ in range(runs)]
 
     def median(*path: str) -> float:
-        values = []
-        for sample in samples:
-            value: Any = sample
-            for step in path:
-                value = value[step]
-            values.append(float(value))
-        return round(statistics.median(values), 3)
+        return round(_median(samples, *path), 3)
 
     return [
         {
@@ -142,14 +144,13 @@ def http_figures(url: str, runs: int, seconds: float, clients: int) -> list[dict
 def import_figure(url: str, runs: int, invoices: int) -> dict[str, Any]:
     samples = [importing.measure(url, invoices) for _ in range(runs)]
     rates = {
-        name: statistics.median(float(s["rates_per_second"][name]) for s in samples)
-        for name in ("product_events", "copy_rows")
+        name: _median(samples, "rates_per_second", name) for name in ("product_events", "copy_rows")
     }
     return {
         "figure": "bulk import events/s (CSV of accounts, invoices, payments)",
         "rows": samples[0]["rows"],
         "rates_per_second": rates,
-        "ratio_to_baseline": statistics.median(float(s["ratio_to_baseline"]) for s in samples),
+        "ratio_to_baseline": _median(samples, "ratio_to_baseline"),
         "goal": "report; aim 0.25",
     }
 
@@ -159,10 +160,10 @@ def replay_figure(url: str, runs: int, events: int) -> dict[str, Any]:
     return {
         "figure": f"as-of replay of an account with {events} events, ms",
         "ms": {
-            "as_of": statistics.median(float(s["ms"]["as_of"]) for s in samples),
-            "full_replay": statistics.median(float(s["ms"]["full_replay"]) for s in samples),
+            "as_of": _median(samples, "ms", "as_of"),
+            "full_replay": _median(samples, "ms", "full_replay"),
         },
-        "ratio_to_baseline": statistics.median(float(s["ratio_to_baseline"]) for s in samples),
+        "ratio_to_baseline": _median(samples, "ratio_to_baseline"),
         "goal": "<= 0.1",
     }
 

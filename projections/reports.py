@@ -58,6 +58,13 @@ def check_buckets(bounds: Sequence[int]) -> None:
         raise ValueError(msg)
 
 
+def check_aging_options(buckets: Sequence[int], basis: str) -> None:
+    check_buckets(buckets)
+    if basis not in ("due", "invoice"):
+        msg = "basis is 'due' (by due date) or 'invoice' (by invoice date)"
+        raise ValueError(msg)
+
+
 def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
@@ -137,10 +144,7 @@ def aging_lines(
     account_number: str | None = None,
 ) -> list[AgingLine]:
     """Every term with something open as of the date, with its bucket."""
-    check_buckets(buckets)
-    if basis not in ("due", "invoice"):
-        msg = "basis is 'due' (by due date) or 'invoice' (by invoice date)"
-        raise ValueError(msg)
+    check_aging_options(buckets, basis)
     sql, params = _open_terms(tenant_id, as_of, known_at, account_number)
     rows = db.query(sql, params)
     lines = []
@@ -291,10 +295,7 @@ def _bucket_sums(
     A term is in bucket (low..high days past its date) when its date lies between
     ``as_of - high`` and ``as_of - low``: the days become dates here, so the same SQL ages on
     both engines."""
-    check_buckets(buckets)
-    if basis not in ("due", "invoice"):
-        msg = "basis is 'due' (by due date) or 'invoice' (by invoice date)"
-        raise ValueError(msg)
+    check_aging_options(buckets, basis)
     aged = "due_on" if basis == "due" else "issued_on"
     # Near year 1 a limit would fall before the first date: nothing is older than it anyway.
     oldest = date.min.toordinal()

@@ -231,9 +231,7 @@ class Projector:
 
     def lag(self) -> dict[str, int]:
         """How many notifications each read model is behind the event store."""
-        head = self.app.recorder.max_notification_id() or 0
-        positions = self.positions()
-        return {m.name: max(0, head - positions.get(m.tracking_name, 0)) for m in self.models}
+        return {p.name: p.behind for p in read_model_progress(self.app, self.db, self.models)}
 
     def project_pending(self, until: int | None = None) -> int:
         """Apply the next batch (up to notification ``until``, if given) to every read model

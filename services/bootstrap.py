@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from projections.catalogue import read_models
 from projections.database import Database
+from projections.runner import Projector
 from services.api_keys import ApiKeys
 from services.app import Receivables
 from services.relay_positions import POSITIONS_TABLE
@@ -59,6 +61,16 @@ class Runtime:
     def db(self) -> Database:
         """The event store's database, where the product's own tables live too."""
         return self.app.db
+
+    def projector(self, models: list[str] | None = None, *, batch_size: int = 2_000) -> Projector:
+        """A projector of the read models named (default all), with this runtime's settings."""
+        return Projector(
+            self.app,
+            self.db,
+            read_models(names=models),
+            batch_size=batch_size,
+            cache_accounts=self.settings.projector_cache_accounts,
+        )
 
     def close(self) -> None:
         self.app.close()

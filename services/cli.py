@@ -78,8 +78,6 @@ def serve(
     """Serve the HTTP API."""
     import uvicorn
 
-    from projections.catalogue import read_models
-    from projections.runner import Projector
     from services.api.app import create_app
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
@@ -89,13 +87,7 @@ def serve(
     stop = threading.Event()
     worker = None
     if projector:
-        proj = Projector(
-            runtime.app,
-            runtime.db,
-            read_models(),
-            batch_size=settings.batch_size,
-            cache_accounts=settings.projector_cache_accounts,
-        )
+        proj = runtime.projector(batch_size=settings.batch_size)
         worker = threading.Thread(
             target=proj.run,
             args=(stop, settings.projector_poll_seconds),
@@ -127,18 +119,10 @@ def serve(
 @app.command()
 def project() -> None:
     """Keep the read models current with the event store until stopped (SIGTERM/Ctrl-C)."""
-    from projections.catalogue import read_models
-    from projections.runner import Projector
 
     runtime = _runtime()
     stop = _stop_on_signals()
-    projector = Projector(
-        runtime.app,
-        runtime.db,
-        read_models(),
-        batch_size=runtime.settings.batch_size,
-        cache_accounts=runtime.settings.projector_cache_accounts,
-    )
+    projector = runtime.projector(batch_size=runtime.settings.batch_size)
     log.info("projector started", positions=projector.positions())
     projector.run(stop, runtime.settings.projector_poll_seconds)
     runtime.close()

@@ -23,11 +23,11 @@ import typer
 
 from domain.money import MINOR_UNITS
 from projections.audit_trail import AuditRow, audit_trail, event_types
-from projections.catalogue import MODELS, read_models
+from projections.catalogue import MODELS
 from projections.collections import WorklistRow, worklist
 from projections.database import stored_moment
 from projections.reports import AgingRow, aging, check_buckets, statement, trial_balance
-from projections.runner import Projector, TrackingConflict
+from projections.runner import TrackingConflict
 from services.bootstrap import Runtime
 from services.cli_accounts import AsKnownAtOption, Tenant, progress_bar
 from services.views import as_utc
@@ -58,12 +58,7 @@ def current(runtime: Runtime) -> None:
     """Bring every read model up to the newest event (another projector may be doing it too)."""
     # A running projector that advanced first keeps the tables as current as we would.
     with contextlib.suppress(TrackingConflict):
-        Projector(
-            runtime.app,
-            runtime.db,
-            read_models(),
-            cache_accounts=runtime.settings.projector_cache_accounts,
-        ).catch_up()
+        runtime.projector().catch_up()
 
 
 def emit(rows: list[dict[str, Any]], form: Format, document: Any = None) -> None:
@@ -156,12 +151,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
             raise typer.Exit(2)
         runtime = runtime_factory()
         try:
-            projector = Projector(
-                runtime.app,
-                runtime.db,
-                read_models(names=models),
-                cache_accounts=runtime.settings.projector_cache_accounts,
-            )
+            projector = runtime.projector(models)
             projector.reset()
             with progress_bar("rebuilding") as advance:
                 events = projector.catch_up(advance)
