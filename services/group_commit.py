@@ -6,8 +6,15 @@ writer thread instead takes every command waiting in its queue (up to ``max_batc
 each to its account — from an in-process cache, so a busy account is not replayed per command —
 and saves all the new events, with the idempotency keys of the batch, in ONE transaction.
 
-Each caller still gets its own answer: a command refused by a business rule fails alone (the
-domain raises before it records anything, so the other commands of the batch are unaffected).
+Each caller still gets its own answer, and a failure stays with the command that caused it: a
+command refused by a business rule, or one that fails in a way no rule foresaw, fails alone; if
+it may have half-changed its account, that account leaves the batch and its other commands are
+applied one by one to a fresh copy. The cache only ever holds accounts as they are stored: the
+accounts a batch changed enter it once the store has the batch, and leave it whenever a save
+fails, for any reason (a conflict, a database that is away or read-only, a timeout) — so no
+later command builds on events that were never stored, and no answer counts them. A batch that
+fails other than on a conflict is answered with the store's error to each of its commands; the
+client's retry with the same key then learns whether it was stored after all.
 If the batch's transaction fails on a conflict — another process wrote one of the accounts, or
 recorded one of the keys, first — nothing of it is stored; the cached accounts are dropped and
 each command is retried on its own, with a fresh account, a bounded number of times, then
@@ -27,7 +34,6 @@ batch send their next command while the writer would otherwise already be commit
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import queue
@@ -100,6 +106,24 @@ class _Stop:
     pass
 
 
+@dataclass(slots=True)
+class _Batch:
+    """What the writer knows of the batch it is applying."""
+
+    #: The accounts the batch changed, as the batch left them (unsaved until ``_save``).
+    touched: dict[UUID, Account] = field(default_factory=dict)
+    #: The commands applied, in order, whose events go into the batch's transaction.
+    applied: list[Command] = field(default_factory=list)
+    bodies: dict[int, dict[str, Any]] = field(default_factory=dict)
+    records: dict[int, IdempotencyRecord] = field(default_factory=dict)
+    #: The first command of the batch with each (tenant, key): a second one follows its answer.
+    keyed: dict[tuple[str, str], Command] = field(default_factory=dict)
+    followers: list[tuple[Command, Command]] = field(default_factory=list)
+    #: Commands to apply again, one at a time, because their account is no longer trusted.
+    redo: list[Command] = field(default_factory=list)
+    refused: list[tuple[Command, DomainError | ServiceError]] = field(default_factory=list)
+
+
 class GroupCommitter:
     """One writer thread per process; every command of the application goes through it."""
 
@@ -166,11 +190,15 @@ class GroupCommitter:
             self._busy = max(len(batch), self._busy * 7 // 8)
             try:
                 self._commit_batch(batch)
-            except BaseException as exc:  # a failure of the store itself: every caller hears it
+            except BaseException as exc:  # a fault of the committer itself: every caller hears it
+                # Whatever the batch did to cached accounts is not known to be stored.
+                self._cache.clear()
                 log.exception("group commit failed", commands=len(batch))
                 for command in batch:
                     if not command.future.done():
                         command.future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
             if stop:
                 return
 
@@ -193,17 +221,11 @@ class GroupCommitter:
             time.sleep(self.gather_seconds / 10)
 
     def _commit_batch(self, batch: list[Command]) -> None:
-        touched: dict[UUID, Account] = {}
-        applied: list[Command] = []
-        in_batch: dict[tuple[str, str], Command] = {}
-        followers: list[tuple[Command, Command]] = []
-        redo: list[Command] = []
-        bodies: dict[int, dict[str, Any]] = {}
-        refused: list[tuple[Command, DomainError | ServiceError]] = []
+        work = _Batch()
         for command in batch:
             idem = command.idempotency
             if idem is not None:
-                twin = in_batch.get((idem.tenant_id, idem.key))
+                twin = work.keyed.get((idem.tenant_id, idem.key))
                 if twin is not None:
                     if (
                         twin.idempotency is not None
@@ -211,53 +233,110 @@ class GroupCommitter:
                     ):
                         command.future.set_exception(IdempotencyKeyReused(idem.key))
                     else:
-                        followers.append((command, twin))
+                        work.followers.append((command, twin))
                     continue
-            account = touched.get(command.account_id) or self._cached_or_loaded(command.account_id)
-            pending_before = len(account.pending_events) if account is not None else 0
-            try:
-                result = command.apply(account)
-            except (DomainError, ServiceError) as refusal:
-                if account is not None and len(account.pending_events) != pending_before:
-                    # A rule broke after an event was triggered: the account is no longer
-                    # trustworthy in this batch, so its commands go through one by one.
-                    touched.pop(command.account_id, None)
-                    self._cache.pop(command.account_id, None)
-                    redo += [c for c in applied if c.account_id == command.account_id]
-                    applied = [c for c in applied if c.account_id != command.account_id]
-                refused.append((command, refusal))
-                continue
-            touched[command.account_id] = result
-            applied.append(command)
-            # The answer describes the account as this command left it, not as the batch did.
-            bodies[id(command)] = command.respond(result, result.pending_events[pending_before:])
-            if idem is not None:
-                in_batch[(idem.tenant_id, idem.key)] = command
-        records = [self._record(c, bodies[id(c)]) for c in applied if c.idempotency is not None]
-        try:
-            recordings = self.app.save(*touched.values(), idempotency=records) if touched else []
-        except IntegrityError:
-            for account_id in touched:
-                self._cache.pop(account_id, None)
-            for command in applied:
-                self._execute_alone(command)
-        else:
-            self.batches += 1
-            self.commands += len(applied)
-            for account_id, account in touched.items():
-                self._remember(account_id, account)
-            for command in applied:
-                command.future.set_result(Outcome(bodies[id(command)], status=command.status))
-            self._take_snapshots(
-                touched.values(), Counter(r.domain_event.originator_id for r in recordings)
-            )
-        self._refuse(refused)
-        for command in redo:
+            self._apply(command, work)
+        self._save(work)
+        self._refuse(work.refused)
+        for command in work.redo:
             self._execute_alone(command)
-        for follower, twin in followers:
+        for follower, twin in work.followers:
             self._follow(follower, twin)
 
+    def _apply(self, command: Command, work: _Batch) -> None:
+        """Apply one command of the batch to its account; whatever goes wrong stays with it."""
+        try:
+            account = work.touched.get(command.account_id) or self._cached_or_loaded(
+                command.account_id
+            )
+        except Exception as unloadable:  # the store is away, or the history does not load
+            command.future.set_exception(unloadable)
+            return
+        pending_before = len(account.pending_events) if account is not None else 0
+        try:
+            result = command.apply(account)
+            # The answer describes the account as this command left it, not as the batch did.
+            body = command.respond(result, result.pending_events[pending_before:])
+            record = self._record(command, body) if command.idempotency is not None else None
+        except (DomainError, ServiceError) as refusal:
+            if account is not None and len(account.pending_events) != pending_before:
+                self._distrust(command.account_id, work)  # a rule broke after an event
+            work.refused.append((command, refusal))
+            return
+        except Exception as fault:
+            # Not a rule's refusal but a fault (a bug, an input no rule foresaw): it fails this
+            # command alone, and the account it may have half-changed is not trusted.
+            log.exception("command failed", account_id=str(command.account_id))
+            if account is not None:
+                self._distrust(command.account_id, work)
+            command.future.set_exception(fault)
+            return
+        work.touched[command.account_id] = result
+        work.applied.append(command)
+        work.bodies[id(command)] = body
+        if record is not None:
+            work.records[id(command)] = record
+            work.keyed[(record.tenant_id, record.key)] = command
+
+    def _distrust(self, account_id: UUID, work: _Batch) -> None:
+        """The account may hold a change that will never be saved: nothing may build on it, so
+        it leaves the batch and the cache, and its commands so far go through one by one on a
+        copy loaded afresh from the store."""
+        work.touched.pop(account_id, None)
+        self._cache.pop(account_id, None)
+        work.redo += [c for c in work.applied if c.account_id == account_id]
+        work.applied = [c for c in work.applied if c.account_id != account_id]
+
+    def _save(self, work: _Batch) -> None:
+        """Save the batch in one transaction and answer its commands.
+
+        Until the store says the batch is saved, the accounts it changed exist only in memory:
+        whatever the failure, they leave the cache, so no later command builds on events that
+        were never stored (a version gap) and no answer counts them (a phantom balance).
+        """
+        if not work.touched:
+            return
+        records = [work.records[id(c)] for c in work.applied if id(c) in work.records]
+        try:
+            recordings = self.app.save(*work.touched.values(), idempotency=records)
+        except IntegrityError:
+            # Another writer came first (an account's version or a key is on file): redo each
+            # command alone on a fresh account; a retried key then finds its original answer.
+            self._forget(work.touched)
+            for command in work.applied:
+                self._execute_alone(command)
+            return
+        except BaseException as failure:
+            self._forget(work.touched)
+            log.warning("batch not saved", commands=len(work.applied), error=type(failure).__name__)
+            for command in work.applied:
+                command.future.set_exception(failure)
+            if not isinstance(failure, Exception):
+                raise
+            return
+        self.batches += 1
+        self.commands += len(work.applied)
+        for account_id, account in work.touched.items():
+            self._remember(account_id, account)
+        for command in work.applied:
+            command.future.set_result(Outcome(work.bodies[id(command)], status=command.status))
+        self._take_snapshots(
+            work.touched.values(), Counter(r.domain_event.originator_id for r in recordings)
+        )
+
+    def _forget(self, accounts: dict[UUID, Account]) -> None:
+        for account_id in accounts:
+            self._cache.pop(account_id, None)
+
     def _execute_alone(self, command: Command) -> None:
+        """One command in a transaction of its own; any failure is its answer."""
+        try:
+            self._execute_alone_or_raise(command)
+        except Exception as failure:
+            if not command.future.done():
+                command.future.set_exception(failure)
+
+    def _execute_alone_or_raise(self, command: Command) -> None:
         for attempt in range(self.retries):
             if attempt:
                 # Another process keeps winning this account: step aside for a random moment
@@ -269,6 +348,7 @@ class GroupCommitter:
                 if earlier is not None:
                     self._answer_from_record(command, earlier)
                     return
+            # Always a fresh copy: the account is remembered only once its events are stored.
             account = self._load(command.account_id)
             pending_before = len(account.pending_events) if account is not None else 0
             try:
@@ -290,8 +370,16 @@ class GroupCommitter:
     def _refuse(self, refused: list[tuple[Command, DomainError | ServiceError]]) -> None:
         """Report each refusal — unless the command's key is on file: then the command is a
         retry of a request already recorded (which is why the domain refused it again), and
-        its answer is the original one."""
-        on_file = self._recorded_keys([command for command, _ in refused])
+        its answer is the original one. If the keys cannot be looked up, a keyed command hears
+        the store's failure rather than a refusal that may be wrong: its retry will know."""
+        try:
+            on_file = self._recorded_keys([command for command, _ in refused])
+        except Exception as unknown:
+            for command, refusal in refused:
+                command.future.set_exception(
+                    unknown if command.idempotency is not None else refusal
+                )
+            return
         for command, refusal in refused:
             idem = command.idempotency
             earlier = on_file.get((idem.tenant_id, idem.key)) if idem is not None else None
@@ -340,9 +428,14 @@ class GroupCommitter:
             before = account.version - saved[account.id]
             if account.version // self.snapshot_interval > before // self.snapshot_interval:
                 snapshots.append(Account.Snapshot.take(account))
-        if snapshots:
-            with contextlib.suppress(IntegrityError):  # a snapshot at that version is on file
-                self.app.snapshots.put(snapshots)
+        if not snapshots:
+            return
+        try:
+            self.app.snapshots.put(snapshots)
+        except IntegrityError:
+            pass  # a snapshot at that version is on file
+        except Exception as failure:  # the events are stored; a snapshot can wait for the next
+            log.warning("snapshot not saved", error=type(failure).__name__)
 
     def _recorded_keys(self, batch: list[Command]) -> dict[tuple[str, str], dict[str, Any]]:
         keys = [c.idempotency for c in batch if c.idempotency is not None]

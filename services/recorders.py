@@ -6,6 +6,12 @@ records the key either. So the key rows are written by the recorder itself, insi
 transaction eventsourcing opens for the events (``save(..., idempotency=[...])``). A key that
 is already on file makes the insert fail as a whole, like a version conflict: nothing is half
 written, and the caller looks the key up again.
+
+The store also refuses a version gap. An account's events are numbered 1, 2, 3, … and a reader
+replays them in that order, so an event whose predecessor is not on file (written by a writer
+that believed in an event it never stored) would make the account unreadable for ever. A
+trigger on the events table refuses such an insert as an integrity violation — the same answer
+as a version conflict — so the writer reloads the account and tries again, whoever the writer is.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from psycopg.sql import SQL, Identifier, Literal
 
 IDEMPOTENCY_TABLE = (
     "CREATE TABLE IF NOT EXISTS idempotency_keys ("
@@ -59,6 +66,17 @@ _INSERT = (
 
 
 class IdempotentSQLiteRecorder(SQLiteApplicationRecorder):
+    def construct_create_table_statements(self) -> list[str]:
+        table = self.events_table_name  # eventsourcing's own name for the table, not input
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_version_gap BEFORE INSERT ON {table}"  # noqa: S608
+            " WHEN NEW.originator_version > 1 AND NOT EXISTS ("
+            f"  SELECT 1 FROM {table} WHERE originator_id = NEW.originator_id"
+            "   AND originator_version = NEW.originator_version - 1)"
+            " BEGIN SELECT RAISE(ABORT, 'version gap: the previous version is not on file'); END",
+        ]
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -69,6 +87,37 @@ class IdempotentSQLiteRecorder(SQLiteApplicationRecorder):
 
 
 class IdempotentPostgresRecorder(PostgresApplicationRecorder):
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema = Identifier(self.datastore.schema)
+        table = Identifier(self.events_table_name)
+        function = Identifier(f"{self.events_table_name}_no_version_gap")
+        self.sql_create_statements += [
+            # Processes starting together must not replace the function under each other.
+            SQL("SELECT pg_advisory_xact_lock(hashtext({0}))").format(
+                Literal(f"receivables ddl {self.events_table_name}")
+            ),
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}() RETURNS trigger"
+                " LANGUAGE plpgsql AS $$ BEGIN"
+                " IF NEW.originator_version > 1 AND NOT EXISTS ("
+                "  SELECT 1 FROM {schema}.{table} WHERE originator_id = NEW.originator_id"
+                "   AND originator_version = NEW.originator_version - 1) THEN"
+                "  RAISE EXCEPTION 'version gap: % version % follows no version %',"
+                "   NEW.originator_id, NEW.originator_version, NEW.originator_version - 1"
+                "   USING ERRCODE = 'integrity_constraint_violation';"
+                " END IF;"
+                " RETURN NEW;"
+                " END $$"
+            ).format(schema=schema, function=function, table=table),
+            SQL(
+                "CREATE OR REPLACE TRIGGER {trigger} BEFORE INSERT ON {schema}.{table}"
+                " FOR EACH ROW EXECUTE FUNCTION {schema}.{function}()"
+            ).format(trigger=function, schema=schema, table=table, function=function),
+        ]
+
     def _insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
