@@ -119,7 +119,9 @@ class _Batch:
     #: The first command of the batch with each (tenant, key): a second one follows its answer.
     keyed: dict[tuple[str, str], Command] = field(default_factory=dict)
     followers: list[tuple[Command, Command]] = field(default_factory=list)
-    #: Commands to apply again, one at a time, because their account is no longer trusted.
+    #: Accounts that may hold a change that will not be saved: their commands are redone.
+    distrusted: set[UUID] = field(default_factory=set)
+    #: Commands to apply again, one at a time and in order, on a fresh copy of their account.
     redo: list[Command] = field(default_factory=list)
     refused: list[tuple[Command, DomainError | ServiceError]] = field(default_factory=list)
 
@@ -245,6 +247,9 @@ class GroupCommitter:
 
     def _apply(self, command: Command, work: _Batch) -> None:
         """Apply one command of the batch to its account; whatever goes wrong stays with it."""
+        if command.account_id in work.distrusted:
+            work.redo.append(command)  # after its account's earlier commands, in order
+            return
         try:
             account = work.touched.get(command.account_id) or self._cached_or_loaded(
                 command.account_id
@@ -282,6 +287,7 @@ class GroupCommitter:
         """The account may hold a change that will never be saved: nothing may build on it, so
         it leaves the batch and the cache, and its commands so far go through one by one on a
         copy loaded afresh from the store."""
+        work.distrusted.add(account_id)
         work.touched.pop(account_id, None)
         self._cache.pop(account_id, None)
         work.redo += [c for c in work.applied if c.account_id == account_id]

@@ -242,6 +242,8 @@ def test_a_command_that_fails_unexpectedly_fails_alone_and_its_batch_is_stored_w
     assert isinstance(broken, OverflowError)
     others = results[:6] + results[7:]
     assert all(isinstance(r, Outcome) for r in others), others
+    # The account's other commands keep the order they were sent in.
+    assert [results[0].body["version"], results[7].body["version"]] == [4, 5]
     account = app.get_account("acme", "A-100")
     assert account.balance == Money("36.50", "USD")  # 16.50 + two charges of 10.00
     assert _versions(runtime) == [1, 2, 3, 4, 5]
