@@ -58,7 +58,7 @@ import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar, Final
 from uuid import UUID, uuid5
@@ -76,7 +76,7 @@ from domain.collections_activity import CollectionActivity, PromiseToPay
 from domain.disputes import Dispute
 from domain.hash_chain import GENESIS_HASH, compute_hash
 from domain.ledger import LedgerEntry
-from domain.money import Money, check_currency
+from domain.money import Money, check_currency, check_within_bound
 from domain.open_items import (
     DEBIT_NOTE,
     INVOICE,
@@ -106,6 +106,7 @@ from domain.plans import (
 from domain.provenance import Provenance
 from domain.schedules import (
     InstallmentShare,
+    add_days,
     check_schedule,
     check_shares,
     normalize_shares,
@@ -1287,7 +1288,15 @@ class Account(Aggregate):
             raise errors.AmountMustBePositive(f"The {label} must be more than zero.", field=field)
         if not positive and amount.is_negative:
             raise errors.AmountMustBePositive(f"The {label} cannot be negative.", field=field)
-        return amount
+        return check_within_bound(amount, field, f"The {label}")
+
+    def _check_room(self, category: str, amount: Money, field: str) -> None:
+        """Refuse, before any event, what would take one of the account's running totals (a
+        ledger tally, which the read models store in minor units) past ``MAX_AMOUNT``. The
+        tallies that grow with new money are checked here; every other figure is a signed sum
+        of tallies, so it stays representable too (see :mod:`domain.money`)."""
+        total = self.tallies[category] + amount
+        check_within_bound(total, field, f"The account's {category.replace('_', ' ')} total")
 
     def _item(self, number: str, field: str = "invoice_number") -> OpenItem:
         item = self.items.get(number)
@@ -1453,6 +1462,7 @@ class Account(Aggregate):
         self._check_money(unit_price, "unit_price")
         self._check_money(tax, "tax", positive=False)
         net = unit_price.times(qty).exact()
+        self._check_room(ledger.CHARGES, net + tax, "unit_price")
         self._trigger(
             self.ChargePosted,
             effective_on=effective_on,
@@ -1592,7 +1602,7 @@ class Account(Aggregate):
             return [Term(due_on, total)]
         if self.installment_shares:
             return split_by_shares(total, self.installment_shares, issued_on)
-        return [Term(issued_on + timedelta(days=self.payment_terms_days), total)]
+        return [Term(add_days(issued_on, self.payment_terms_days, field="issued_on"), total)]
 
     def void_invoice(self, *, invoice_number: str, effective_on: date, meta: Provenance) -> None:
         """Void an invoice (or debit note) issued in error, while nothing is applied to it.
@@ -1658,6 +1668,7 @@ class Account(Aggregate):
                 field="amount",
             )
         self._check_not_before_opening(issued_on, "issued_on")
+        self._check_room(ledger.CREDITS, credit, "amount")
         self._trigger(
             self.CreditNoteIssued,
             effective_on=issued_on,
@@ -1687,11 +1698,16 @@ class Account(Aggregate):
         self._check_not_before_opening(issued_on, "issued_on")
         if against_invoice is not None:
             self._item(against_invoice, "against_invoice")
-        due = due_on if due_on is not None else issued_on + timedelta(days=self.payment_terms_days)
+        due = (
+            due_on
+            if due_on is not None
+            else add_days(issued_on, self.payment_terms_days, field="issued_on")
+        )
         if due < issued_on:
             raise errors.DueDateBeforeIssueDate(
                 f"The due date {due} is before the issue date {issued_on}.", field="due_on"
             )
+        self._check_room(ledger.DEBIT_NOTES, amount, "amount")
         self._trigger(
             self.DebitNoteIssued,
             effective_on=issued_on,
@@ -1731,6 +1747,7 @@ class Account(Aggregate):
         _require_text(method, "method", "The payment method")
         self._check_not_before_opening(received_on, "received_on")
         self._check_money(amount, "amount")
+        self._check_room(ledger.PAYMENTS, amount, "amount")
         chosen, policy = self._choose_allocations(amount, allocations, allocation_policy)
         self._trigger(
             self.PaymentReceived,
@@ -1866,6 +1883,7 @@ class Account(Aggregate):
             for number, payment in self.payments.items()
             if payment.received_on <= refunded_on
         }
+        self._check_room(ledger.REFUNDS, amount, "amount")
         self._trigger(
             self.CreditRefunded,
             effective_on=refunded_on,
@@ -1913,6 +1931,7 @@ class Account(Aggregate):
         if payment.refunded.is_positive:
             debit_number = f"{payment_id}-REV"
             self._new_id(debit_number, "invoice_number", "Invoice", [self.items, self.notes])
+        self._check_room(ledger.REVERSALS, payment.amount, "payment_id")
         self._trigger(
             self.PaymentReversed,
             effective_on=reversed_on,
@@ -2023,6 +2042,7 @@ class Account(Aggregate):
                 field="amount",
             )
         self._check_not_before_opening(written_off_on, "written_off_on")
+        self._check_room(ledger.WRITE_OFFS, value, "amount")
         self._trigger(
             self.WrittenOff,
             effective_on=written_off_on,
@@ -2054,6 +2074,7 @@ class Account(Aggregate):
                 field="amount",
             )
         self._check_not_before_opening(recovered_on, "recovered_on")
+        self._check_room(ledger.RECOVERIES, amount, "amount")
         self._trigger(
             self.WriteOffRecovered,
             effective_on=recovered_on,
@@ -2317,6 +2338,7 @@ class Account(Aggregate):
         applies_from = change_on if timing == subscriptions.IMMEDIATE else period[1]
         if timing == subscriptions.IMMEDIATE and change_on < subscription.billed_until:
             lines = self._proration_lines(subscription, period, change_on, new_price=price)
+        self._check_room(ledger.CHARGES, self._lines_total(lines), "price")
         self._trigger(
             self.SubscriptionPlanChanged,
             effective_on=change_on,
@@ -2415,12 +2437,19 @@ class Account(Aggregate):
                 raise errors.DuplicateCharge(
                     f"Charge {period.charge_id} already exists.", field="run_id"
                 )
+        billed = Money.sum((period.amount for period in periods), self.currency)
+        self._check_room(ledger.CHARGES, billed, "through")
         self._trigger(
             self.BillingRunCompleted,
             effective_on=through,
             meta=meta,
             run_id=run_id,
             periods=periods,
+        )
+
+    def _lines_total(self, lines: Iterable[ChargeLine]) -> Money:
+        return Money.sum(
+            (line.unit_price * line.quantity + line.tax for line in lines), self.currency
         )
 
     def _active_subscription(self, subscription_id: str) -> Subscription:
@@ -2587,7 +2616,9 @@ class Account(Aggregate):
         if share.is_positive:
             number = patient_invoice_number or f"{claim_id}-PR"
             self._new_id(number, "patient_invoice_number", "Invoice", [self.items, self.notes])
-        due = patient_due_on or adjudicated_on + timedelta(days=self.payment_terms_days)
+        due = patient_due_on or add_days(
+            adjudicated_on, self.payment_terms_days, field="adjudicated_on"
+        )
         if due < adjudicated_on:
             raise errors.DueDateBeforeIssueDate(
                 f"The patient's due date {due} is before {adjudicated_on}.", field="patient_due_on"
@@ -2634,6 +2665,7 @@ class Account(Aggregate):
                 f"{claim_id}.",
                 field="amount",
             )
+        self._check_room(ledger.PAYMENTS, amount, "amount")
         self._trigger(
             self.InsurerPaymentPosted,
             effective_on=received_on,

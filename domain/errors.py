@@ -46,6 +46,13 @@ class InvalidAmount(DomainError):
     code = "invalid_amount"
 
 
+class AmountOutOfRange(InvalidAmount):
+    """An amount, or an account's running total, past the bound every figure must keep to be
+    stored and read back (see :data:`domain.money.MAX_AMOUNT`)."""
+
+    code = "amount_out_of_range"
+
+
 class FloatAmountRefused(DomainError):
     code = "float_amount_refused"
 
@@ -91,6 +98,12 @@ class InvalidPaymentTerms(DomainError):
 
 class InvalidDate(DomainError):
     code = "invalid_date"
+
+
+class DateOutOfRange(InvalidDate):
+    """A date, or a date counted from it (a due date), outside the calendar we can store."""
+
+    code = "date_out_of_range"
 
 
 # --- account -------------------------------------------------------------------

@@ -13,9 +13,23 @@ Invariants
       ``str()`` gives ``"1.50"``.
     - An amount finer than the minor unit (``1.005 USD``) is an error
       (:class:`~domain.errors.AmountTooPrecise`), never a silent rounding.
-    - An amount has at most :data:`MAX_DIGITS` (18) digits counted in minor
-      units (:class:`~domain.errors.InvalidAmount`), so that no sum of valid
-      amounts can overflow Decimal's 28-digit context inside an event.
+    - Every Money value, including the result of any arithmetic, has at most
+      :data:`MAX_DIGITS` (18) digits counted in minor units; past that,
+      :class:`~domain.errors.AmountOutOfRange` (``amount_out_of_range``). So a
+      value can always be decoded again, and in minor units it always fits a
+      signed 64-bit integer (< 9.2e18), the read models' BIGINT.
+    - Business bound :data:`MAX_AMOUNT`: an amount a client gives, and every
+      running total of an account (the ledger tallies: charged, debit notes,
+      paid, credited, refunded, reversed, written off, recovered), is less than
+      10,000,000,000,000 major units, whatever the currency. The account refuses
+      a command that would take a tally past it, before triggering any event
+      (discounts, contractual adjustments and what was invoiced are bounded by
+      what was charged and re-opened, so they need no check). Every other account
+      figure (balance, outstanding, unapplied credit, plan and claim totals) is a
+      signed sum of at most ten tallies, so it stays below 10^14 major units:
+      10^17 minor units in a currency of three decimals, well inside the 18-digit
+      and BIGINT limits, with room to sum hundreds of accounts at the bound in a
+      report (PostgreSQL sums BIGINT as NUMERIC in any case).
     - Arithmetic never mixes currencies (:class:`~domain.errors.CurrencyMismatch`).
     - Multiplying by a factor is exact or refused; when a product genuinely needs
       rounding (proration, percentages), the caller takes a :class:`Product`
@@ -41,6 +55,7 @@ from decimal import (
 from typing import Final
 
 from domain.errors import (
+    AmountOutOfRange,
     AmountTooPrecise,
     CurrencyMismatch,
     FloatAmountRefused,
@@ -60,10 +75,13 @@ MINOR_UNITS: Final[dict[str, int]] = {
     "UGX": 0, "USD": 2, "VND": 0, "XAF": 0, "XOF": 0, "ZAR": 2,
 }  # fmt: skip
 
-#: The most digits an amount may have, counted in minor units (USD: up to
-#: 9,999,999,999,999,999.99). Decimal's context keeps 28, so sums of up to ten
-#: billion valid amounts stay exact and can never overflow inside an event.
+#: The most digits any Money value may have, counted in minor units (USD: up to
+#: 9,999,999,999,999,999.99): what the transcoding decodes, and less than a BIGINT holds.
 MAX_DIGITS: Final = 18
+
+#: Every amount given and every running total of an account is less than this, in major
+#: units of any currency (see the module's invariants for why this bound).
+MAX_AMOUNT: Final = Decimal(10**13)
 
 # Products are computed with room for any two bounded operands, and refused rather
 # than rounded when even that is not enough.
@@ -71,6 +89,11 @@ _EXACT_PRODUCTS: Final = Context(prec=60, traps=[Inexact, InvalidOperation])
 
 _QUANTUM: Final[dict[str, Decimal]] = {
     code: Decimal(1).scaleb(-places) for code, places in MINOR_UNITS.items()
+}
+# The smallest amount of each currency with more than MAX_DIGITS digits in minor units: one
+# comparison instead of counting digits on every sum.
+_TOO_LARGE: Final[dict[str, Decimal]] = {
+    code: Decimal(10) ** (MAX_DIGITS - places) for code, places in MINOR_UNITS.items()
 }
 
 
@@ -125,7 +148,7 @@ def _quantize_exactly(value: Decimal, currency: str) -> Decimal:
     try:
         quantized = value.quantize(quantum)
     except InvalidOperation:
-        raise InvalidAmount(f"{value} is too large an amount.", field="amount") from None
+        raise AmountOutOfRange(f"{value} is too large an amount.", field="amount") from None
     if quantized != value:
         raise AmountTooPrecise(
             f"{value} {currency} is finer than the smallest unit of {currency} "
@@ -137,12 +160,23 @@ def _quantize_exactly(value: Decimal, currency: str) -> Decimal:
 
 def _check_size(quantized: Decimal, currency: str) -> Decimal:
     if len(quantized.as_tuple().digits) > MAX_DIGITS:
-        raise InvalidAmount(
+        raise AmountOutOfRange(
             f"{quantized} {currency} is too large an amount: at most {MAX_DIGITS} digits "
             f"counting the minor unit.",
             field="amount",
         )
     return quantized
+
+
+def check_within_bound(amount: Money, field: str, what: str = "The amount") -> Money:
+    """``amount`` if it is less than :data:`MAX_AMOUNT` either way, else ``AmountOutOfRange``."""
+    if abs(amount.amount) >= MAX_AMOUNT:
+        raise AmountOutOfRange(
+            f"{what} would be {amount.amount} {amount.currency}; amounts and an account's "
+            f"running totals must stay below {MAX_AMOUNT:,} {amount.currency}.",
+            field=field,
+        )
+    return amount
 
 
 class Money:
@@ -162,9 +196,13 @@ class Money:
 
     @classmethod
     def _trusted(cls, amount: Decimal, currency: str) -> Money:
-        # Arithmetic on two exact amounts is exact: skip the validation work.
+        # Arithmetic on two exact amounts is exact: skip the validation work, but never the
+        # size, or a sum could make a value no event could be decoded with again.
         money = object.__new__(cls)
-        object.__setattr__(money, "amount", amount.quantize(_QUANTUM[currency]))
+        quantized = amount.quantize(_QUANTUM[currency])
+        if abs(quantized) >= _TOO_LARGE[currency]:
+            _check_size(quantized, currency)
+        object.__setattr__(money, "amount", quantized)
         object.__setattr__(money, "currency", currency)
         return money
 
@@ -322,7 +360,9 @@ class Product:
         try:
             rounded = self.amount.quantize(minor_unit(self.currency), rounding=rounding)
         except InvalidOperation:
-            raise InvalidAmount(f"{self.amount} is too large an amount.", field="amount") from None
+            raise AmountOutOfRange(
+                f"{self.amount} is too large an amount.", field="amount"
+            ) from None
         return Money._trusted(_check_size(rounded, self.currency), self.currency)
 
     def truncate_to_minor(self) -> Money:

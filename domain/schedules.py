@@ -19,6 +19,12 @@ Invariants
       rounded *down* to the minor unit, and the last term takes what is left,
       so the terms always sum to the amount and any odd cent falls due last.
       Same rule for equal monthly installments.
+    - Date arithmetic (:func:`add_days`, :func:`add_months`) never raises
+      ``OverflowError``: a date counted past the calendar is refused with
+      :class:`~domain.errors.DateOutOfRange`. Intake keeps every date a command
+      takes within :data:`EARLIEST_DATE`..:data:`LATEST_DATE`, so that the longest
+      counts the domain makes from it (terms of up to 3,650 days, installments,
+      billing periods, settlement deadlines) stay far inside the calendar.
 
 Vocabulary
     term / installment: one dated part of a schedule; share: a term given as a
@@ -32,8 +38,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Final
 
 from domain.errors import (
+    DateOutOfRange,
     DueDateBeforeIssueDate,
     FloatAmountRefused,
     InvalidSchedule,
@@ -41,6 +49,21 @@ from domain.errors import (
 )
 from domain.money import Money
 from domain.open_items import Term
+
+#: The business dates a command may name (intake refuses others): wide enough for any
+#: history and plan, narrow enough that dates counted from them stay representable.
+EARLIEST_DATE: Final = date(1900, 1, 1)
+LATEST_DATE: Final = date(2999, 12, 31)
+
+
+def add_days(start: date, days: int, *, field: str) -> date:
+    """``start`` + ``days``, or ``DateOutOfRange`` (naming ``field``) past the calendar."""
+    try:
+        return start + timedelta(days=days)
+    except OverflowError:
+        raise DateOutOfRange(
+            f"{days} days from {start} is past the last date we can keep.", field=field
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +160,7 @@ def split_by_shares(
     terms: list[Term] = []
     allotted = Money.zero(amount.currency)
     for index, share in enumerate(shares):
-        due_on = issued_on + timedelta(days=share.due_in_days)
+        due_on = add_days(issued_on, share.due_in_days, field="installments")
         if index == len(shares) - 1:
             part = amount - allotted
         else:
@@ -148,12 +171,18 @@ def split_by_shares(
     return [term for term in terms if not term.amount.is_zero] or [Term(terms[-1].due_on, amount)]
 
 
-def add_months(start: date, months: int, anchor_day: int | None = None) -> date:
+def add_months(
+    start: date, months: int, anchor_day: int | None = None, *, field: str = "date"
+) -> date:
     """``start`` moved by whole months, keeping the anchor day where the month has it."""
     day = anchor_day if anchor_day is not None else start.day
     month_index = start.month - 1 + months
     year = start.year + month_index // 12
     month = month_index % 12 + 1
+    if not date.min.year <= year <= date.max.year:
+        raise DateOutOfRange(
+            f"{months} months from {start} is outside the dates we can keep.", field=field
+        )
     return date(year, month, min(day, calendar.monthrange(year, month)[1]))
 
 

@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from domain.errors import DomainError
 from domain.provenance import Provenance
 from services.bootstrap import Runtime
-from services.commands import AccountCommand
+from services.commands import AccountCommand, OpenAccount
 from services.envelope import envelope, json_ready
 from services.errors import ServiceError
 from services.importer import ImportFileInvalid, ImportReport, import_file
@@ -134,13 +134,21 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
     ) -> None:
         """Open an account."""
         with refusals_exit() as runtime:
-            outcome = runtime.app.open_account(
-                tenant_id=tenant,
+            # The same model as the API's body: the CLI refuses what the API refuses.
+            opening = OpenAccount(
                 account_number=account,
                 name=name,
                 currency=currency,
                 opened_on=opened_on.date(),
                 payment_terms_days=payment_terms_days,
+            )
+            outcome = runtime.app.open_account(
+                tenant_id=tenant,
+                account_number=opening.account_number,
+                name=opening.name,
+                currency=opening.currency,
+                opened_on=opening.opened_on,
+                payment_terms_days=opening.payment_terms_days,
                 meta=provenance(actor),
                 idempotency_key=idempotency_key,
             )

@@ -10,11 +10,10 @@ models check form (types, signs, lengths, unknown fields); the domain checks the
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, Field, Strict, StringConstraints
+from pydantic import BaseModel, Field, Strict
 
 from domain.claims import ClaimAdjustment
 from domain.money import Money
@@ -22,9 +21,11 @@ from domain.open_items import Term
 from domain.schedules import InstallmentShare
 from services.fields import (
     STRICT,
+    BusinessDate,
     Currency,
     Identifier,
     NonNegativeAmount,
+    Note,
     PositiveAmount,
     ShortText,
 )
@@ -33,8 +34,6 @@ _ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "receivables:command-id")
 
 #: A whole number sent as a JSON number: ``true`` and ``"3"`` are refused, not read as 1 and 3.
 Count = Annotated[int, Strict()]
-#: Free text the domain takes as optional (``""`` when there is none).
-Note = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)]
 AllocationPolicy = Literal["oldest_due_first", "none"]
 
 
@@ -87,7 +86,7 @@ class AccountCommand(BaseModel):
 
 class TermIn(BaseModel):
     model_config = STRICT
-    due_on: date
+    due_on: BusinessDate
     amount: PositiveAmount
 
 
@@ -156,7 +155,7 @@ class PostCharge(AccountCommand):
     unit_price: PositiveAmount
     tax: NonNegativeAmount = Decimal(0)
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
-    service_date: date
+    service_date: BusinessDate
 
     def arguments(self, account_currency: str) -> dict[str, Any]:
         return super().arguments(account_currency) | {"effective_on": self.service_date}
@@ -168,18 +167,18 @@ class VoidCharge(AccountCommand):
     calls: ClassVar[str] = "void_charge"
 
     charge_id: Identifier
-    effective_on: date
+    effective_on: BusinessDate
 
 
 class IssueInvoice(AccountCommand):
     calls: ClassVar[str] = "issue_invoice"
 
     invoice_number: Identifier
-    issued_on: date
+    issued_on: BusinessDate
     charge_ids: list[Identifier] | None = Field(
         None, min_length=1, description="Omitted: every uninvoiced charge."
     )
-    due_on: date | None = Field(None, description="Omitted: the account's payment terms.")
+    due_on: BusinessDate | None = Field(None, description="Omitted: the account's payment terms.")
     installments: list[InstallmentShareIn] | None = Field(
         None, min_length=1, description="Installment shares of the total (e.g. 30/50/20)."
     )
@@ -201,7 +200,7 @@ class VoidInvoice(AccountCommand):
     calls: ClassVar[str] = "void_invoice"
 
     invoice_number: Identifier
-    effective_on: date
+    effective_on: BusinessDate
 
 
 class IssueCreditNote(AccountCommand):
@@ -210,7 +209,7 @@ class IssueCreditNote(AccountCommand):
 
     note_number: Identifier
     invoice_number: Identifier
-    issued_on: date
+    issued_on: BusinessDate
     amount: PositiveAmount | None = Field(None, description="Omitted: all that is open.")
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
     description: Note = ""
@@ -223,8 +222,8 @@ class IssueDebitNote(AccountCommand):
     note_number: Identifier
     amount: PositiveAmount
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
-    issued_on: date
-    due_on: date | None = Field(None, description="Omitted: the account's payment terms.")
+    issued_on: BusinessDate
+    due_on: BusinessDate | None = Field(None, description="Omitted: the account's payment terms.")
     description: Note = ""
     against_invoice: Identifier | None = Field(
         None, description="The invoice the adjustment is about, if any."
@@ -247,7 +246,7 @@ class ReceivePayment(AccountCommand):
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
     method: Identifier = Field(description="cash, card, cheque, ach, ...")
     reference: ShortText
-    received_on: date
+    received_on: BusinessDate
     allocations: dict[Identifier, PositiveAmount] | None = Field(
         None, description=_ALLOCATIONS_DESCRIPTION
     )
@@ -264,7 +263,7 @@ class ApplyCredit(AccountCommand):
 
     calls: ClassVar[str] = "apply_credit"
 
-    applied_on: date
+    applied_on: BusinessDate
     allocations: dict[Identifier, PositiveAmount] | None = Field(
         None, min_length=1, description=_ALLOCATIONS_DESCRIPTION
     )
@@ -290,7 +289,7 @@ class RefundCredit(AccountCommand):
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
     method: Identifier = Field(description="cash, card, cheque, ach, ...")
     reference: ShortText
-    refunded_on: date
+    refunded_on: BusinessDate
 
 
 class ReversePayment(AccountCommand):
@@ -300,7 +299,7 @@ class ReversePayment(AccountCommand):
 
     payment_id: Identifier
     reason_code: Identifier = Field(description="e.g. NSF, chargeback.")
-    reversed_on: date
+    reversed_on: BusinessDate
 
 
 class WriteOff(AccountCommand):
@@ -313,7 +312,7 @@ class WriteOff(AccountCommand):
         None, description="Your id for the write-off; made for you if omitted."
     )
     invoice_number: Identifier
-    written_off_on: date
+    written_off_on: BusinessDate
     amount: PositiveAmount | None = Field(None, description="Omitted: all that is open.")
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
 
@@ -327,7 +326,7 @@ class RecoverWriteOff(AccountCommand):
     write_off_id: Identifier
     amount: PositiveAmount
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
-    recovered_on: date
+    recovered_on: BusinessDate
 
 
 # --- settlement offers and payment plans ------------------------------------------------
@@ -350,15 +349,15 @@ class OfferSettlement(AccountCommand):
     amount_off: PositiveAmount | None = Field(None, description="Give this or settle_for.")
     settle_for: PositiveAmount | None = Field(None, description="Give this or amount_off.")
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
-    offered_on: date
-    expires_on: date
+    offered_on: BusinessDate
+    expires_on: BusinessDate
 
 
 class WithdrawSettlementOffer(AccountCommand):
     calls: ClassVar[str] = "withdraw_settlement_offer"
 
     offer_id: Identifier
-    withdrawn_on: date
+    withdrawn_on: BusinessDate
 
 
 class AgreePaymentPlan(AccountCommand):
@@ -371,7 +370,7 @@ class AgreePaymentPlan(AccountCommand):
     )
     invoice_numbers: list[Identifier] = Field(min_length=1)
     installments: list[TermIn] = Field(min_length=1)
-    agreed_on: date
+    agreed_on: BusinessDate
     default_after_missed: Count = Field(
         2, ge=1, le=120, description="The plan defaults when this many installments are missed."
     )
@@ -387,7 +386,7 @@ class ChangePaymentPlan(AccountCommand):
 
     plan_id: Identifier
     installments: list[TermIn] = Field(min_length=1)
-    changed_on: date
+    changed_on: BusinessDate
 
     def convert(self, name: str, value: Any, currency: str) -> Any:
         return terms(self.installments, currency) if name == "installments" else value
@@ -397,7 +396,7 @@ class DefaultPaymentPlan(AccountCommand):
     calls: ClassVar[str] = "default_payment_plan"
 
     plan_id: Identifier
-    defaulted_on: date
+    defaulted_on: BusinessDate
 
 
 # --- subscriptions ----------------------------------------------------------------------
@@ -417,7 +416,7 @@ class StartSubscription(AccountCommand):
     plan_code: Identifier
     price: PositiveAmount = Field(description="A month's price.")
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
-    starts_on: date
+    starts_on: BusinessDate
 
 
 class ChangeSubscriptionPlan(AccountCommand):
@@ -430,7 +429,7 @@ class ChangeSubscriptionPlan(AccountCommand):
     plan_code: Identifier
     price: PositiveAmount = Field(description="A month's price on the new plan.")
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
-    change_on: date
+    change_on: BusinessDate
     timing: Literal["immediate", "next_period"] = "immediate"
 
 
@@ -440,7 +439,7 @@ class CancelSubscription(AccountCommand):
     calls: ClassVar[str] = "cancel_subscription"
 
     subscription_id: Identifier
-    cancel_on: date
+    cancel_on: BusinessDate
     timing: Literal["immediate", "end_of_period"] = "end_of_period"
 
 
@@ -454,7 +453,7 @@ class RunBilling(AccountCommand):
     run_id: Identifier | None = Field(
         None, description="Your id for the run; made for you if omitted."
     )
-    through: date
+    through: BusinessDate
 
 
 # --- insurance claims -------------------------------------------------------------------
@@ -468,7 +467,7 @@ class SubmitClaim(AccountCommand):
     claim_id: Identifier
     payer: ShortText
     charge_ids: list[Identifier] = Field(min_length=1)
-    submitted_on: date
+    submitted_on: BusinessDate
 
 
 class AdjudicateClaim(AccountCommand):
@@ -481,11 +480,11 @@ class AdjudicateClaim(AccountCommand):
     paid: NonNegativeAmount
     adjustments: list[ClaimAdjustmentIn] = Field(default_factory=list)
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
-    adjudicated_on: date
+    adjudicated_on: BusinessDate
     patient_invoice_number: Identifier | None = Field(
         None, description="The patient's share's number; omitted: <claim_id>-PR."
     )
-    patient_due_on: date | None = Field(None, description="Omitted: the account's terms.")
+    patient_due_on: BusinessDate | None = Field(None, description="Omitted: the account's terms.")
 
     def convert(self, name: str, value: Any, currency: str) -> Any:
         if name == "adjustments":
@@ -510,7 +509,7 @@ class PostInsurerPayment(AccountCommand):
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
     method: Identifier = Field(description="eft, cheque, ...")
     reference: ShortText
-    received_on: date
+    received_on: BusinessDate
 
 
 class PostContractualAdjustment(AccountCommand):
@@ -519,7 +518,7 @@ class PostContractualAdjustment(AccountCommand):
     calls: ClassVar[str] = "post_contractual_adjustment"
 
     claim_id: Identifier
-    posted_on: date
+    posted_on: BusinessDate
 
 
 class DenyClaim(AccountCommand):
@@ -527,14 +526,14 @@ class DenyClaim(AccountCommand):
 
     claim_id: Identifier
     reason_code: Identifier
-    denied_on: date
+    denied_on: BusinessDate
 
 
 class AppealClaim(AccountCommand):
     calls: ClassVar[str] = "appeal_claim"
 
     claim_id: Identifier
-    appealed_on: date
+    appealed_on: BusinessDate
     note: Note = ""
 
 
@@ -542,7 +541,7 @@ class ResubmitClaim(AccountCommand):
     calls: ClassVar[str] = "resubmit_claim"
 
     claim_id: Identifier
-    resubmitted_on: date
+    resubmitted_on: BusinessDate
 
 
 # --- disputes and collections -----------------------------------------------------------
@@ -559,7 +558,7 @@ class OpenDispute(AccountCommand):
         None, description="Your id for the dispute; made for you if omitted."
     )
     invoice_number: Identifier
-    opened_on: date
+    opened_on: BusinessDate
     description: Note = ""
 
 
@@ -568,7 +567,7 @@ class ResolveDispute(AccountCommand):
 
     dispute_id: Identifier
     outcome: Literal["upheld", "rejected", "partially_upheld", "withdrawn"]
-    resolved_on: date
+    resolved_on: BusinessDate
     note: Note = ""
 
 
@@ -582,7 +581,7 @@ class RecordCollectionActivity(AccountCommand):
     )
     channel: Literal["call", "letter", "email", "sms", "visit"]
     outcome: ShortText = Field(description="What came of it, e.g. left a message.")
-    occurred_on: date
+    occurred_on: BusinessDate
     note: Note = ""
 
 
@@ -599,8 +598,8 @@ class RecordPromiseToPay(AccountCommand):
     )
     amount: PositiveAmount
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
-    pay_by: date
-    promised_on: date
+    pay_by: BusinessDate
+    promised_on: BusinessDate
 
 
 class EscalateDunning(AccountCommand):
@@ -609,7 +608,7 @@ class EscalateDunning(AccountCommand):
     calls: ClassVar[str] = "escalate_dunning"
 
     level: Count = Field(ge=1, le=99)
-    escalated_on: date
+    escalated_on: BusinessDate
 
 
 class Sweep(AccountCommand):
@@ -618,17 +617,30 @@ class Sweep(AccountCommand):
 
     calls: ClassVar[str] = "sweep"
 
-    as_of: date
+    as_of: BusinessDate
 
 
 # --- the account itself -----------------------------------------------------------------
+
+
+class OpenAccount(BaseModel):
+    """Open an account: the body of ``POST /v1/accounts``, and what the CLI and the CSV
+    importer build from their input, so every way in checks the same fields."""
+
+    model_config = STRICT
+
+    account_number: Identifier
+    name: ShortText
+    currency: Currency
+    opened_on: BusinessDate
+    payment_terms_days: int = Field(30, ge=0, le=365)
 
 
 class ChangeDetails(AccountCommand):
     calls: ClassVar[str] = "change_details"
 
     name: ShortText
-    effective_on: date
+    effective_on: BusinessDate
 
 
 class ChangePaymentTerms(AccountCommand):
@@ -637,7 +649,7 @@ class ChangePaymentTerms(AccountCommand):
     calls: ClassVar[str] = "change_payment_terms"
 
     net_days: Count = Field(ge=0, le=365)
-    effective_on: date
+    effective_on: BusinessDate
     installments: list[InstallmentShareIn] = Field(
         default_factory=list, description="Empty: net days only."
     )
@@ -651,4 +663,4 @@ class CloseAccount(AccountCommand):
 
     calls: ClassVar[str] = "close"
 
-    effective_on: date
+    effective_on: BusinessDate

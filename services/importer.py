@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -46,7 +46,9 @@ from domain.money import Money
 from domain.provenance import Provenance
 from services.app import Receivables
 from services.commands import AccountCommand, IssueInvoice, PostCharge, ReceivePayment
+from services.commands import OpenAccount as OpenAccountCommand
 from services.errors import ServiceError
+from services.fields import parse_amount
 from services.group_commit import Outcome
 
 COLUMNS = (
@@ -151,12 +153,20 @@ def _row_steps(line: int, row: dict[str, str], currencies: dict[str, str]) -> li
         Money(_amount(row), currencies[account])
     if kind == "account":
         currencies[account] = Money(0, _required(row, "currency")).currency
-        opened = OpenAccount(
-            account=account,
+        # The same model as the API's body, so a row is held to the same fields.
+        checked = OpenAccountCommand(
+            account_number=account,
             name=_required(row, "name"),
             currency=_required(row, "currency"),
             opened_on=day,
-            terms_days=int(row.get("terms_days") or 30),
+            payment_terms_days=int(row.get("terms_days") or 30),
+        )
+        opened = OpenAccount(
+            account=checked.account_number,
+            name=checked.name,
+            currency=checked.currency,
+            opened_on=checked.opened_on,
+            terms_days=checked.payment_terms_days,
         )
         return [Step(line, account, f"import:account:{account}", opened)]
     if kind == "invoice":
@@ -210,9 +220,9 @@ def _date(row: dict[str, str], column: str) -> date:
 def _amount(row: dict[str, str]) -> Decimal:
     value = _required(row, "amount")
     try:
-        return Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"amount {value!r} is not a decimal number") from None
+        return parse_amount(value)
+    except ValueError as bad:
+        raise ValueError(f"amount: {bad}") from None
 
 
 def _sentence(bad: ValueError | ValidationError | DomainError) -> str:

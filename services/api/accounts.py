@@ -17,26 +17,16 @@ from services.api.common import (
     receivables,
 )
 from services.api.security import ClerkDep, ReaderDep
+from services.commands import OpenAccount
 from services.envelope import envelope, json_ready
-from services.fields import (
-    STRICT,
-    AmountOut,
-    Currency,
-    Identifier,
-    ShortText,
-)
+from services.fields import AmountOut
 from services.views import account_summary, as_utc, balance_view, open_items_view
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
 
-class OpenAccountRequest(BaseModel):
-    model_config = STRICT
-    account_number: Identifier
-    name: ShortText
-    currency: Currency
-    opened_on: date
-    payment_terms_days: int = Field(30, ge=0, le=365)
+class OpenAccountRequest(OpenAccount):
+    """Open an account (the same fields the CLI and the CSV importer check)."""
 
 
 class BalanceResponse(BaseModel):

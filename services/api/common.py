@@ -21,11 +21,12 @@ from services.api.security import ClerkDep
 from services.api_keys import Caller
 from services.app import Receivables
 from services.commands import AccountCommand
-from services.fields import AmountOut
+from services.fields import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, AmountOut
 from services.group_commit import Outcome
 
+#: The same grammar as the account number a body gives, so every account opened is routable.
 AccountNumber = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    str, Path(min_length=1, max_length=IDENTIFIER_MAX_LENGTH, pattern=IDENTIFIER_PATTERN)
 ]
 IdempotencyKey = Annotated[
     str | None,

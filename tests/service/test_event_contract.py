@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,8 @@ def a_month_of_billing(runtime: Runtime) -> None:
             "service_date": "2026-01-02",
         },
     )
-    # Entered as "1e1", the quantity is published as Decimal writes it: "1E+1".
+    # Given as Decimal("1E+1") by a Python caller (intake takes only plain decimal strings),
+    # the quantity is published as Decimal writes it: "1E+1".
     do(
         runtime,
         "post_charge",
@@ -122,7 +124,7 @@ def a_month_of_billing(runtime: Runtime) -> None:
             "charge_id": "ch-2",
             "code": "SWAB",
             "description": "Swabs",
-            "quantity": "1e1",
+            "quantity": Decimal("1E+1"),
             "unit_price": "0.25",
             "service_date": "2026-01-02",
         },
