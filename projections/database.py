@@ -8,20 +8,74 @@ table's DDL spells a few types (``{money}``, ``{bigint}``, ``{timestamp}``).
 
 Money columns hold integer minor units (cents for USD, yen for JPY) next to the currency, so
 sums are exact on both engines and never pass through float.
+
+The database can go away. It is *unavailable* (``is_database_unavailable``) when no connection
+could be had in time, a pooled connection turned out dead (the server restarted or ended the
+session), or the server will not take writes (read-only). Errors come in three dresses:
+psycopg's own, eventsourcing's translation of them (``eventsourcing.persistence.
+OperationalError`` and kin, psycopg's error as the cause) and SQLite's, whose
+``OperationalError`` also covers mistakes in SQL ("no such table"): of SQLite's only a locked,
+busy or unopenable database counts. A read that meets a dead pooled connection (after a
+PostgreSQL restart every idle one is dead) has the pool check its idle connections, replacing
+the dead ones, and runs once more on a fresh connection (``query``). Every API request reads
+its API key first, so the rest of the request, writes included, finds a pool already swept.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import psycopg
+import psycopg.errors
+import psycopg_pool
+from eventsourcing import persistence
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 _PLACEHOLDER = re.compile(r"\?")
+
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    persistence.OperationalError,
+    persistence.InterfaceError,
+    psycopg.OperationalError,  # psycopg_pool.PoolTimeout and AdminShutdown among them
+    psycopg.InterfaceError,
+    psycopg.errors.ReadOnlySqlTransaction,  # an InternalError to psycopg and to eventsourcing
+)
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__
+    return chain
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database is away, rather than the request
+    or the code being at fault."""
+    chain = _causes(exc)
+    sqlite_errors = [e for e in chain if isinstance(e, sqlite3.Error)]
+    if sqlite_errors:
+        message = str(sqlite_errors[-1]).lower()
+        return any(word in message for word in _SQLITE_UNAVAILABLE)
+    return any(isinstance(e, _UNAVAILABLE) for e in chain)
+
+
+def is_stale_connection(exc: BaseException) -> bool:
+    """Whether ``exc`` came from a pooled connection that was dead: worth one more try. A pool
+    that had no connection to give (PoolTimeout) will not have one a moment later either, so
+    that is not retried: it would only double the wait."""
+    return is_database_unavailable(exc) and not any(
+        isinstance(e, psycopg_pool.PoolTimeout) for e in _causes(exc)
+    )
 
 
 def stored_moment(moment: datetime) -> str:
@@ -83,6 +137,23 @@ class Database:
             c.execute(self.sql(statement), tuple(params))
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """The rows of a read; once more on a fresh connection if the pooled one was dead. Only
+        reads are retried: a write whose connection died may have committed."""
+        try:
+            return self._query(statement, params)
+        except Exception as exc:
+            if not is_stale_connection(exc):
+                raise
+        self._discard_dead_connections()
+        return self._query(statement, params)
+
+    def _discard_dead_connections(self) -> None:
+        # One dead connection in the pool means a restart killed them all: check every idle
+        # one now (a round trip each), or the next requests would meet them one by one.
+        if isinstance(self.datastore, PostgresDatastore):
+            self.datastore.pool.check()
+
+    def _query(self, statement: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         with self.transaction(commit=False) as c:
             c.execute(self.sql(statement), tuple(params))
             return [dict(row) for row in c.fetchall()]

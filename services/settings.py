@@ -4,10 +4,15 @@ The defaults are the embedded configuration a newcomer gets from ``make run``: S
 ``AR_DATA_DIR`` (default ``./var``), no server needed, the API on 127.0.0.1:8000. Setting
 ``AR_DATABASE_URL`` to a ``postgresql://`` address moves the event store and the read models to
 PostgreSQL; ``AR_KAFKA_BOOTSTRAP`` names the broker the relay publishes to.
+
+The database address holds a password, so it is a ``SecretStr``, a refused setting's input is
+never echoed in the error (``hide_input_in_errors``), and the sentence that says what is wrong
+with the address names the part at fault without quoting it.
 """
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -23,7 +28,9 @@ class LogFormat(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AR_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="AR_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     data_dir: Path = Field(
         Path("./var"), description="Folder of the embedded SQLite database and local files."
@@ -31,6 +38,12 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         None,
         description="postgresql://user:password@host:port/db to use PostgreSQL; unset for embedded SQLite.",
+    )
+    database_timeout_seconds: int = Field(
+        10,
+        ge=1,
+        le=300,
+        description="How long a request waits for a database connection before it answers 503.",
     )
     host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the HTTP API listens on.")
@@ -69,11 +82,19 @@ class Settings(BaseSettings):
     def _postgres_only(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
-        scheme = urlsplit(value.get_secret_value()).scheme
-        if scheme not in {"postgresql", "postgres"}:
-            msg = f"AR_DATABASE_URL must be a postgresql:// address, not {scheme or 'an address without scheme'}"
+        fault = _postgres_url_fault(value.get_secret_value())
+        if fault is not None:
+            msg = f"AR_DATABASE_URL {fault}; its form is postgresql:// followed by user:password@host:port/database"
             raise ValueError(msg)
         return value
+
+    @property
+    def database_place(self) -> str:
+        """Where the database is, fit to print: host, port and database name, no credentials."""
+        if self.database_url is None:
+            return str(self.sqlite_path)
+        parts = self.postgres_parts()
+        return f"PostgreSQL at {parts['POSTGRES_HOST']}:{parts['POSTGRES_PORT']}, database {parts['POSTGRES_DBNAME']}"
 
     @property
     def uses_postgres(self) -> bool:
@@ -100,3 +121,33 @@ class Settings(BaseSettings):
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_DBNAME": url.path.lstrip("/") or "receivables",
         }
+
+
+def _postgres_url_fault(url: str) -> str | None:
+    """What is wrong with a PostgreSQL address, in words that never quote it (it holds a
+    password), or None when it is well formed."""
+    scheme, colon, rest = url.partition(":")
+    if scheme.lower() not in {"postgresql", "postgres"} or not colon or not rest.startswith("//"):
+        return "must start with postgresql://"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        # urlsplit reads the text after the first ':' of user:password@host as a port when
+        # the password holds '/', '?' or '#'; those need percent-encoding there.
+        return (
+            "has a port that is not a number from 1 to 65535, or a password with '/', '?', '#'"
+            " or '[' not written as %2F, %3F, %23, %5B"
+        )
+    if port is not None and not 1 <= port <= 65535:
+        return "has a port that is not a number from 1 to 65535"
+    if re.search(r"%(?![0-9A-Fa-f]{2})", url):
+        # libpq quotes the whole address when it refuses a bad escape: refuse it first.
+        return "has a '%' not followed by two hex digits; a '%' in the password is written %25"
+    database = unquote(parts.path.lstrip("/"))
+    if "/" in database or "@" in database:
+        return (
+            "has a database name with '/' or '@' in it; a '/' or '@' in the password is written"
+            " %2F or %40"
+        )
+    return None

@@ -33,6 +33,7 @@ from services.api import (
     subscriptions,
 )
 from services.api.body_limit import BodyLimit
+from services.api.json_keys import RefuseDuplicateKeys
 from services.bootstrap import Runtime
 from services.logging import bind_context, clear_context, get_logger
 
@@ -68,6 +69,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    # Apart from liveness: a process whose database is away should get no traffic, not a
+    # restart. The store's error becomes the 503 problem (services.api.problems).
+    @app.get("/ready", tags=["operations"], summary="Readiness: the database answers (else 503)")
+    def ready() -> dict[str, str]:
+        runtime.db.query_one("SELECT 1 AS one")
+        return {"status": "ready"}
+
+    app.add_middleware(RefuseDuplicateKeys)
     app.add_middleware(RequestContext)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     return app

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -17,7 +19,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import DomainError
 from services.errors import ServiceError
+from services.fields import INTAKE_CODES
 from services.logging import get_logger
+from services.store_errors import (
+    RETRY_AFTER_SECONDS,
+    DatabaseUnavailable,
+    is_database_unavailable,
+)
 
 log = get_logger(__name__)
 
@@ -76,9 +84,11 @@ def install(app: FastAPI) -> None:
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {}
+        # Refusals of what could not be stored and read back keep their own stable code.
+        kind = str(first.get("type", ""))
         return problem(
             422,
-            "invalid_request",
+            kind if kind in INTAKE_CODES else "invalid_request",
             _validation_sentence(first) if first else "The request is not valid.",
             _field_of(tuple(first.get("loc", ()))) if first else None,
             errors=[
@@ -96,6 +106,22 @@ def install(app: FastAPI) -> None:
             415: "unsupported_media_type",
         }
         return problem(exc.status_code, code.get(exc.status_code, "http_error"), str(exc.detail))
+
+    # A database that is away is no bug: 503 with Retry-After, and the keep-alive connection
+    # stays open (handled here, the error does not reach the server's catch-all, which closes).
+    @app.exception_handler(DatabaseUnavailable)
+    async def _unavailable(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        response = problem(exc.status, exc.code, exc.message)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    @app.exception_handler(PersistenceError)
+    @app.exception_handler(psycopg.Error)
+    async def _store(request: Request, exc: Exception) -> JSONResponse:
+        if is_database_unavailable(exc):
+            log.warning("database unavailable", path=request.url.path, error=str(exc))
+            return await _unavailable(request, DatabaseUnavailable())
+        return await _bug(request, exc)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

@@ -2,7 +2,9 @@
 
 A missing, unknown or revoked key gets 401. The caller's tenant scopes every account lookup,
 so a request never reaches another tenant's accounts; the caller's key name becomes the actor
-on every event it records. The key itself never reaches a log line.
+on every event it records. The key itself never reaches a log line. A database that is away
+is not a wrong key: the check answers 503 then, not 401, and a pooled connection found dead is
+replaced and the key read once more (``projections.database.Database.query``).
 """
 
 from __future__ import annotations

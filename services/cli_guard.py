@@ -1,0 +1,67 @@
+"""How ``ar`` ends when it cannot start its work: one sentence on stderr, a non-zero status.
+
+Two failures are the operator's to fix, not bugs, and every command can meet them: settings
+that do not validate (exit status 2) and a database that is away or refuses the credentials
+(exit status 1). Neither prints a traceback, and neither quotes the database address, which
+holds a password: the settings refuse without echoing their input, and the reason a database
+is unreachable is psycopg's own sentence about a fresh connection (host, port, user, database),
+passed through ``redact`` all the same. Anything else is a bug and keeps its traceback, redacted
+too.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+
+from services.logging import redact
+from services.settings import Settings
+from services.store_errors import is_database_unavailable, why_unreachable
+
+
+class GuardedTyper(typer.Typer):
+    """A ``typer.Typer`` whose run ends in a sentence when the settings or the database fail."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except ValidationError as invalid:
+            if invalid.title != Settings.__name__:
+                raise
+            for sentence in settings_sentences(invalid):
+                typer.echo(f"error: {sentence}", err=True)
+            raise SystemExit(2) from None
+        except Exception as failure:
+            if not is_database_unavailable(failure):
+                # A bug: its traceback is for the developer, with any password blanked.
+                sys.stderr.write(redact("".join(traceback.format_exception(failure))))
+                raise SystemExit(1) from None
+            typer.echo(f"error: {database_unavailable_sentence(failure)}", err=True)
+            raise SystemExit(1) from None
+
+
+def settings_sentences(invalid: ValidationError) -> list[str]:
+    """One sentence per refused setting, named as its environment variable."""
+    sentences = []
+    for error in invalid.errors(include_input=False, include_url=False):
+        variable = "AR_" + "_".join(str(part) for part in error["loc"]).upper()
+        message = redact(str(error["msg"]).removeprefix("Value error, "))
+        sentences.append(message if message.startswith(variable) else f"{variable}: {message}")
+    return sentences
+
+
+def database_unavailable_sentence(failure: BaseException) -> str:
+    try:
+        settings = Settings()
+    except ValidationError:  # not from the environment, then: say what the error says
+        return f"the database is not answering: {redact(str(failure))}"
+    reason = why_unreachable(settings) or redact(" ".join(str(failure).split()))
+    stop = "" if reason.endswith((".", "?", "!")) else "."
+    return (
+        f"the database is not answering ({settings.database_place}): {reason}{stop} "
+        "Check AR_DATABASE_URL and that the database server is running, then try again."
+    )
