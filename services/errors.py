@@ -47,6 +47,17 @@ class ConcurrentUpdate(ServiceError):
         )
 
 
+class ServiceStopping(ServiceError):
+    code = "service_stopping"
+    status = 503
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The service is stopping and did not take the request; nothing was recorded, send"
+            " it again (with the same Idempotency-Key) in a moment."
+        )
+
+
 class Unauthenticated(ServiceError):
     code = "unauthenticated"
     status = 401

@@ -54,7 +54,12 @@ from eventsourcing.persistence import IntegrityError
 from domain.account import Account
 from domain.errors import DomainError
 from projections.database import Database
-from services.errors import ConcurrentUpdate, IdempotencyKeyReused, ServiceError
+from services.errors import (
+    ConcurrentUpdate,
+    IdempotencyKeyReused,
+    ServiceError,
+    ServiceStopping,
+)
 from services.logging import get_logger
 from services.recorders import IdempotencyRecord
 
@@ -110,8 +115,13 @@ class _Stop:
 class _Batch:
     """What the writer knows of the batch it is applying."""
 
+    #: Each command's place in the batch (by ``id``): commands of one account keep that order.
+    order: dict[int, int] = field(default_factory=dict)
     #: The accounts the batch changed, as the batch left them (unsaved until ``_save``).
     touched: dict[UUID, Account] = field(default_factory=dict)
+    #: The version of each account taken from the cache rather than loaded by this batch: a
+    #: refusal judged on it is checked against the store, which another process may have moved.
+    cached: dict[UUID, int] = field(default_factory=dict)
     #: The commands applied, in order, whose events go into the batch's transaction.
     applied: list[Command] = field(default_factory=list)
     bodies: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -123,7 +133,11 @@ class _Batch:
     distrusted: set[UUID] = field(default_factory=set)
     #: Commands to apply again, one at a time and in order, on a fresh copy of their account.
     redo: list[Command] = field(default_factory=list)
+    #: Refusals, final only once the state they were judged on is known to be the stored one.
     refused: list[tuple[Command, DomainError | ServiceError]] = field(default_factory=list)
+
+    def in_order(self, commands: Iterable[Command]) -> list[Command]:
+        return sorted(commands, key=lambda c: self.order[id(c)])
 
 
 class GroupCommitter:
@@ -152,6 +166,7 @@ class GroupCommitter:
         self._cache: OrderedDict[UUID, Account] = OrderedDict()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._closed = False
         self.batches = 0
         self.commands = 0
 
@@ -159,26 +174,34 @@ class GroupCommitter:
 
     def submit(self, command: Command) -> Future[Outcome]:
         """Queue the command; its future holds its answer (or its error). Commands submitted
-        one after another are applied in that order."""
-        self._ensure_started()
-        self._queue.put(command)
+        one after another are applied in that order. A caller that cancels the future before
+        the writer reaches the command withdraws it: nothing of it is applied."""
+        with self._lock:
+            if self._closed:
+                command.future.set_exception(ServiceStopping())
+                return command.future
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+                self._thread.start()
+            self._queue.put(command)
         return command.future
 
     def close(self) -> None:
+        """Answer everything submitted so far, then stop; later submissions are refused."""
         with self._lock:
-            if self._thread is not None:
+            self._closed = True
+            thread, self._thread = self._thread, None
+            if thread is not None:
                 self._queue.put(_Stop())
-                self._thread.join()
-                self._thread = None
-
-    def _ensure_started(self) -> None:
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._run, name="group-commit", daemon=True
-                    )
-                    self._thread.start()
+        if thread is not None:
+            thread.join()
+        while True:  # nothing is left waiting, whatever happened to the writer
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, Command) and not item.future.done():
+                item.future.set_exception(ServiceStopping())
 
     # --- the writer thread ----------------------------------------------------------------
 
@@ -193,14 +216,13 @@ class GroupCommitter:
             try:
                 self._commit_batch(batch)
             except BaseException as exc:  # a fault of the committer itself: every caller hears it
-                # Whatever the batch did to cached accounts is not known to be stored.
+                # Whatever the batch did to cached accounts is not known to be stored. The
+                # writer lives on: every later caller still needs an answer.
                 self._cache.clear()
                 log.exception("group commit failed", commands=len(batch))
                 for command in batch:
                     if not command.future.done():
                         command.future.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
             if stop:
                 return
 
@@ -224,7 +246,10 @@ class GroupCommitter:
 
     def _commit_batch(self, batch: list[Command]) -> None:
         work = _Batch()
-        for command in batch:
+        for position, command in enumerate(batch):
+            if not command.future.set_running_or_notify_cancel():
+                continue  # its caller gave up waiting before it was applied: it is withdrawn
+            work.order[id(command)] = position
             idem = command.idempotency
             if idem is not None:
                 twin = work.keyed.get((idem.tenant_id, idem.key))
@@ -237,9 +262,11 @@ class GroupCommitter:
                     else:
                         work.followers.append((command, twin))
                     continue
+                # The key belongs to the first request that sent it, whatever becomes of it.
+                work.keyed[(idem.tenant_id, idem.key)] = command
             self._apply(command, work)
-        self._save(work)
-        self._refuse(work.refused)
+        failure = self._save(work)
+        self._settle_refusals(work, failure)
         for command in work.redo:
             self._execute_alone(command)
         for follower, twin in work.followers:
@@ -250,13 +277,18 @@ class GroupCommitter:
         if command.account_id in work.distrusted:
             work.redo.append(command)  # after its account's earlier commands, in order
             return
-        try:
-            account = work.touched.get(command.account_id) or self._cached_or_loaded(
-                command.account_id
-            )
-        except Exception as unloadable:  # the store is away, or the history does not load
-            command.future.set_exception(unloadable)
-            return
+        account = work.touched.get(command.account_id)
+        if account is None:
+            try:
+                account = self._cache.get(command.account_id)
+                if account is not None:
+                    self._cache.move_to_end(command.account_id)
+                    work.cached.setdefault(command.account_id, account.version)
+                else:
+                    account = self._load(command.account_id)
+            except BaseException as unloadable:  # the store is away, or the history does not load
+                command.future.set_exception(unloadable)
+                return
         pending_before = len(account.pending_events) if account is not None else 0
         try:
             result = command.apply(account)
@@ -264,11 +296,11 @@ class GroupCommitter:
             body = command.respond(result, result.pending_events[pending_before:])
             record = self._record(command, body) if command.idempotency is not None else None
         except (DomainError, ServiceError) as refusal:
+            work.refused.append((command, refusal))
             if account is not None and len(account.pending_events) != pending_before:
                 self._distrust(command.account_id, work)  # a rule broke after an event
-            work.refused.append((command, refusal))
             return
-        except Exception as fault:
+        except BaseException as fault:
             # Not a rule's refusal but a fault (a bug, an input no rule foresaw): it fails this
             # command alone, and the account it may have half-changed is not trusted.
             log.exception("command failed", account_id=str(command.account_id))
@@ -281,45 +313,45 @@ class GroupCommitter:
         work.bodies[id(command)] = body
         if record is not None:
             work.records[id(command)] = record
-            work.keyed[(record.tenant_id, record.key)] = command
 
     def _distrust(self, account_id: UUID, work: _Batch) -> None:
         """The account may hold a change that will never be saved: nothing may build on it, so
-        it leaves the batch and the cache, and its commands so far go through one by one on a
-        copy loaded afresh from the store."""
+        it leaves the batch and the cache, and its commands so far (applied or refused) go
+        through again one by one, in order, on a copy loaded afresh from the store."""
         work.distrusted.add(account_id)
         work.touched.pop(account_id, None)
         self._cache.pop(account_id, None)
-        work.redo += [c for c in work.applied if c.account_id == account_id]
+        again = [c for c in work.applied if c.account_id == account_id]
+        again += [c for c, _ in work.refused if c.account_id == account_id]
+        work.redo += work.in_order(again)
         work.applied = [c for c in work.applied if c.account_id != account_id]
+        work.refused = [(c, r) for c, r in work.refused if c.account_id != account_id]
 
-    def _save(self, work: _Batch) -> None:
-        """Save the batch in one transaction and answer its commands.
+    def _save(self, work: _Batch) -> BaseException | None:
+        """Save the batch in one transaction and answer its applied commands; the failure, if
+        it was not saved.
 
         Until the store says the batch is saved, the accounts it changed exist only in memory:
         whatever the failure, they leave the cache, so no later command builds on events that
-        were never stored (a version gap) and no answer counts them (a phantom balance).
+        were never stored (a version gap) and no answer counts them (a phantom balance). On a
+        conflict (another writer came first: an account's version or a key is on file) each
+        command is redone alone on a fresh account, and a retried key finds its original
+        answer; on any other failure each command hears it.
         """
         if not work.touched:
-            return
+            return None
         records = [work.records[id(c)] for c in work.applied if id(c) in work.records]
         try:
             recordings = self.app.save(*work.touched.values(), idempotency=records)
-        except IntegrityError:
-            # Another writer came first (an account's version or a key is on file): redo each
-            # command alone on a fresh account; a retried key then finds its original answer.
-            self._forget(work.touched)
-            for command in work.applied:
-                self._execute_alone(command)
-            return
         except BaseException as failure:
-            self._forget(work.touched)
+            for account_id in work.touched:
+                self._cache.pop(account_id, None)
+            if isinstance(failure, IntegrityError):
+                return failure  # the caller redoes the commands, refusals included, in order
             log.warning("batch not saved", commands=len(work.applied), error=type(failure).__name__)
             for command in work.applied:
                 command.future.set_exception(failure)
-            if not isinstance(failure, Exception):
-                raise
-            return
+            return failure
         self.batches += 1
         self.commands += len(work.applied)
         for account_id, account in work.touched.items():
@@ -329,16 +361,51 @@ class GroupCommitter:
         self._take_snapshots(
             work.touched.values(), Counter(r.domain_event.originator_id for r in recordings)
         )
+        return None
 
-    def _forget(self, accounts: dict[UUID, Account]) -> None:
-        for account_id in accounts:
-            self._cache.pop(account_id, None)
+    def _settle_refusals(self, work: _Batch, failure: BaseException | None) -> None:
+        """A refusal is reported only when the state it was judged on is the stored one.
+
+        On an account the batch wrote, that holds once the batch is saved (a stale copy would
+        have failed the save on its version); if the save failed, the refusal may rest on what
+        was never stored, so it is redone with the batch's other commands after a conflict, or
+        answered with the store's failure. On an account the batch only read from the cache,
+        another process may have moved the account since: if the store's version differs, the
+        command is redone on a fresh copy.
+        """
+        if isinstance(failure, IntegrityError):
+            on_touched = [c for c, _ in work.refused if c.account_id in work.touched]
+            for command in work.in_order([*work.applied, *on_touched]):
+                self._execute_alone(command)
+        final: list[tuple[Command, DomainError | ServiceError]] = []
+        for command, refusal in work.refused:
+            if command.account_id in work.touched:
+                if failure is None:
+                    final.append((command, refusal))
+                elif not isinstance(failure, IntegrityError):
+                    command.future.set_exception(failure)
+            elif command.account_id in work.cached:
+                try:
+                    moved = (
+                        self._stored_version(command.account_id) != work.cached[command.account_id]
+                    )
+                except Exception as unknown:
+                    command.future.set_exception(unknown)
+                    continue
+                if moved:
+                    self._cache.pop(command.account_id, None)
+                    work.redo.append(command)
+                else:
+                    final.append((command, refusal))
+            else:
+                final.append((command, refusal))
+        self._refuse(final)
 
     def _execute_alone(self, command: Command) -> None:
         """One command in a transaction of its own; any failure is its answer."""
         try:
             self._execute_alone_or_raise(command)
-        except Exception as failure:
+        except BaseException as failure:
             if not command.future.done():
                 command.future.set_exception(failure)
 
@@ -360,7 +427,9 @@ class GroupCommitter:
             try:
                 result = command.apply(account)
             except (DomainError, ServiceError) as refusal:
-                command.future.set_exception(refusal)
+                # The key is looked up again: another process may have stored this very
+                # request since (which would be why it is refused now).
+                self._refuse([(command, refusal)])
                 return
             body = command.respond(result, result.pending_events[pending_before:])
             records = [self._record(command, body)] if idem is not None else []
@@ -378,6 +447,8 @@ class GroupCommitter:
         retry of a request already recorded (which is why the domain refused it again), and
         its answer is the original one. If the keys cannot be looked up, a keyed command hears
         the store's failure rather than a refusal that may be wrong: its retry will know."""
+        if not refused:
+            return
         try:
             on_file = self._recorded_keys([command for command, _ in refused])
         except Exception as unknown:
@@ -397,7 +468,9 @@ class GroupCommitter:
     def _follow(self, follower: Command, twin: Command) -> None:
         """A second request with the same key in the same batch gets the first one's answer."""
         try:
-            outcome = twin.future.result()
+            # Every command of the batch is answered by now; never wait here, or the writer
+            # (and every caller behind it) would wait with it.
+            outcome = twin.future.result(timeout=0)
         except BaseException as exc:  # the twin's error is the follower's answer too
             follower.future.set_exception(exc)
         else:
@@ -405,12 +478,10 @@ class GroupCommitter:
 
     # --- accounts, keys and snapshots -----------------------------------------------------
 
-    def _cached_or_loaded(self, account_id: UUID) -> Account | None:
-        account = self._cache.get(account_id)
-        if account is not None:
-            self._cache.move_to_end(account_id)
-            return account
-        return self._load(account_id)
+    def _stored_version(self, account_id: UUID) -> int:
+        """The account's newest stored version (0: none), read without decoding an event."""
+        newest = self.app.recorder.select_events(account_id, desc=True, limit=1)
+        return newest[0].originator_version if newest else 0
 
     def _load(self, account_id: UUID) -> Account | None:
         try:

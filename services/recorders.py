@@ -23,7 +23,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from psycopg.sql import SQL, Identifier, Literal
+from psycopg.sql import SQL, Identifier
 
 IDEMPOTENCY_TABLE = (
     "CREATE TABLE IF NOT EXISTS idempotency_keys ("
@@ -93,12 +93,9 @@ class IdempotentPostgresRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         schema = Identifier(self.datastore.schema)
         table = Identifier(self.events_table_name)
-        function = Identifier(f"{self.events_table_name}_no_version_gap")
-        self.sql_create_statements += [
-            # Processes starting together must not replace the function under each other.
-            SQL("SELECT pg_advisory_xact_lock(hashtext({0}))").format(
-                Literal(f"receivables ddl {self.events_table_name}")
-            ),
+        self._gap_guard = f"{self.events_table_name}_no_version_gap"
+        function = Identifier(self._gap_guard)
+        self._create_gap_guard = [
             SQL(
                 "CREATE OR REPLACE FUNCTION {schema}.{function}() RETURNS trigger"
                 " LANGUAGE plpgsql AS $$ BEGIN"
@@ -113,10 +110,23 @@ class IdempotentPostgresRecorder(PostgresApplicationRecorder):
                 " END $$"
             ).format(schema=schema, function=function, table=table),
             SQL(
-                "CREATE OR REPLACE TRIGGER {trigger} BEFORE INSERT ON {schema}.{table}"
+                "CREATE TRIGGER {trigger} BEFORE INSERT ON {schema}.{table}"
                 " FOR EACH ROW EXECUTE FUNCTION {schema}.{function}()"
             ).format(trigger=function, schema=schema, table=table, function=function),
         ]
+
+    def create_table(self) -> None:
+        super().create_table()
+        # Only where it is missing (a store made before the guard): replacing it at every
+        # start would lock the events table against the writers of the processes running.
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "SELECT 1 FROM pg_trigger WHERE tgname = %s AND tgrelid = %s::regclass",
+                (self._gap_guard, f'"{self.datastore.schema}"."{self.events_table_name}"'),
+            )
+            if curs.fetchone() is None:
+                for statement in self._create_gap_guard:
+                    curs.execute(statement)
 
     def _insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
