@@ -14,7 +14,12 @@ accounts a batch changed enter it once the store has the batch, and leave it whe
 fails, for any reason (a conflict, a database that is away or read-only, a timeout) — so no
 later command builds on events that were never stored, and no answer counts them. A batch that
 fails other than on a conflict is answered with the store's error to each of its commands; the
-client's retry with the same key then learns whether it was stored after all.
+client's retry with the same key then learns whether it was stored after all. A refusal is
+reported only once the state it was judged on is known to be the stored one (the batch that
+touched the account was saved, or the cached account is still the store's newest version);
+otherwise the command is judged again on a fresh copy. A caller that cancels its future before
+the writer reaches the command withdraws it. The writer thread survives any fault, and
+``close`` answers whatever is still queued: no caller is ever left waiting.
 If the batch's transaction fails on a conflict — another process wrote one of the accounts, or
 recorded one of the keys, first — nothing of it is stored; the cached accounts are dropped and
 each command is retried on its own, with a fresh account, a bounded number of times, then
