@@ -115,6 +115,10 @@ class AccountReplayer:
             moves=_new_moves(account, account.item_moves[moves:]),
         )
 
+    def forget(self, account_id: UUID) -> None:
+        """Drop the account from memory (its replay failed half-way: it is loaded again)."""
+        self._accounts.pop(account_id, None)
+
     def _account_before(self, account_id: UUID, version: int) -> Account | None:
         if version == 1:
             return None

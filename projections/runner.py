@@ -6,20 +6,35 @@ transaction, so a projector killed at any point neither loses nor double-counts 
 a restart it resumes from the tracking record, and what it had half-done was rolled back.
 The tracking update only moves forward (``WHERE notification_id < new``); two projectors
 started by mistake cannot both apply a batch — the second one's transaction fails and rolls back.
+
+One account never stops the others: an event that cannot be decoded or handled parks its
+account for the read models concerned (``projections.parking``). The batch that met it is
+redone without that account, nothing of the first attempt written; the park row, the rows of
+every other account and the tracking record then commit together, so exactly-once holds. The
+account's later events are passed by (and counted) until an operator retries it
+(``retry_parked``): its rows are deleted and rebuilt from its first event, and the park row
+removed, in one transaction.
+
+A rebuild and a retry have their read models to themselves: they hold the models' locks
+exclusively (``projections.locks``) while running projectors step aside.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from uuid import UUID
 
 import structlog
 from eventsourcing.application import Application
 
+from projections import parking
 from projections.database import Cursor, Database
+from projections.locks import LockHeld, ReadModelLocks
 from projections.replay import AccountReplayer, Change
 
 
@@ -84,13 +99,44 @@ class TrackingConflict(Exception):
     """Another projector advanced this read model first; the batch was rolled back."""
 
 
-class ReplayFailed(Exception):
-    """A stored event could not be decoded or applied; its batch was rolled back."""
+class RebuildRunning(TrackingConflict):
+    """A read model is being rebuilt (or its parked accounts retried): the batch stepped aside
+    and nothing of it was written; the running projector tries again at its next poll."""
 
-    def __init__(self, position: int, error: Exception) -> None:
-        super().__init__(f"event at position {position}: {type(error).__name__}: {error}")
-        self.position = position
+
+class ParkingChanged(TrackingConflict):
+    """An account was parked or resumed by another process while the batch was prepared; the
+    batch was rolled back and is read again."""
+
+
+@dataclass(frozen=True)
+class RetryOutcome:
+    """What ``retry_parked`` did with one parked account of one read model."""
+
+    consumer: str
+    account_id: str
+    resumed: bool
+    events: int
+    error: str | None = None
+
+
+class _Refused(Exception):
+    """The database refused a row a model's flush wrote; the batch was rolled back."""
+
+    def __init__(self, model: ReadModel, error: BaseException) -> None:
+        super().__init__(parking.error_text(error))
+        self.model = model
         self.error = error
+
+
+class _Unhandled(Exception):
+    """An event the models named could not decode or handle: its account is to be parked."""
+
+    def __init__(self, notification: Any, error: BaseException, models: Sequence[str]) -> None:
+        super().__init__(parking.error_text(error))
+        self.notification = notification
+        self.error = error
+        self.models = list(models)
 
 
 #: Accounts the projector keeps replayed in memory. Events of an account not among them cost a
@@ -122,12 +168,18 @@ def install(db: Database, models: Sequence[ReadModel]) -> None:
     what exists is left as it is, so every process may run this at start. A model whose
     tables have an older shape (its ``version`` changed) is dropped and tracked from the first
     event again: the projector rebuilds it."""
-    db.create_tables([TRACKING_TABLE, VERSIONS_TABLE])
+    db.create_tables([TRACKING_TABLE, VERSIONS_TABLE, parking.PARKED_TABLE])
     versions = {
         r["projection"]: int(r["version"])
         for r in db.query("SELECT projection, version FROM projection_versions")
     }
     tracked = tracked_positions(db)
+    if all(
+        m.tracking_name in tracked and versions.get(m.tracking_name) == m.version for m in models
+    ):
+        # Nothing to create: no write, so a process starting beside a busy projector or
+        # rebuild never waits for (or, on SQLite, collides with) their transactions.
+        return
     with db.transaction() as c:
         for model in models:
             outdated = (
@@ -221,6 +273,9 @@ class Projector:
         self.observers = list(observers)
         self.cache_accounts = cache_accounts
         self.replayer = self._replayer()
+        self.locks = ReadModelLocks(db)
+        #: True while this projector holds its models' locks exclusively (``exclusively``).
+        self._exclusive = False
         install(db, self.models)
 
     def _replayer(self) -> AccountReplayer:
@@ -233,9 +288,31 @@ class Projector:
         """How many notifications each read model is behind the event store."""
         return {p.name: p.behind for p in read_model_progress(self.app, self.db, self.models)}
 
+    @property
+    def names(self) -> list[str]:
+        return [model.tracking_name for model in self.models]
+
+    @contextlib.contextmanager
+    def exclusively(self) -> Iterator[None]:
+        """Have the models to this projector alone (a rebuild, a retry): running projectors
+        step aside until it is over; waits for the batches they have in flight."""
+        with self.locks.exclusive(self.names):
+            self._exclusive = True
+            try:
+                yield
+            finally:
+                self._exclusive = False
+
+    def parked(self) -> list[parking.Parked]:
+        """The accounts the models have parked."""
+        return parking.parked_accounts(self.db, self.names)
+
     def project_pending(self, until: int | None = None) -> int:
         """Apply the next batch (up to notification ``until``, if given) to every read model
-        behind; the number of notifications read."""
+        behind; the number of notifications read.
+
+        An event that cannot be decoded or handled parks its account for the models that
+        needed it, and the batch is redone without it (see the module's docstring)."""
         positions = self.positions()
         start = min(positions.get(m.tracking_name, 0) for m in self.models) + 1
         if until is not None and start > until:
@@ -245,34 +322,138 @@ class Projector:
         )
         if not notifications:
             return 0
-        last = notifications[-1].id
         seen = {model: positions.get(model.tracking_name, 0) for model in self.models}
-        try:
-            self._apply(notifications, seen, last)
-        except BaseException:
-            for model in self.models:
-                model.discard()
-            raise
-        return len(notifications)
+        with self.db.transaction(commit=False) as c:
+            known = parking.parked_ids(c, self.db, self.names)
+        found: list[_Unhandled] = []
+        while True:
+            last = notifications[-1].id
+            # Where each parked account stops, per model: before the batch (parked earlier),
+            # or at the event of the batch that failed (what came before it is good).
+            parked = {(name, account): 0 for name, ids in known.items() for account in ids}
+            for failure in found:
+                for name in failure.models:
+                    key = (name, str(failure.notification.originator_id))
+                    parked[key] = failure.notification.id
+            try:
+                self._apply(notifications, seen, last, known, parked, found)
+            except _Unhandled as failure:
+                self._discard(failure.notification.originator_id)
+                found.append(failure)
+                continue
+            except _Refused as refused:
+                # The database refused a row of the batch (a handler's bug): narrow the batch
+                # down to the event whose rows it is, and park that event's account.
+                self._discard()
+                notifications = self._narrowed(notifications, seen, parked, found, refused)
+                found = [f for f in found if f.notification.id <= notifications[-1].id]
+                continue
+            except BaseException:
+                self._discard()
+                raise
+            return len(notifications)
 
-    def _apply(self, notifications: Sequence[Any], seen: dict[ReadModel, int], last: int) -> None:
+    def _narrowed(
+        self,
+        notifications: Sequence[Any],
+        seen: dict[ReadModel, int],
+        parked: dict[tuple[str, str], int],
+        found: list[_Unhandled],
+        refused: _Refused,
+    ) -> Sequence[Any]:
+        """The first half of a batch whose rows the database refused; with one event left,
+        the same event after parking its account (its models append to ``found``)."""
+        # A row refused because another projector wrote it first is a conflict, not a bug.
+        positions = self.positions()
+        if any(positions.get(m.tracking_name, 0) != seen[m] for m in self.models):
+            raise TrackingConflict(", ".join(self.names)) from refused
+        if len(notifications) > 1:
+            return notifications[: len(notifications) // 2]
+        (notification,) = notifications
+        account = str(notification.originator_id)
+        model = refused.model
+        if notification.id <= seen[model] or (model.tracking_name, account) in parked:
+            raise refused.error  # not the rows of this event: not one account's doing
+        found.append(_Unhandled(notification, refused.error, [model.tracking_name]))
+        return notifications
+
+    def _discard(self, account_id: UUID | None = None) -> None:
+        for model in self.models:
+            model.discard()
+        if account_id is not None:
+            # Its replay may have stopped half-way through the event: never reuse it.
+            self.replayer.forget(account_id)
+
+    def _apply(
+        self,
+        notifications: Sequence[Any],
+        seen: dict[ReadModel, int],
+        last: int,
+        known: dict[str, set[str]],
+        parked: dict[tuple[str, str], int],
+        found: Sequence[_Unhandled],
+    ) -> None:
+        passed: list[tuple[Any, int]] = []
+        skipped: dict[tuple[str, str], tuple[int, int]] = {}
         for notification in notifications:
+            account_id = str(notification.originator_id)
+            wanted: list[ReadModel] = []
+            for model in self.models:
+                if notification.id <= seen[model]:
+                    continue
+                key = (model.tracking_name, account_id)
+                stops_at = parked.get(key)
+                if stops_at is None or notification.id < stops_at:
+                    wanted.append(model)
+                elif notification.id > stops_at:  # the failed event itself is the park row's
+                    count, _ = skipped.get(key, (0, 0))
+                    skipped[key] = (count + 1, notification.id)
+            if not wanted:
+                continue  # a parked account's event is not even decoded
             # A change describes the account just after its event: every model reads it
             # before the next event moves the account on.
             try:
                 event = self.app.mapper.to_domain_event(notification)
-                for observe in self.observers:
-                    observe(event, notification.id)
                 change = self.replayer.advance(event, notification.id)
+            except parking.TRANSIENT:
+                raise
             except Exception as error:
-                raise ReplayFailed(notification.id, error) from error
-            for model in self.models:
-                if change.position > seen[model]:
+                raise _Unhandled(notification, error, [m.tracking_name for m in wanted]) from error
+            passed.append((event, notification.id))
+            for model in wanted:
+                try:
                     model.handle(change)
+                except parking.TRANSIENT:
+                    raise
+                except Exception as error:
+                    raise _Unhandled(notification, error, [model.tracking_name]) from error
+        # Observers see each event once, from the attempt that is written.
+        for event, position in passed:
+            for observe in self.observers:
+                observe(event, position)
+        tenants = [parking.tenant_of(self.app, f.notification.originator_id) for f in found]
         # Only the writes take the transaction: the batch's rows, then the tracking records.
-        with self.db.transaction() as c:
+        with self.db.transaction() as c, self._shared(c):
+            # Write first: the transaction takes the write lock now rather than upgrading from
+            # a read, which SQLite refuses at once if a command committed in between.
+            c.execute(
+                self.db.sql(
+                    "UPDATE projection_tracking SET notification_id = notification_id"
+                    " WHERE projection = ?"
+                ),
+                (self.models[0].tracking_name,),
+            )
+            if parking.parked_ids(c, self.db, self.names) != known:
+                raise ParkingChanged(", ".join(self.names))
+            for failure, tenant in zip(found, tenants, strict=True):
+                for name in failure.models:
+                    parking.park(c, self.db, name, failure.notification, failure.error, tenant)
+            parking.record_skipped(c, self.db, skipped)
             for model in self.models:
-                model.flush(c, self.db)
+                try:
+                    model.flush(c, self.db)
+                except parking.REFUSED_ROWS as error:
+                    raise _Refused(model, error) from error
                 c.execute(
                     self.db.sql(
                         "UPDATE projection_tracking SET notification_id = ?"
@@ -282,19 +463,109 @@ class Projector:
                 )
                 if c.rowcount != 1:
                     raise TrackingConflict(model.tracking_name)
+        for failure in found:
+            log.error(
+                "account parked: its events are passed by until it is retried",
+                account_id=str(failure.notification.originator_id),
+                position=failure.notification.id,
+                read_models=failure.models,
+                error=parking.error_text(failure.error),
+            )
+
+    @contextlib.contextmanager
+    def _shared(self, c: Cursor) -> Iterator[None]:
+        """The models' locks, shared, for the batch's transaction (none needed while this
+        projector holds them exclusively)."""
+        if self._exclusive:
+            yield
+            return
+        try:
+            with self.locks.shared(c, self.names):
+                yield
+        except LockHeld as held:
+            raise RebuildRunning(str(held)) from None
+
+    def retry_parked(self, accounts: Sequence[str] | None = None) -> list[RetryOutcome]:
+        """Resume parked accounts (all of them, or the account ids given): for each, in one
+        transaction, delete its rows in each model that parked it, project its events from the
+        first up to the model's tracking position, and remove the park row. Its rows then read
+        as a rebuild would have made them; an account whose events still fail stays parked,
+        with the newest error. Running projectors step aside meanwhile."""
+        outcomes: list[RetryOutcome] = []
+        with self.exclusively():
+            by_account: dict[str, list[str]] = {}
+            for row in self.parked():
+                if accounts is None or row.account_id in accounts:
+                    by_account.setdefault(row.account_id, []).append(row.consumer)
+            for account_id, consumers in by_account.items():
+                models = [m for m in self.models if m.tracking_name in consumers]
+                outcomes += self._retry_one(account_id, models)
+        return outcomes
+
+    def _retry_one(self, account_id: str, models: Sequence[ReadModel]) -> list[RetryOutcome]:
+        try:
+            events = self._reproject(account_id, models)
+        except parking.REFUSED_ROWS as refused:  # the bug is still there: a row refused
+            return self._still_failing(account_id, models, refused)
+        except parking.TRANSIENT:
+            raise
+        except Exception as error:
+            return self._still_failing(account_id, models, error)
+        return [RetryOutcome(m.tracking_name, account_id, True, events) for m in models]
+
+    def _still_failing(
+        self, account_id: str, models: Sequence[ReadModel], error: BaseException
+    ) -> list[RetryOutcome]:
+        for model in models:
+            model.discard()
+            parking.still_failing(self.db, model.tracking_name, account_id, error)
+        said = parking.error_text(error)
+        return [RetryOutcome(m.tracking_name, account_id, False, 0, said) for m in models]
+
+    def _reproject(self, account_id: str, models: Sequence[ReadModel]) -> int:
+        replayer = AccountReplayer(self.app, 1, from_snapshots=False)
+        with self.db.transaction() as c:
+            # The deletes first: the transaction writes from its first statement (see _apply).
+            for model in models:
+                for table in model.table_names:
+                    c.execute(
+                        self.db.sql(f"DELETE FROM {model.t(table)} WHERE account_id = ?"),
+                        (account_id,),
+                    )
+            c.execute(self.db.sql("SELECT projection, notification_id FROM projection_tracking"))
+            tracked = {r["projection"]: int(r["notification_id"]) for r in c.fetchall()}
+            upto = {m: tracked.get(m.tracking_name, 0) for m in models}
+            notifications = parking.account_notifications(
+                self.app, c, self.db, account_id, max(upto.values(), default=0)
+            )
+            for notification in notifications:
+                change = replayer.advance(
+                    self.app.mapper.to_domain_event(notification), notification.id
+                )
+                for model in models:
+                    if notification.id <= upto[model]:
+                        model.handle(change)
+            for model in models:
+                model.flush(c, self.db)
+                parking.unpark(c, self.db, model.tracking_name, account_id)
+        log.info("parked account resumed", account_id=account_id, events=len(notifications))
+        return len(notifications)
 
     def reset(self) -> None:
         """Empty the models' tables and rewind their tracking to the first event, in one
-        transaction; ``catch_up`` then rebuilds them. Other read models are untouched."""
+        transaction; ``catch_up`` then rebuilds them (and finds anything to park again).
+        Other read models are untouched."""
         with self.db.transaction() as c:
             for model in self.models:
                 for table in model.table_names:
                     c.execute(f"DROP TABLE IF EXISTS {model.t(table)}")
                 _create(c, self.db, model, rewind=True)
+            parking.forget_consumers(c, self.db, self.names)
         self.replayer = self._replayer()
 
     def drop(self) -> None:
-        """Remove the models' tables and tracking rows (scratch copies, once compared)."""
+        """Remove the models' tables, tracking rows and park rows (scratch copies, once
+        compared)."""
         with self.db.transaction() as c:
             for model in self.models:
                 for table in model.table_names:
@@ -304,6 +575,7 @@ class Projector:
                         self.db.sql(f"DELETE FROM {table} WHERE projection = ?"),
                         (model.tracking_name,),
                     )
+            parking.forget_consumers(c, self.db, self.names)
 
     def catch_up(
         self, progress: Callable[[int], None] | None = None, until: int | None = None
@@ -332,14 +604,22 @@ class Projector:
 
     def run(self, stop: threading.Event, poll_seconds: float = 0.2) -> None:
         """Keep the models current until stopped. Nothing ends it but ``stop``: a batch another
-        projector applied first is simply read past; any other failure (the database gone, an
-        event that cannot be applied) is logged once, and retried with a growing pause, so a
+        projector applied first is simply read past; while a rebuild holds a model the
+        projector stands by; an event it cannot handle parks its account; any other failure (the database gone) is
+        logged once, and retried with a growing pause, so a
         projector inside ``ar serve`` never dies silently while the API goes on."""
         failing: str | None = None
         pause = poll_seconds
+        stepped_aside = False
         while not stop.is_set():
             try:
                 applied = self.project_pending()
+            except RebuildRunning as rebuilding:
+                if not stepped_aside:
+                    log.info("a read model is being rebuilt; standing by", model=str(rebuilding))
+                    stepped_aside = True
+                stop.wait(poll_seconds)
+                continue
             except TrackingConflict:
                 continue
             except Exception as error:
@@ -349,6 +629,9 @@ class Projector:
                 pause = min(RETRY_MOST_SECONDS, pause * 2)
                 stop.wait(pause)
                 continue
+            if stepped_aside:
+                log.info("rebuild over; projecting again")
+                stepped_aside = False
             if failing is not None:
                 log.info("projector recovered", was=failing)
                 failing, pause = None, poll_seconds

@@ -39,6 +39,7 @@ from services.group_commit import (
     fingerprint,
 )
 from services.recorders import IDEMPOTENCY_TABLE
+from services.unreadable import readable
 from services.views import account_summary
 
 
@@ -200,14 +201,15 @@ class Receivables(Application[UUID]):
         ``as_known_at`` was known (later corrections, even back-dated ones, left out)."""
         account_id = Account.id_for(tenant_id, account_number)
         version = None
-        if as_known_at is not None:
-            version = self._last_version_recorded_by(account_id, as_known_at)
-            if version == 0:
-                raise AccountNotFound(account_number)
-        try:
-            account: object = self.repository.get(account_id, version=version)
-        except AggregateNotFoundError:
-            raise AccountNotFound(account_number) from None
+        with readable(self, account_id, account_number):  # an unreadable history: 409, not 500
+            if as_known_at is not None:
+                version = self._last_version_recorded_by(account_id, as_known_at)
+                if version == 0:
+                    raise AccountNotFound(account_number)
+            try:
+                account: object = self.repository.get(account_id, version=version)
+            except AggregateNotFoundError:
+                raise AccountNotFound(account_number) from None
         if not isinstance(account, Account):  # pragma: no cover - ids are derived from Account only
             raise AccountNotFound(account_number)
         return account
@@ -217,7 +219,8 @@ class Receivables(Application[UUID]):
     ) -> list[Any]:
         """The account's events in version order, after ``after_version``, at most ``limit``."""
         account_id = Account.id_for(tenant_id, account_number)
-        events = list(self.events.get(account_id, gt=after_version, limit=limit))
+        with readable(self, account_id, account_number):
+            events = list(self.events.get(account_id, gt=after_version, limit=limit))
         if not events and after_version == 0:
             raise AccountNotFound(account_number)
         return events

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from services.api_keys import Role
 from services.bootstrap import Runtime, bootstrap
 from services.cli_accounts import register as register_account_commands
+from services.cli_guard import GuardedTyper
 from services.cli_reports import register as register_report_commands
 from services.logging import configure_logging, get_logger
 from services.settings import Settings
 
-app = typer.Typer(
+# Guarded: bad settings or a database that is away end in a sentence, not a traceback.
+app = GuardedTyper(
     name="ar",
     help="Receivables: event-sourced accounts receivable.",
     no_args_is_help=True,
@@ -116,11 +118,91 @@ def serve(
         runtime.close()
 
 
-@app.command()
-def project() -> None:
-    """Keep the read models current with the event store until stopped (SIGTERM/Ctrl-C)."""
+def _account_ids(accounts: list[str]) -> list[str]:
+    """Accounts as ids: an id as printed by ``--status``, or TENANT/NUMBER."""
+    from uuid import UUID
 
+    from domain.account import Account
+
+    ids = []
+    for account in accounts:
+        tenant, slash, number = account.partition("/")
+        if slash:
+            ids.append(str(Account.id_for(tenant, number)))
+            continue
+        try:
+            ids.append(str(UUID(account)))
+        except ValueError:
+            typer.echo(f"error: {account!r} is neither an account id nor TENANT/NUMBER", err=True)
+            raise typer.Exit(2) from None
+    return ids
+
+
+def _print_parked(rows: list[Any], retry: str) -> None:
+    if not rows:
+        typer.echo("no parked accounts")
+        return
+    typer.echo(f"{len(rows)} parked (resume with {retry} after a fix):")
+    for row in rows:
+        typer.echo(
+            f"  {row.consumer}  account {row.account_id}  tenant {row.tenant_id or '?'}"
+            f"  at position {row.position} ({row.event_type}, version {row.event_version})"
+            f"  since {row.first_seen_at}  {row.skipped} later events passed by: {row.error}"
+        )
+
+
+@app.command()
+def project(
+    status: Annotated[
+        bool,
+        typer.Option(
+            "--status", help="Print each read model's position and the parked accounts, then exit."
+        ),
+    ] = False,
+    retry_parked: Annotated[
+        bool,
+        typer.Option(
+            "--retry-parked",
+            help="Re-project parked accounts (those named, default all) from their first event,"
+            " then exit.",
+        ),
+    ] = False,
+    accounts: Annotated[
+        list[str] | None,
+        typer.Argument(help="With --retry-parked: account ids or TENANT/NUMBER (default all)."),
+    ] = None,
+) -> None:
+    """Keep the read models current with the event store until stopped (SIGTERM/Ctrl-C)."""
+    from projections.runner import read_model_progress
+
+    if accounts and not retry_parked:
+        typer.echo("error: accounts are named only with --retry-parked", err=True)
+        raise typer.Exit(2)
     runtime = _runtime()
+    if status or retry_parked:
+        try:
+            projector = runtime.projector()
+            if retry_parked:
+                wanted = _account_ids(accounts) if accounts else None
+                outcomes = projector.retry_parked(wanted)
+                for outcome in outcomes:
+                    said = (
+                        f"resumed from {outcome.events} events"
+                        if outcome.resumed
+                        else f"still failing: {outcome.error}"
+                    )
+                    typer.echo(f"{outcome.consumer}  account {outcome.account_id}: {said}")
+                if not outcomes:
+                    typer.echo("no parked accounts to retry")
+                if any(not o.resumed for o in outcomes):
+                    raise typer.Exit(1)
+                return
+            for p in read_model_progress(runtime.app, runtime.db, projector.models):
+                typer.echo(f"{p.name}: at position {p.position} of {p.head}, {p.behind} behind")
+            _print_parked(projector.parked(), "ar project --retry-parked")
+        finally:
+            runtime.close()
+        return
     stop = _stop_on_signals()
     projector = runtime.projector(batch_size=runtime.settings.batch_size)
     log.info("projector started", positions=projector.positions())
@@ -131,19 +213,69 @@ def project() -> None:
 @app.command()
 def relay(
     status: Annotated[
-        bool, typer.Option("--status", help="Print the relay's position and lag, then exit.")
+        bool,
+        typer.Option(
+            "--status", help="Print the relay's position, lag and parked accounts, then exit."
+        ),
     ] = False,
+    retry_parked: Annotated[
+        bool,
+        typer.Option(
+            "--retry-parked",
+            help="Publish the backlog of parked accounts (those named, default all) in order:"
+            " now if no relay runs, else by the running relay before its next batch.",
+        ),
+    ] = False,
+    accounts: Annotated[
+        list[str] | None,
+        typer.Argument(help="With --retry-parked: account ids or TENANT/NUMBER (default all)."),
+    ] = None,
 ) -> None:
     """Publish every recorded event to Kafka, in order per account, until stopped."""
-    from services.relay import Relay
+    from projections.parking import parked_accounts, request_retry
+    from services.relay import PARKING_CONSUMER, Relay
     from services.relay_positions import relay_position
 
+    if accounts and not retry_parked:
+        typer.echo("error: accounts are named only with --retry-parked", err=True)
+        raise typer.Exit(2)
     runtime = _runtime()
     if status:
         head = runtime.app.recorder.max_notification_id() or 0
         position = relay_position(runtime.db)
+        parked = parked_accounts(runtime.db, [PARKING_CONSUMER])
         runtime.close()
         typer.echo(f"published through position {position} of {head}: {head - position} behind")
+        _print_parked(parked, "ar relay --retry-parked")
+        return
+    if retry_parked:
+        try:
+            wanted = _account_ids(accounts) if accounts else None
+            asked = request_retry(runtime.db, PARKING_CONSUMER, wanted)
+            if not asked:
+                typer.echo("no parked accounts to retry")
+                return
+            publisher = Relay(runtime)
+            if not publisher.lock.acquire():
+                typer.echo(
+                    f"a relay is running: it publishes the backlog of {asked} parked accounts"
+                    " before its next batch (see ar relay --status)"
+                )
+                return
+            try:
+                publisher.ensure_topic()
+                publisher.learn_published()
+                outcomes = publisher.publish_retried()
+            finally:
+                publisher.close()
+        finally:
+            runtime.close()
+        for account_id, error in outcomes:
+            typer.echo(
+                f"account {account_id}: " + (f"still failing: {error}" if error else "published")
+            )
+        if any(error for _, error in outcomes):
+            raise typer.Exit(1)
         return
     stop = _stop_on_signals()
     Relay(runtime).run(stop)

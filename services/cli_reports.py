@@ -1,7 +1,7 @@
 """The reporting and projection commands of ``ar``: rebuild, and reports with exports.
 
 ``ar rebuild [MODEL...]`` empties read models and replays every event into them, with a
-progress bar on a terminal. ``ar report aging|trial-balance|statement|worklist`` bring the
+progress bar on a terminal; running projectors stand by meanwhile and carry on after it. ``ar report aging|trial-balance|statement|worklist`` bring the
 read models up to date (so the embedded default needs no projector running), then print the
 report as text, CSV or JSON. Amounts are decimal strings in the account's currency.
 """
@@ -152,9 +152,12 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         runtime = runtime_factory()
         try:
             projector = runtime.projector(models)
-            projector.reset()
-            with progress_bar("rebuilding") as advance:
-                events = projector.catch_up(advance)
+            # Running projectors (``ar serve``, ``ar project``) step aside until it is over,
+            # rather than race the rebuild batch for batch (see ``projections.locks``).
+            with projector.exclusively():
+                projector.reset()
+                with progress_bar("rebuilding") as advance:
+                    events = projector.catch_up(advance)
             typer.echo(
                 f"rebuilt {', '.join(m.name for m in projector.models)} from {events} events"
             )

@@ -53,7 +53,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
 from domain.account import Account
@@ -67,6 +67,7 @@ from services.errors import (
 )
 from services.logging import get_logger
 from services.recorders import IdempotencyRecord
+from services.unreadable import load_account_or_problem
 
 log = get_logger(__name__)
 
@@ -489,11 +490,9 @@ class GroupCommitter:
         return newest[0].originator_version if newest else 0
 
     def _load(self, account_id: UUID) -> Account | None:
-        try:
-            account: object = self.app.repository.get(account_id)
-        except AggregateNotFoundError:
-            return None
-        return account if isinstance(account, Account) else None
+        """The account as stored (None: there is none); ``AccountUnreadable`` (a refusal of the
+        command, 409) when its history does not read, rather than a fault repeated for ever."""
+        return load_account_or_problem(self.app, account_id)
 
     def _remember(self, account_id: UUID, account: Account) -> None:
         self._cache[account_id] = account

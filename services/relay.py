@@ -25,9 +25,15 @@ Guarantees, and how they are kept:
   and once when it is back, and catches up.
 - **One relay at a time.** A relay publishes only while it holds the relay lock
   (``services.relay_lock``); others stand by.
+- **One account never stalls the topic.** An event that cannot be decoded or encoded parks its
+  account (``projections.parking``, consumer ``relay:kafka``) and the relay goes on with every
+  other account. The account's later events are held back, not published out of order; the
+  park row is recorded before the position moves past the event. ``ar relay --retry-parked``
+  asks for the account's backlog (from the event that failed up to the position) to be
+  published, in order, before the relay's next batch; only then is the account unparked.
 
-``lag()`` (events recorded, not yet published) is exposed at ``/v1/projections`` and by
-``ar relay --status``.
+``lag()`` (events recorded, not yet published) and the parked accounts are exposed at
+``/v1/projections`` and by ``ar relay --status``.
 """
 
 from __future__ import annotations
@@ -42,14 +48,15 @@ from uuid import UUID
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
 
+from projections import parking
 from services.bootstrap import Runtime
 from services.envelope import SCHEMA_VERSION, encode, envelope
 from services.logging import get_logger
 from services.relay_lock import RelayLock, relay_lock
-from services.relay_positions import record_relay_position, relay_position
+from services.relay_positions import RELAY_NAME, record_relay_position, relay_position
 
 log = get_logger(__name__)
 
@@ -62,6 +69,10 @@ BACKOFF_MOST_SECONDS = 30.0
 STANDBY_SECONDS = 2.0
 #: Records read from the end of each partition to learn what a cut-short batch delivered.
 TAIL_RECORDS = 2_000
+#: The relay's name among the consumers that park accounts (``projections.parking``).
+PARKING_CONSUMER = f"relay:{RELAY_NAME}"
+#: Failures of the broker or the database, not of an event: retried, never a reason to park.
+_NOT_THE_EVENT: tuple[type[BaseException], ...] = (KafkaError, *parking.TRANSIENT)
 
 
 class KafkaUnavailable(Exception):
@@ -228,19 +239,53 @@ class Relay:
     def publish_pending(self) -> int:
         """Publish the next batch after the recorded position; the number of events read.
 
-        Raises ``KafkaUnavailable`` if the broker did not acknowledge the whole batch; the
-        position then stays where it was, and the next attempt first learns what arrived."""
+        Parked accounts whose retry was asked for have their backlog published first. An event
+        that cannot be decoded or encoded parks its account; that account's later events are
+        held back. Raises ``KafkaUnavailable`` if the broker did not acknowledge the whole
+        batch; the position then stays where it was, and the next attempt first learns what
+        arrived."""
         if not self.lock.held() and not self.lock.acquire():
             msg = "another relay holds the relay lock"
             raise LockLost(msg)
         app = self.runtime.app
+        db = self.runtime.db
+        try:
+            published = self._published if self._published is not None else self.learn_published()
+        except KafkaError as error:
+            self._published = None
+            self._drop_producer()
+            raise KafkaUnavailable(f"{type(error).__name__}: {error}") from error
+        # Before the batch is read: an account resumed now has its later events in the batch.
+        self.publish_retried()
         start = self.position() + 1
         notifications = app.recorder.select_notifications(start=start, limit=self.batch_size)
         if not notifications:
             return 0
+        held_back = {
+            row.account_id: row.position for row in parking.parked_accounts(db, [PARKING_CONSUMER])
+        }
+        failed: dict[str, tuple[Any, Exception]] = {}
+        skipped: dict[tuple[str, str], tuple[int, int]] = {}
         try:
-            published = self._published if self._published is not None else self.learn_published()
-            futures = [self._send(n, published) for n in notifications]
+            futures = []
+            for notification in notifications:
+                account = str(notification.originator_id)
+                if notification.id >= held_back.get(account, notification.id + 1) or (
+                    account in failed
+                ):
+                    # Order per account: nothing of it goes out before the event that failed.
+                    key = (PARKING_CONSUMER, account)
+                    count, _ = skipped.get(key, (0, 0))
+                    skipped[key] = (count + 1, notification.id)
+                    continue
+                try:
+                    futures.append(self._send(notification, published))
+                except MessageSizeTooLargeError as error:  # this record alone: park it
+                    failed[account] = (notification, error)
+                except _NOT_THE_EVENT:
+                    raise
+                except Exception as error:
+                    failed[account] = (notification, error)
             self.producer.flush(timeout=ACK_TIMEOUT_SECONDS)
             for future in futures:
                 if future is not None:
@@ -255,26 +300,83 @@ class Relay:
             self._published = None
             msg = "the relay lock was lost while publishing"
             raise LockLost(msg)
+        tenants = {a: parking.tenant_of(app, n.originator_id) for a, (n, _) in failed.items()}
+        # Park rows first, then the position: a relay that dies in between reads the batch
+        # again, and holds the parked accounts back from the event that failed on.
+        with db.transaction() as c:
+            for account, (notification, failure) in failed.items():
+                parking.park(c, db, PARKING_CONSUMER, notification, failure, tenants[account])
+            parking.record_skipped(c, db, skipped)
         self._record_position(notifications[-1].id)
+        for account, (notification, failure) in failed.items():
+            log.error(
+                "account parked: its events are held back until it is retried",
+                account_id=account,
+                position=notification.id,
+                error=parking.error_text(failure),
+            )
         self._published = published - {n.id for n in notifications}
         return len(notifications)
 
+    def publish_retried(self) -> list[tuple[str, str | None]]:
+        """Publish the backlog of each parked account whose retry was asked for, in order,
+        and unpark it; an account whose events still fail stays parked with the newest error.
+        Each account's (id, error or None). Runs only while this relay holds the lock, so
+        nothing of the account is published meanwhile by the batches."""
+        db = self.runtime.db
+        outcomes: list[tuple[str, str | None]] = []
+        for row in parking.parked_accounts(db, [PARKING_CONSUMER]):
+            if not row.retry_requested:
+                continue
+            with db.transaction(commit=False) as c:
+                backlog = [
+                    n
+                    for n in parking.account_notifications(
+                        self.runtime.app, c, db, row.account_id, self.position()
+                    )
+                    if n.id >= row.position
+                ]
+            try:
+                records = [self._record_of(n) for n in backlog]
+            except _NOT_THE_EVENT:
+                raise
+            except Exception as error:
+                parking.still_failing(db, PARKING_CONSUMER, row.account_id, error)
+                outcomes.append((row.account_id, parking.error_text(error)))
+                continue
+            try:
+                futures = [self.producer.send(self.topic, **record) for record in records]
+                self.producer.flush(timeout=ACK_TIMEOUT_SECONDS)
+                for future in futures:
+                    future.get(timeout=ACK_TIMEOUT_SECONDS)
+            except KafkaError as error:
+                self._published = None
+                self._drop_producer()
+                raise KafkaUnavailable(f"{type(error).__name__}: {error}") from error
+            with db.transaction() as c:
+                parking.unpark(c, db, PARKING_CONSUMER, row.account_id)
+            log.info("parked account published", account_id=row.account_id, events=len(backlog))
+            outcomes.append((row.account_id, None))
+        return outcomes
+
     def _send(self, notification: Any, published: set[int]) -> Any:
-        event: Any = self.runtime.app.mapper.to_domain_event(notification)
-        key = str(event.originator_id).encode()
-        partition = self._partition_of(key)
         if notification.id in published:
             self.skipped += 1  # the broker holds it already: a batch cut short before
             return None
+        return self.producer.send(self.topic, **self._record_of(notification))
+
+    def _record_of(self, notification: Any) -> dict[str, Any]:
+        """The Kafka record of one stored event: key, partition, value and headers."""
+        event: Any = self.runtime.app.mapper.to_domain_event(notification)
+        key = str(event.originator_id).encode()
         tenant_id = self._tenant_of(event.originator_id)
         document = envelope(event, tenant_id=tenant_id, position=notification.id)
-        return self.producer.send(
-            self.topic,
-            key=key,
-            value=encode(document),
-            headers=_headers(document),
-            partition=partition,
-        )
+        return {
+            "key": key,
+            "value": encode(document),
+            "headers": _headers(document),
+            "partition": self._partition_of(key),
+        }
 
     def _load_tenant(self, account_id: UUID) -> str:
         first = next(iter(self.runtime.app.events.get(account_id, lte=1)))

@@ -31,11 +31,13 @@ from projections.explain import FIGURES, ExplanationLine, explain
 from projections.explain import UnknownFigure as NoSuchFigure
 from projections.ledger import Ledger
 from projections.open_items import OpenItems
+from projections.parking import parked_accounts
 from projections.reports import AgingRow, aging, bucket_labels, statement, trial_balance
 from projections.runner import read_model_progress, tracked_positions
 from services.api.accounts import AsKnownAt
 from services.api.common import AccountNumber
 from services.api.security import CallerDep, ReportReaderDep
+from services.api_keys import Role
 from services.errors import (
     AccountNotFound,
     InvalidBuckets,
@@ -690,11 +692,29 @@ class ProjectionOut(BaseModel):
     behind: int = Field(description="Events recorded after it, not yet applied; 0 when current.")
 
 
+class ParkedOut(BaseModel):
+    consumer: str = Field(description="The read model (or relay) that parked the account.")
+    account_id: str
+    tenant_id: str | None = Field(description="The account's tenant, when its first event reads.")
+    position: int = Field(description="The event it could not handle (place in the store's log).")
+    event_type: str
+    event_version: int = Field(description="The account version of that event.")
+    error: str = Field(description="What went wrong: the error's class and first line.")
+    first_seen_at: str
+    skipped: int = Field(description="The account's later events passed by since.")
+
+
 class ProjectionsResponse(BaseModel):
     head_position: int = Field(description="The newest event in the store.")
     projections: list[ProjectionOut]
     relay: ProjectionOut = Field(
         description="The Kafka relay: the last event published to the topic, and its lag."
+    )
+    parked: list[ParkedOut] = Field(
+        description="Accounts a read model or the relay could not handle and set aside while "
+        "it went on with every other account (your tenant's; an admin also sees those whose "
+        "tenant is unknown). An operator resumes them after a fix: ar project --retry-parked, "
+        "ar relay --retry-parked."
     )
 
 
@@ -716,4 +736,10 @@ def get_projections(request: Request, caller: CallerDep) -> ProjectionsResponse:
         relay=ProjectionOut(
             name="kafka relay", position=published, behind=max(0, head - published)
         ),
+        parked=[
+            ParkedOut(**{f: getattr(row, f) for f in ParkedOut.model_fields})
+            for row in parked_accounts(runtime.db)
+            if row.tenant_id == caller.tenant_id
+            or (row.tenant_id is None and caller.role == Role.admin)
+        ],
     )
