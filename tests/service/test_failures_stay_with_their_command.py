@@ -8,13 +8,8 @@ gap, no event without its idempotency key), not in the other commands of the bat
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
 from datetime import date
-from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -32,6 +27,7 @@ from domain.money import Money
 from services.bootstrap import Runtime, bootstrap
 from services.group_commit import Command, Outcome
 from services.views import account_summary
+from tests.store_faults import one_batch, pay_then_break, saves_fail, submit_charge
 from tests.support import CLERK, open_charge_and_pay, payment, run
 
 ACME = Account.id_for("acme", "A-100")
@@ -43,31 +39,6 @@ def _versions(runtime: Runtime, account_id: UUID = ACME) -> list[int]:
 
 def _pay(runtime: Runtime, amount: str, payment_id: str, key: str) -> Outcome:
     return run(runtime.app, payment(amount, payment_id, date(2026, 1, 10)), key=key)
-
-
-@contextmanager
-def _saves_fail(
-    runtime: Runtime, failure: Exception, *, after_writing: bool = False, times: int = 1
-) -> Iterator[list[int]]:
-    """The next ``times`` saves fail with ``failure``: before anything is written (the
-    database refused), or after the events are committed (the answer was lost)."""
-    recorder = runtime.app.recorder
-    real = recorder.insert_events
-    failed: list[int] = []
-
-    def insert_events(stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
-        if len(failed) < times:
-            failed.append(len(stored_events))
-            if after_writing:
-                real(stored_events, **kwargs)
-            raise failure
-        return real(stored_events, **kwargs)
-
-    recorder.insert_events = insert_events  # type: ignore[method-assign]
-    try:
-        yield failed
-    finally:
-        recorder.insert_events = real  # type: ignore[method-assign]
 
 
 SAVE_FAILURES = [
@@ -86,7 +57,7 @@ def test_a_save_that_fails_leaves_no_phantom_in_the_next_answer(
     runtime: Runtime, failure: Exception
 ) -> None:
     open_charge_and_pay(runtime.app)  # balance 16.50, version 3
-    with _saves_fail(runtime, failure), pytest.raises(type(failure)):
+    with saves_fail(runtime, failure), pytest.raises(type(failure)):
         _pay(runtime, "3.00", "pay-2", "K1")
 
     second = _pay(runtime, "2.00", "pay-3", "K2")
@@ -111,7 +82,7 @@ def test_a_save_whose_answer_is_lost_is_answered_by_its_retry_and_stored_once(
 ) -> None:
     open_charge_and_pay(runtime.app)
     lost = OperationalError("connection lost")
-    with _saves_fail(runtime, lost, after_writing=True), pytest.raises(OperationalError):
+    with saves_fail(runtime, lost, after_writing=True), pytest.raises(OperationalError):
         _pay(runtime, "3.00", "pay-2", "K1")
 
     retried = _pay(runtime, "3.00", "pay-2", "K1")
@@ -125,7 +96,7 @@ def test_a_save_whose_answer_is_lost_is_answered_by_its_retry_and_stored_once(
 
 def test_a_payment_never_stored_is_not_a_duplicate_of_itself(runtime: Runtime) -> None:
     open_charge_and_pay(runtime.app)
-    with _saves_fail(runtime, InternalError("read-only")), pytest.raises(InternalError):
+    with saves_fail(runtime, InternalError("read-only")), pytest.raises(InternalError):
         _pay(runtime, "3.00", "pay-2", "K1")
 
     # Without the key: the domain must not think pay-2 was received.
@@ -149,53 +120,6 @@ def test_the_store_refuses_a_version_gap(runtime: Runtime) -> None:
     assert run(runtime.app, payment("1.00", "pay-2")).body["version"] == 4
 
 
-def _charge(app: Any, account_number: str, key: str) -> Future[Outcome]:
-    from services.commands import PostCharge
-
-    return app.submit(
-        tenant_id="acme",
-        account_number=account_number,
-        command=PostCharge(
-            charge_id=f"ch-{key}",
-            code="VISIT",
-            description="Office visit",
-            quantity=Decimal(1),
-            unit_price=Decimal("10.00"),
-            service_date=date(2026, 1, 4),
-        ),
-        meta=CLERK,
-        idempotency_key=key,
-    )
-
-
-def _one_batch(runtime: Runtime, submit_all: Callable[[], list[Future[Outcome]]]) -> list[Any]:
-    """Hold the writer on a first command while ``submit_all`` queues the rest, so that the
-    rest are applied and saved as one batch; return each future's result or error."""
-    gate = threading.Event()
-    held = threading.Event()
-
-    def wait_at_the_gate(account: Account | None) -> Account:
-        held.set()
-        gate.wait(10)
-        raise AssertionError("the gate command records nothing")
-
-    blocker = runtime.app.committer.submit(
-        Command(account_id=ACME, apply=wait_at_the_gate, respond=account_summary)
-    )
-    assert held.wait(10)
-    futures = submit_all()
-    gate.set()
-    with pytest.raises(AssertionError):
-        blocker.result(10)
-    results: list[Any] = []
-    for future in futures:
-        try:
-            results.append(future.result(30))
-        except Exception as error:
-            results.append(error)
-    return results
-
-
 def test_a_command_that_fails_unexpectedly_fails_alone_and_its_batch_is_stored_with_its_keys(
     runtime: Runtime,
 ) -> None:
@@ -211,32 +135,19 @@ def test_a_command_that_fails_unexpectedly_fails_alone_and_its_batch_is_stored_w
             meta=CLERK,
         )
 
-    def pay_then_break(account: Account | None) -> Account:
-        # A fault after an event was triggered: the account is half-changed in memory.
-        assert account is not None
-        account.receive_payment(
-            payment_id="pay-broken",
-            amount=Money("7.00", "USD"),
-            method="cash",
-            reference="",
-            received_on=date(2026, 1, 10),
-            meta=CLERK,
-        )
-        raise OverflowError("date value out of range")
-
     def submit_all() -> list[Future[Outcome]]:
-        futures = [_charge(app, "A-100", "a-before")]
-        futures += [_charge(app, f"B-{n}", f"b-{n}") for n in range(5)]
+        futures = [submit_charge(runtime, "A-100", "a-before")]
+        futures += [submit_charge(runtime, f"B-{n}", f"b-{n}") for n in range(5)]
         futures.append(
             app.committer.submit(
                 Command(account_id=ACME, apply=pay_then_break, respond=account_summary)
             )
         )
-        futures += [_charge(app, "A-100", "a-after")]
-        futures += [_charge(app, f"B-{n}", f"b2-{n}") for n in range(5)]
+        futures += [submit_charge(runtime, "A-100", "a-after")]
+        futures += [submit_charge(runtime, f"B-{n}", f"b2-{n}") for n in range(5)]
         return futures
 
-    results = _one_batch(runtime, submit_all)
+    results = one_batch(runtime, submit_all)
 
     broken = results[6]
     assert isinstance(broken, OverflowError)
@@ -257,7 +168,7 @@ def test_a_command_that_fails_unexpectedly_fails_alone_and_its_batch_is_stored_w
         f"b2-{n}" for n in range(5)
     }
     # Every retry is answered from its key, never refused as a duplicate.
-    again = _charge(app, "B-0", "b-0").result(10)
+    again = submit_charge(runtime, "B-0", "b-0").result(10)
     assert again.replayed
 
 
@@ -275,17 +186,20 @@ def test_a_batch_that_cannot_be_saved_answers_every_command_and_keeps_nothing(
         meta=CLERK,
     )
 
-    with _saves_fail(runtime, OperationalError("connection lost"), times=1):
-        results = _one_batch(
+    with saves_fail(runtime, OperationalError("connection lost"), times=1):
+        results = one_batch(
             runtime,
-            lambda: [_charge(app, "A-100", "a-1"), _charge(app, "B-0", "b-1")],
+            lambda: [submit_charge(runtime, "A-100", "a-1"), submit_charge(runtime, "B-0", "b-1")],
         )
     assert all(isinstance(r, OperationalError) for r in results), results
 
-    after = [_charge(app, "A-100", "a-2").result(10), _charge(app, "B-0", "b-2").result(10)]
+    after = [
+        submit_charge(runtime, "A-100", "a-2").result(10),
+        submit_charge(runtime, "B-0", "b-2").result(10),
+    ]
     assert [a.body["version"] for a in after] == [4, 2]
     assert [a.body["balance"] for a in after] == ["26.50", "10.00"]
-    retried = _charge(app, "A-100", "a-1").result(10)
+    retried = submit_charge(runtime, "A-100", "a-1").result(10)
     assert not retried.replayed
     assert retried.body["balance"] == "36.50"
     assert _versions(runtime) == [1, 2, 3, 4, 5]

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -29,6 +28,13 @@ from services.errors import IdempotencyKeyReused
 from services.group_commit import Command, Outcome
 from services.settings import Settings
 from services.views import account_summary
+from tests.store_faults import (
+    one_batch,
+    outcome_or_error,
+    pay_then_break,
+    saves_fail,
+    submit_charge,
+)
 from tests.support import CLERK, open_charge_and_pay, payment, run
 
 ACME = Account.id_for("acme", "A-100")
@@ -70,18 +76,6 @@ def _charge_command(charge_id: str, price: str = "10.00") -> PostCharge:
     )
 
 
-def _charge(
-    runtime: Runtime, number: str, key: str | None, charge_id: str | None = None
-) -> Future[Outcome]:
-    return runtime.app.submit(
-        tenant_id="acme",
-        account_number=number,
-        command=_charge_command(charge_id or f"ch-{key}"),
-        meta=CLERK,
-        idempotency_key=key,
-    )
-
-
 def _pay(runtime: Runtime, number: str, payment_id: str, key: str | None) -> Future[Outcome]:
     return runtime.app.submit(
         tenant_id="acme",
@@ -98,72 +92,6 @@ def _pay(runtime: Runtime, number: str, payment_id: str, key: str | None) -> Fut
     )
 
 
-def _outcome_or_error(future: Future[Outcome], timeout: float = 30) -> Any:
-    try:
-        return future.result(timeout)
-    except BaseException as error:
-        return error
-
-
-@contextmanager
-def _saves_fail(
-    runtime: Runtime, failure: Exception, *, after_writing: bool = False, times: int = 1
-) -> Iterator[list[int]]:
-    recorder = runtime.app.recorder
-    real = recorder.insert_events
-    failed: list[int] = []
-
-    def insert_events(stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
-        if len(failed) < times:
-            failed.append(len(stored_events))
-            if after_writing:
-                real(stored_events, **kwargs)
-            raise failure
-        return real(stored_events, **kwargs)
-
-    recorder.insert_events = insert_events  # type: ignore[method-assign]
-    try:
-        yield failed
-    finally:
-        recorder.insert_events = real  # type: ignore[method-assign]
-
-
-def _one_batch(runtime: Runtime, submit_all: Callable[[], list[Future[Outcome]]]) -> list[Any]:
-    """Hold the writer on a gate command while ``submit_all`` queues the rest, so that they
-    are applied and saved as one batch; each future's result or error, in order."""
-    gate = threading.Event()
-    held = threading.Event()
-
-    def wait_at_the_gate(account: Account | None) -> Account:
-        held.set()
-        gate.wait(10)
-        raise AssertionError("the gate command records nothing")
-
-    blocker = runtime.app.committer.submit(
-        Command(account_id=uuid4(), apply=wait_at_the_gate, respond=account_summary)
-    )
-    assert held.wait(10)
-    futures = submit_all()
-    gate.set()
-    with pytest.raises(AssertionError):
-        blocker.result(10)
-    return [_outcome_or_error(f) for f in futures]
-
-
-def _pay_then_break(account: Account | None) -> Account:
-    """A fault after an event was triggered: the account is half-changed in memory."""
-    assert account is not None
-    account.receive_payment(
-        payment_id="pay-broken",
-        amount=Money("7.00", "USD"),
-        method="cash",
-        reference="",
-        received_on=date(2026, 1, 10),
-        meta=CLERK,
-    )
-    raise OverflowError("date value out of range")
-
-
 # --- callers that stop waiting, and faults that are not Exceptions ------------------------
 
 
@@ -176,11 +104,11 @@ def test_a_caller_that_stops_waiting_costs_the_rest_of_its_batch_nothing(
     open_charge_and_pay(runtime.app)
 
     def submit_all() -> list[Future[Outcome]]:
-        futures = [_charge(runtime, "A-100", f"a-{n}") for n in range(4)]
+        futures = [submit_charge(runtime, "A-100", f"a-{n}") for n in range(4)]
         assert futures[1].cancel()  # the caller of the second command went away
         return futures
 
-    results = _one_batch(runtime, submit_all)
+    results = one_batch(runtime, submit_all)
 
     others = [results[0], *results[2:]]
     assert all(isinstance(r, Outcome) for r in others), results
@@ -206,10 +134,10 @@ def test_the_writer_outlives_a_command_that_raises_a_base_exception(
     failed = runtime.app.committer.submit(
         Command(account_id=ACME, apply=escape, respond=account_summary)
     )
-    assert isinstance(_outcome_or_error(failed, 10), _NotAnException)
+    assert isinstance(outcome_or_error(failed, 10), _NotAnException)
 
     # Every later caller must still be answered (app.execute waits with no timeout at all).
-    later = _outcome_or_error(_charge(runtime, "A-100", "after"), 10)
+    later = outcome_or_error(submit_charge(runtime, "A-100", "after"), 10)
     assert isinstance(later, Outcome), later
 
 
@@ -234,11 +162,11 @@ def test_a_command_sent_while_the_committer_closes_is_answered(sqlite_runtime: R
     deadline = time.monotonic() + 10
     while committer._queue.empty() and time.monotonic() < deadline:
         time.sleep(0.001)
-    late = _charge(runtime, "A-100", "late")
+    late = submit_charge(runtime, "A-100", "late")
     gate.set()
     closing.join(10)
 
-    answer = _outcome_or_error(late, 5)
+    answer = outcome_or_error(late, 5)
     assert not isinstance(answer, TimeoutError), "the caller waits for ever"
 
 
@@ -251,8 +179,8 @@ def test_a_refusal_never_counts_an_event_whose_save_failed(runtime: Runtime) -> 
     "duplicate payment" (a final 4xx) answers from a payment that was never stored."""
     open_charge_and_pay(runtime.app)
 
-    with _saves_fail(runtime, OperationalError("connection lost")):
-        first, second = _one_batch(
+    with saves_fail(runtime, OperationalError("connection lost")):
+        first, second = one_batch(
             runtime,
             lambda: [_pay(runtime, "A-100", "pay-2", "K1"), _pay(runtime, "A-100", "pay-2", "K2")],
         )
@@ -276,7 +204,7 @@ def test_a_refusal_is_checked_against_what_another_instance_stored(runtime: Runt
 
     void = VoidCharge(charge_id="ch-9", effective_on=date(2026, 1, 5))
     answers = [
-        _outcome_or_error(
+        outcome_or_error(
             runtime.app.submit(tenant_id="acme", account_number="A-100", command=void, meta=CLERK)
         )
         for _ in range(2)
@@ -300,13 +228,13 @@ def test_a_key_belongs_to_the_request_sent_first_even_when_that_one_is_redone(
     def submit_all() -> list[Future[Outcome]]:
         return [
             runtime.app.committer.submit(
-                Command(account_id=ACME, apply=_pay_then_break, respond=account_summary)
+                Command(account_id=ACME, apply=pay_then_break, respond=account_summary)
             ),
-            _charge(runtime, "A-100", "K", charge_id="ch-r1"),
-            _charge(runtime, "B-0", "K", charge_id="ch-r2"),
+            submit_charge(runtime, "A-100", "K", charge_id="ch-r1"),
+            submit_charge(runtime, "B-0", "K", charge_id="ch-r2"),
         ]
 
-    _, first, second = _one_batch(runtime, submit_all)
+    _, first, second = one_batch(runtime, submit_all)
 
     assert isinstance(first, Outcome), first
     assert isinstance(second, IdempotencyKeyReused), second
@@ -319,16 +247,16 @@ def test_a_follower_of_a_redone_twin_gets_its_answer_and_the_key_is_stored_once(
 
     def submit_all() -> list[Future[Outcome]]:
         return [
-            _charge(runtime, "A-100", "K"),
+            submit_charge(runtime, "A-100", "K"),
             runtime.app.committer.submit(
-                Command(account_id=ACME, apply=_pay_then_break, respond=account_summary)
+                Command(account_id=ACME, apply=pay_then_break, respond=account_summary)
             ),
-            _charge(runtime, "A-100", "K"),  # the same request again: follows its twin
-            _charge(runtime, "A-100", "K", charge_id="other"),  # another request, same key
-            _charge(runtime, "A-100", "L"),
+            submit_charge(runtime, "A-100", "K"),  # the same request again: follows its twin
+            submit_charge(runtime, "A-100", "K", charge_id="other"),  # another request, same key
+            submit_charge(runtime, "A-100", "L"),
         ]
 
-    twin, broken, follower, reused, later = _one_batch(runtime, submit_all)
+    twin, broken, follower, reused, later = one_batch(runtime, submit_all)
 
     assert isinstance(broken, OverflowError)
     assert isinstance(twin, Outcome)
@@ -350,25 +278,25 @@ def test_a_batch_whose_answer_was_lost_is_answered_by_retries_and_stored_once(
     _open(runtime, "B-0")
     b0 = Account.id_for("acme", "B-0")
 
-    with _saves_fail(runtime, OperationalError("connection lost"), after_writing=True):
-        results = _one_batch(
+    with saves_fail(runtime, OperationalError("connection lost"), after_writing=True):
+        results = one_batch(
             runtime,
             lambda: [
-                _charge(runtime, "A-100", "a-1"),
-                _charge(runtime, "A-100", "a-2"),
-                _charge(runtime, "B-0", "b-1"),
+                submit_charge(runtime, "A-100", "a-1"),
+                submit_charge(runtime, "A-100", "a-2"),
+                submit_charge(runtime, "B-0", "b-1"),
             ],
         )
     assert all(isinstance(r, OperationalError) for r in results), results
 
     # The retries, in one batch again, and then new work on the same accounts.
-    retried = _one_batch(
+    retried = one_batch(
         runtime,
         lambda: [
-            _charge(runtime, "A-100", "a-1"),
-            _charge(runtime, "A-100", "a-2"),
-            _charge(runtime, "B-0", "b-1"),
-            _charge(runtime, "A-100", "a-3"),
+            submit_charge(runtime, "A-100", "a-1"),
+            submit_charge(runtime, "A-100", "a-2"),
+            submit_charge(runtime, "B-0", "b-1"),
+            submit_charge(runtime, "A-100", "a-3"),
         ],
     )
     assert all(isinstance(r, Outcome) for r in retried), retried
@@ -397,7 +325,7 @@ def test_when_keys_cannot_be_looked_up_a_keyed_refusal_hears_the_store_error(
 
     db.query = query  # type: ignore[method-assign]
     try:
-        keyed, unkeyed = _one_batch(
+        keyed, unkeyed = one_batch(
             runtime,
             lambda: [_pay(runtime, "A-100", "pay-2", "K1"), _pay(runtime, "A-100", "pay-2", None)],
         )
@@ -424,18 +352,20 @@ def test_a_snapshot_that_cannot_be_stored_costs_no_answer(runtime: Runtime) -> N
 
     snapshots.put = put  # type: ignore[method-assign]
     try:
-        answers = [_charge(runtime, "A-100", f"s-{n}").result(10) for n in range(3)]
+        answers = [submit_charge(runtime, "A-100", f"s-{n}").result(10) for n in range(3)]
     finally:
         snapshots.put = real  # type: ignore[method-assign]
     assert [a.body["version"] for a in answers] == [4, 5, 6]
-    assert _charge(runtime, "A-100", "s-3").result(10).body["balance"] == "56.50"
+    assert submit_charge(runtime, "A-100", "s-3").result(10).body["balance"] == "56.50"
     assert _versions(runtime) == [1, 2, 3, 4, 5, 6, 7]
     # With the snapshot store back, snapshots are stored (the gap trigger is not on them).
-    _charge(runtime, "A-100", "s-4").result(10)  # version 8: a snapshot, taken after the answer
-    _charge(runtime, "A-100", "s-5").result(10)  # answered once the writer is past it
+    submit_charge(runtime, "A-100", "s-4").result(
+        10
+    )  # version 8: a snapshot, taken after the answer
+    submit_charge(runtime, "A-100", "s-5").result(10)  # answered once the writer is past it
     assert [s.originator_version for s in snapshots.get(ACME)] == [8]
     runtime.app.committer._cache.clear()  # replay from the snapshot
-    assert _charge(runtime, "A-100", "s-6").result(10).body["balance"] == "86.50"
+    assert submit_charge(runtime, "A-100", "s-6").result(10).body["balance"] == "86.50"
 
 
 # --- the version-gap trigger --------------------------------------------------------------
@@ -462,11 +392,11 @@ def test_a_new_account_and_several_versions_of_others_are_stored_in_one_save(
             )
         ]
         for n in range(3):
-            futures.append(_charge(runtime, "N-1", f"n-{n}"))
-            futures.append(_charge(runtime, "A-100", f"a-{n}"))
+            futures.append(submit_charge(runtime, "N-1", f"n-{n}"))
+            futures.append(submit_charge(runtime, "A-100", f"a-{n}"))
         return futures
 
-    results = _one_batch(runtime, submit_all)
+    results = one_batch(runtime, submit_all)
 
     assert all(isinstance(r, Outcome) for r in results), results
     assert runtime.app.committer.batches >= 1
@@ -592,8 +522,8 @@ def test_two_instances_charging_one_account_at_once_lose_nothing_and_leave_no_ga
         futures: list[Future[Outcome]] = []
         for n in range(60):
             app_runtime = runtime if n % 2 else other
-            futures.append(_charge(app_runtime, "A-100", f"c-{n}"))
-        answers = [_outcome_or_error(f, 60) for f in futures]
+            futures.append(submit_charge(app_runtime, "A-100", f"c-{n}"))
+        answers = [outcome_or_error(f, 60) for f in futures]
     finally:
         other.close()
     assert all(isinstance(a, Outcome) for a in answers), [
@@ -634,16 +564,16 @@ def test_one_key_sent_to_two_instances_at_once_is_stored_once_and_answered_alike
     try:
         releases = [_hold(runtime), _hold(other)]
         futures = [
-            _charge(runtime, "A-100", "K1"),
-            _charge(runtime, "A-100", "K2"),
-            _charge(other, "A-100", "K1"),
-            _charge(other, "A-100", "K2"),
-            _charge(other, "B-0", "K3"),
-            _charge(runtime, "B-0", "K3"),
+            submit_charge(runtime, "A-100", "K1"),
+            submit_charge(runtime, "A-100", "K2"),
+            submit_charge(other, "A-100", "K1"),
+            submit_charge(other, "A-100", "K2"),
+            submit_charge(other, "B-0", "K3"),
+            submit_charge(runtime, "B-0", "K3"),
         ]
         for release in releases:
             release()
-        answers = [_outcome_or_error(f, 30) for f in futures]
+        answers = [outcome_or_error(f, 30) for f in futures]
     finally:
         other.close()
     assert all(isinstance(a, Outcome) for a in answers), answers
@@ -673,11 +603,11 @@ def test_a_request_stored_by_another_instance_while_it_is_redone_gets_the_origin
         def recorded_keys(batch: list[Command]) -> dict[tuple[str, str], dict[str, Any]]:
             found = real(batch)
             if not raced:  # the client's retry lands on the other instance just now
-                raced.append(_charge(other, "A-100", "K").result(10))
+                raced.append(submit_charge(other, "A-100", "K").result(10))
             return found
 
         committer._recorded_keys = recorded_keys  # type: ignore[method-assign]
-        answer = _outcome_or_error(_charge(runtime, "A-100", "K"))
+        answer = outcome_or_error(submit_charge(runtime, "A-100", "K"))
     finally:
         other.close()
 
@@ -728,11 +658,11 @@ def test_a_fault_in_respond_on_an_account_opened_in_the_same_batch_leaves_no_tra
             runtime.app.committer.submit(
                 Command(account_id=new, apply=charge_new, respond=broken_respond)
             ),
-            _charge(runtime, "N-1", "n-1"),
-            _charge(runtime, "A-100", "a-1"),
+            submit_charge(runtime, "N-1", "n-1"),
+            submit_charge(runtime, "A-100", "a-1"),
         ]
 
-    opened, broken, charged, other = _one_batch(runtime, submit_all)
+    opened, broken, charged, other = one_batch(runtime, submit_all)
 
     assert isinstance(broken, ValueError)
     assert isinstance(opened, Outcome), opened
@@ -761,12 +691,12 @@ def test_an_account_that_cannot_be_loaded_fails_its_command_alone(runtime: Runti
 
     repository.get = get  # type: ignore[method-assign]
     try:
-        results = _one_batch(
+        results = one_batch(
             runtime,
             lambda: [
-                _charge(runtime, "A-100", "a-1"),
-                _charge(runtime, "B-0", "b-1"),
-                _charge(runtime, "A-100", "a-2"),
+                submit_charge(runtime, "A-100", "a-1"),
+                submit_charge(runtime, "B-0", "b-1"),
+                submit_charge(runtime, "A-100", "a-2"),
             ],
         )
     finally:
@@ -774,7 +704,7 @@ def test_an_account_that_cannot_be_loaded_fails_its_command_alone(runtime: Runti
 
     assert isinstance(results[0], OperationalError)
     assert [r.body["version"] for r in results[1:]] == [2, 4]
-    retried = _charge(runtime, "A-100", "a-1").result(10)
+    retried = submit_charge(runtime, "A-100", "a-1").result(10)
     assert not retried.replayed
     assert retried.body["version"] == 5
     assert _versions(runtime) == [1, 2, 3, 4, 5]
