@@ -48,3 +48,9 @@ infra-status: ## Say whether the local services are running
 .PHONY: bench
 bench: env infra-up ## Run the benchmark harness against the local services
 	@$(UV) run --frozen python -m bench
+
+SEED ?= 1
+MINUTES ?= 10
+.PHONY: soak
+soak: env infra-up ## Seeded fault simulation for MINUTES from SEED on (make soak SEED=7 MINUTES=30)
+	@$(UV) run --frozen python -m tests.simulation --seed $(SEED) --minutes $(MINUTES)
