@@ -116,6 +116,12 @@ def _one_line(value: str) -> str:
     return value
 
 
+def one_line_if_given(value: str | None) -> str | None:
+    """``value`` (None allowed) if it holds no control character: for optional text that comes
+    in other than in a body (a header recorded on the events)."""
+    return None if value is None else _one_line(value)
+
+
 def _lines(value: str) -> str:
     if _CONTROL_MULTI_LINE.search(value):
         raise PydanticCustomError(

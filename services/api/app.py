@@ -10,6 +10,7 @@ where they do not exist yet; it never fills them: a projector does (``ar serve``
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -41,6 +42,7 @@ log = get_logger("receivables.http")
 
 MAX_BODY_BYTES = 1_000_000
 _CORRELATION_ID_MAX = 128
+_CORRELATION_ID = re.compile(f"[\\x21-\\x7e]{{1,{_CORRELATION_ID_MAX}}}")
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -96,7 +98,8 @@ class RequestContext:
             return
         clear_context()
         supplied = Headers(scope=scope).get("x-correlation-id", "")
-        correlation_id = supplied if 0 < len(supplied) <= _CORRELATION_ID_MAX else uuid.uuid4().hex
+        # The id is stored on the events: only a token of visible ASCII is taken as it is.
+        correlation_id = supplied if _CORRELATION_ID.fullmatch(supplied) else uuid.uuid4().hex
         scope.setdefault("state", {})["correlation_id"] = correlation_id
         bind_context(correlation_id=correlation_id)
         started = time.perf_counter()

@@ -14,14 +14,19 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from domain.provenance import Provenance
 from services.api.security import ClerkDep
 from services.api_keys import Caller
 from services.app import Receivables
 from services.commands import AccountCommand
-from services.fields import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, AmountOut
+from services.fields import (
+    IDENTIFIER_MAX_LENGTH,
+    IDENTIFIER_PATTERN,
+    AmountOut,
+    one_line_if_given,
+)
 from services.group_commit import Outcome
 
 #: The same grammar as the account number a body gives, so every account opened is routable.
@@ -75,8 +80,9 @@ Reason = Annotated[
         alias="X-Reason",
         min_length=1,
         max_length=500,
-        description="Why: recorded on the events the request causes.",
+        description="Why: recorded on the events the request causes (one line of text).",
     ),
+    AfterValidator(one_line_if_given),
 ]
 
 

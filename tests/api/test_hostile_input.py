@@ -253,3 +253,33 @@ def test_a_duplicated_key_deep_in_the_body_is_refused(client: TestClient) -> Non
         headers={"Content-Type": "application/json"},
     )
     assert ok.status_code == 201, ok.text
+
+
+def test_a_reason_header_with_a_control_character_is_refused_and_nothing_recorded(
+    client: TestClient,
+) -> None:
+    open_account(client)
+    before = version(client)
+    answer = client.post(
+        f"{A}/payments",
+        json=payment(),
+        # Header bytes arrive as Latin-1: 0x85 is a C1 control character (NEL).
+        headers={"X-Reason": b"late\tfee\x85waived"},  # type: ignore[dict-item]
+    )
+    problem_of(answer, "control_character")
+    assert version(client) == before
+
+
+def test_a_correlation_id_that_is_no_token_is_replaced_not_stored(client: TestClient) -> None:
+    answer = client.post(
+        "/v1/accounts",
+        json=opening(),
+        headers={"X-Correlation-Id": b"abc\tdef\x85"},  # type: ignore[dict-item]
+    )
+    assert answer.status_code == 201, answer.text
+    used = answer.headers["X-Correlation-Id"]
+    assert used != "abc\tdef\x85"
+    assert used.isascii()
+    assert used.isprintable()
+    events = client.get(f"{A}/events").json()
+    assert "\x85" not in json.dumps(events, ensure_ascii=False)
