@@ -53,6 +53,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg.errors
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
@@ -144,6 +145,24 @@ class _Batch:
 
     def in_order(self, commands: Iterable[Command]) -> list[Command]:
         return sorted(commands, key=lambda c: self.order[id(c)])
+
+
+def nothing_was_written(failure: BaseException) -> bool:
+    """Whether a save that failed is known to have written nothing and may simply be redone.
+
+    A conflict (an account's version or a key already on file, or a version gap refused) is one.
+    So is a prepared statement the driver believed was on the connection but was not: psycopg
+    can lose track of one when an earlier insert on the same connection failed inside its
+    pipeline, and the next insert then fails once, before the server ran any of it.
+    """
+    if isinstance(failure, IntegrityError):
+        return True
+    cause: BaseException | None = failure
+    while cause is not None:
+        if isinstance(cause, psycopg.errors.InvalidSqlStatementName):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 class GroupCommitter:
@@ -352,7 +371,7 @@ class GroupCommitter:
         except BaseException as failure:
             for account_id in work.touched:
                 self._cache.pop(account_id, None)
-            if isinstance(failure, IntegrityError):
+            if nothing_was_written(failure):
                 return failure  # the caller redoes the commands, refusals included, in order
             log.warning("batch not saved", commands=len(work.applied), error=type(failure).__name__)
             for command in work.applied:
@@ -379,7 +398,7 @@ class GroupCommitter:
         another process may have moved the account since: if the store's version differs, the
         command is redone on a fresh copy.
         """
-        if isinstance(failure, IntegrityError):
+        if failure is not None and nothing_was_written(failure):
             on_touched = [c for c, _ in work.refused if c.account_id in work.touched]
             for command in work.in_order([*work.applied, *on_touched]):
                 self._execute_alone(command)
@@ -388,7 +407,7 @@ class GroupCommitter:
             if command.account_id in work.touched:
                 if failure is None:
                     final.append((command, refusal))
-                elif not isinstance(failure, IntegrityError):
+                elif not nothing_was_written(failure):
                     command.future.set_exception(failure)
             elif command.account_id in work.cached:
                 try:
@@ -441,8 +460,10 @@ class GroupCommitter:
             records = [self._record(command, body)] if idem is not None else []
             try:
                 self.app.save(result, idempotency=records)
-            except IntegrityError:
-                continue
+            except Exception as failure:
+                if nothing_was_written(failure):
+                    continue
+                raise
             self._remember(command.account_id, result)
             command.future.set_result(Outcome(body, status=command.status))
             return

@@ -12,12 +12,14 @@ from concurrent.futures import Future
 from datetime import date
 from uuid import UUID
 
+import psycopg.errors
 import pytest
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
     InternalError,
     OperationalError,
+    ProgrammingError,
     StoredEvent,
 )
 
@@ -203,3 +205,21 @@ def test_a_batch_that_cannot_be_saved_answers_every_command_and_keeps_nothing(
     assert not retried.replayed
     assert retried.body["balance"] == "36.50"
     assert _versions(runtime) == [1, 2, 3, 4, 5]
+
+
+def test_a_save_lost_to_a_stale_prepared_statement_is_redone_not_answered_500(
+    runtime: Runtime,
+) -> None:
+    # psycopg can believe a statement is prepared on a connection when an earlier pipeline
+    # failed before the server parsed it; the next insert then fails once, having written
+    # nothing. The committer redoes it instead of answering the driver's error.
+    open_charge_and_pay(runtime.app)
+    stale = ProgrammingError('prepared statement "_pg3_42" does not exist')
+    stale.__cause__ = psycopg.errors.InvalidSqlStatementName(
+        'prepared statement "_pg3_42" does not exist'
+    )
+    with saves_fail(runtime, stale, times=1):
+        answer = _pay(runtime, "3.00", "pay-2", "K1")
+
+    assert answer.body["balance"] == "13.50"
+    assert _versions(runtime) == [1, 2, 3, 4]
