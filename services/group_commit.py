@@ -283,7 +283,10 @@ class GroupCommitter:
                         twin.idempotency is not None
                         and twin.idempotency.request_sha256 != idem.request_sha256
                     ):
-                        command.future.set_exception(IdempotencyKeyReused(idem.key))
+                        # Whose key it is, is settled by what is on file once the batch is
+                        # saved: it may be this request's own, stored before (its twin then
+                        # being the misuse). Judged alone, after the batch, key first.
+                        work.redo.append(command)
                     else:
                         work.followers.append((command, twin))
                     continue

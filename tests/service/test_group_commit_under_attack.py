@@ -708,3 +708,36 @@ def test_an_account_that_cannot_be_loaded_fails_its_command_alone(runtime: Runti
     assert not retried.replayed
     assert retried.body["version"] == 5
     assert _versions(runtime) == [1, 2, 3, 4, 5]
+
+
+def test_a_retry_batched_behind_a_misuse_of_its_key_is_still_replayed(runtime: Runtime) -> None:
+    # Found by the soak (seed 1072): a request stored with key K; later, in one batch, the
+    # same key with another body (a misuse) and then a verbatim retry of the stored request.
+    # The misuse is refused; the retry gets the original answer, not the misuse's refusal.
+    open_charge_and_pay(runtime.app)
+    first = submit_charge(runtime, "A-100", "K", "ch-8").result(10)
+
+    def misuse_then_retry() -> list[Future[Outcome]]:
+        changed = runtime.app.submit(
+            tenant_id="acme",
+            account_number="A-100",
+            command=PostCharge(
+                charge_id="ch-8",
+                code="VISIT",
+                description="changed",
+                quantity=Decimal(1),
+                unit_price=Decimal("10.00"),
+                service_date=date(2026, 1, 4),
+            ),
+            meta=CLERK,
+            idempotency_key="K",
+        )
+        return [changed, submit_charge(runtime, "A-100", "K", "ch-8")]
+
+    misuse, retry = one_batch(runtime, misuse_then_retry)
+
+    assert isinstance(misuse, IdempotencyKeyReused)
+    assert isinstance(retry, Outcome)
+    assert retry.replayed
+    assert retry.body == first.body
+    assert _versions(runtime) == [1, 2, 3, 4]
