@@ -24,6 +24,10 @@ test: env infra-up ## Install everything, start PostgreSQL and Kafka, run every 
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests; the suite must never be empty" >&2; fi; \
 	  exit $$rc; }
 
+.PHONY: test-fast
+test-fast: env ## Unit, service and API tests on embedded SQLite only: no servers needed
+	@$(UV) run --frozen pytest tests/unit tests/service tests/api -m "not integration" -q
+
 .PHONY: lint
 lint: env ## Ruff: lint rules and formatting
 	@$(UV) run --frozen ruff check .

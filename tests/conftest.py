@@ -106,3 +106,14 @@ def postgres_runtime(postgres_settings: Settings) -> Iterator[Runtime]:
 def runtime(request: pytest.FixtureRequest) -> Runtime:
     """The same test on the embedded default and on the real PostgreSQL."""
     return request.getfixturevalue(f"{request.param}_runtime")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs the real PostgreSQL or Kafka (through their fixtures) is marked
+    ``integration``, so ``make test-fast`` can leave out every such test, and only those."""
+    for item in items:
+        needs = set(getattr(item, "fixturenames", ())) & {"postgres_url", "kafka_bootstrap"}
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and "postgres" in callspec.params.values()
+        if (needs or on_postgres) and not item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.integration)
