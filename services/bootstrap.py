@@ -102,13 +102,8 @@ def _one_process_creating_tables(settings: Settings) -> Iterator[None]:
     if not settings.uses_postgres:
         yield
         return
-    parts = settings.postgres_parts()
     with psycopg.connect(
-        host=parts["POSTGRES_HOST"],
-        port=parts["POSTGRES_PORT"],
-        user=parts["POSTGRES_USER"],
-        password=parts["POSTGRES_PASSWORD"],
-        dbname=parts["POSTGRES_DBNAME"],
+        settings.postgres_conninfo(),
         connect_timeout=settings.database_timeout_seconds,
         autocommit=True,
     ) as connection:

@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from psycopg.conninfo import make_conninfo
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -107,6 +108,19 @@ class Settings(BaseSettings):
     @property
     def admin_key_file(self) -> Path:
         return self.data_dir / "admin-api-key"
+
+    def postgres_conninfo(self) -> str:
+        """``database_url`` as a libpq connection string built from its parsed parts, for a
+        connection of the product's own outside eventsourcing's pool (never the raw URL: libpq
+        quotes, password and all, a URL it cannot parse)."""
+        parts = self.postgres_parts()
+        return make_conninfo(
+            host=parts["POSTGRES_HOST"],
+            port=parts["POSTGRES_PORT"],
+            user=parts["POSTGRES_USER"],
+            password=parts["POSTGRES_PASSWORD"],
+            dbname=parts["POSTGRES_DBNAME"],
+        )
 
     def postgres_parts(self) -> dict[str, str]:
         """The pieces of ``database_url`` as eventsourcing's POSTGRES_* settings want them."""

@@ -64,14 +64,9 @@ def why_unreachable(settings: Settings) -> str:
     succeeds. The pool only says it timed out; an operator needs the reason."""
     if settings.database_url is None:
         return ""
-    parts = settings.postgres_parts()
     try:
         psycopg.connect(
-            host=parts["POSTGRES_HOST"],
-            port=parts["POSTGRES_PORT"],
-            user=parts["POSTGRES_USER"],
-            password=parts["POSTGRES_PASSWORD"],
-            dbname=parts["POSTGRES_DBNAME"],
+            settings.postgres_conninfo(),
             connect_timeout=5,
         ).close()
     except psycopg.Error as exc:

@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
-import pytest
 from eventsourcing.persistence import StoredEvent
 
 from domain.account import Account
@@ -62,9 +61,9 @@ def outcome_or_error(future: Future[Outcome], timeout: float = 30) -> Any:
         return error
 
 
-def one_batch(runtime: Runtime, submit_all: Callable[[], list[Future[Outcome]]]) -> list[Any]:
-    """Hold the writer on a gate command while ``submit_all`` queues the rest, so that they
-    are applied and saved as one batch; each future's result or error, in order."""
+def hold_writer(runtime: Runtime) -> Callable[[], None]:
+    """Hold the runtime's writer on a gate command (it records nothing); the function
+    returned lets it go."""
     gate = threading.Event()
     held = threading.Event()
 
@@ -73,14 +72,19 @@ def one_batch(runtime: Runtime, submit_all: Callable[[], list[Future[Outcome]]])
         gate.wait(10)
         raise AssertionError("the gate command records nothing")
 
-    blocker = runtime.app.committer.submit(
+    runtime.app.committer.submit(
         Command(account_id=uuid4(), apply=wait_at_the_gate, respond=account_summary)
     )
     assert held.wait(10)
+    return gate.set
+
+
+def one_batch(runtime: Runtime, submit_all: Callable[[], list[Future[Outcome]]]) -> list[Any]:
+    """Hold the writer while ``submit_all`` queues the rest, so that they are applied and
+    saved as one batch; each future's result or error, in order."""
+    release = hold_writer(runtime)
     futures = submit_all()
-    gate.set()
-    with pytest.raises(AssertionError):
-        blocker.result(10)
+    release()
     return [outcome_or_error(f) for f in futures]
 
 

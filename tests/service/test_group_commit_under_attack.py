@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from datetime import date
 from decimal import Decimal
@@ -29,6 +29,7 @@ from services.group_commit import Command, Outcome
 from services.settings import Settings
 from services.views import account_summary
 from tests.store_faults import (
+    hold_writer,
     one_batch,
     outcome_or_error,
     pay_then_break,
@@ -147,23 +148,14 @@ def test_a_command_sent_while_the_committer_closes_is_answered(sqlite_runtime: R
     runtime = sqlite_runtime
     open_charge_and_pay(runtime.app)
     committer = runtime.app.committer
-    gate = threading.Event()
-    held = threading.Event()
-
-    def wait_at_the_gate(account: Account | None) -> Account:
-        held.set()
-        gate.wait(10)
-        raise AssertionError("the gate command records nothing")
-
-    committer.submit(Command(account_id=uuid4(), apply=wait_at_the_gate, respond=account_summary))
-    assert held.wait(10)
+    release = hold_writer(runtime)
     closing = threading.Thread(target=committer.close)
     closing.start()
     deadline = time.monotonic() + 10
     while committer._queue.empty() and time.monotonic() < deadline:
         time.sleep(0.001)
     late = submit_charge(runtime, "A-100", "late")
-    gate.set()
+    release()
     closing.join(10)
 
     answer = outcome_or_error(late, 5)
@@ -535,23 +527,6 @@ def test_two_instances_charging_one_account_at_once_lose_nothing_and_leave_no_ga
     assert len(_keys(runtime)) == 60
 
 
-def _hold(runtime: Runtime) -> Callable[[], None]:
-    """Hold the runtime's writer on a gate command; the function returned lets it go."""
-    gate = threading.Event()
-    held = threading.Event()
-
-    def wait_at_the_gate(account: Account | None) -> Account:
-        held.set()
-        gate.wait(10)
-        raise AssertionError("the gate command records nothing")
-
-    runtime.app.committer.submit(
-        Command(account_id=uuid4(), apply=wait_at_the_gate, respond=account_summary)
-    )
-    assert held.wait(10)
-    return gate.set
-
-
 def test_one_key_sent_to_two_instances_at_once_is_stored_once_and_answered_alike(
     postgres_runtime: Runtime,
 ) -> None:
@@ -562,7 +537,7 @@ def test_one_key_sent_to_two_instances_at_once_is_stored_once_and_answered_alike
     _open(runtime, "B-0")
     other = bootstrap(runtime.settings)
     try:
-        releases = [_hold(runtime), _hold(other)]
+        releases = [hold_writer(runtime), hold_writer(other)]
         futures = [
             submit_charge(runtime, "A-100", "K1"),
             submit_charge(runtime, "A-100", "K2"),
