@@ -26,7 +26,7 @@ test: env infra-up ## Install everything, start PostgreSQL and Kafka, run every 
 
 .PHONY: test-fast
 test-fast: env ## Unit, service and API tests on embedded SQLite only: no servers needed
-	@$(UV) run --frozen pytest tests/unit tests/service tests/api -m "not integration" -q
+	@$(UV) run --frozen pytest tests/unit tests/service tests/api -m "not integration" -q -n auto
 
 .PHONY: lint
 lint: env ## Ruff: lint rules and formatting
