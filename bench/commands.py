@@ -194,7 +194,7 @@ class NaiveReceivables(Application[uuid.UUID]):
 
     def run(self, number: str, command: AccountCommand) -> None:
         account: Account = self.repository.get(Account.id_for(TENANT, number))
-        getattr(account, command.calls)(**command.arguments(account.currency), meta=CLERK)
+        command.apply_to(account, CLERK)
         self.save(account)
 
 

@@ -173,7 +173,7 @@ class Receivables(Application[UUID]):
         def apply(account: Account | None) -> Account:
             if account is None:
                 raise AccountNotFound(account_number)
-            getattr(account, command.calls)(**command.arguments(account.currency), meta=meta)
+            command.apply_to(account, meta)
             return account
 
         created_id = getattr(command, command.id_field) if command.id_field else None

@@ -1,24 +1,35 @@
 """The commands a clerk can send about one account, as validated requests.
 
 Each command is a pydantic model: the HTTP API takes it as a request body, the CLI builds it
-from options, and ``Receivables.execute`` turns it into a call of the ``Account`` method it
-names (``calls``), with amounts made into ``Money`` in the account's currency (or the
-``currency`` the request names, which the domain refuses if it is not the account's). The
-models check form (types, signs, lengths, unknown fields); the domain checks the rules.
+from options, and ``Receivables.submit`` applies it with ``apply_to``, which calls the one
+``Account`` method the command stands for with typed keyword arguments, amounts made into
+``Money`` in the account's currency (or the ``currency`` the request names, which the domain
+refuses if it is not the account's). The models check form (types, signs, lengths, unknown
+fields); the domain checks the rules.
+
+Invariants
+    - ``calls`` is the command's stable name: the ``Account`` method ``apply_to`` calls, the
+      API's operationId, the CLI's command and the name stored with an idempotency key (a
+      retry is matched by it). Its values never change.
+    - A field a command creates an id in (``id_field``) is filled by ``with_id`` before the
+      command is applied; ``apply_to`` refuses a command whose id is still missing.
 """
 
 from __future__ import annotations
 
 import uuid
+from abc import abstractmethod
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import BaseModel, Field, Strict
 
+from domain.account import Account
 from domain.claims import ClaimAdjustment
 from domain.money import Money
 from domain.open_items import Term
-from domain.schedules import InstallmentShare
+from domain.provenance import Provenance
+from domain.schedules import MAX_TERMS_DAYS, InstallmentShare
 from services.fields import (
     STRICT,
     BusinessDate,
@@ -42,12 +53,8 @@ class AccountCommand(BaseModel):
 
     model_config = STRICT
 
-    #: The ``Account`` method the command calls.
+    #: The command's stable name, which is the name of the ``Account`` method it calls.
     calls: ClassVar[str]
-    #: Fields holding amounts that the domain takes as Money in the account's currency.
-    money_fields: ClassVar[frozenset[str]] = frozenset()
-    #: Fields the domain does not take (they only shape the request).
-    request_only: ClassVar[frozenset[str]] = frozenset({"currency"})
     #: The field naming what the command creates (a charge id, a payment id), if any, and the
     #: prefix of the id made for it when the client sends none.
     id_field: ClassVar[str | None] = None
@@ -63,22 +70,23 @@ class AccountCommand(BaseModel):
         )
         return self.model_copy(update={self.id_field: f"{self.id_prefix}_{seed[:20]}"})
 
-    def arguments(self, account_currency: str) -> dict[str, Any]:
-        """The keyword arguments of ``Account.<calls>`` (all but ``meta``)."""
-        currency = getattr(self, "currency", None) or account_currency
-        arguments: dict[str, Any] = {}
-        for name in type(self).model_fields:
-            if name in self.request_only:
-                continue
-            value = getattr(self, name)
-            if name in self.money_fields and value is not None:
-                value = Money(value, currency)
-            arguments[name] = self.convert(name, value, currency)
-        return arguments
+    @abstractmethod
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        """Call ``Account.<calls>`` with this command's arguments; the domain's errors pass
+        through unchanged."""
 
-    def convert(self, name: str, value: Any, currency: str) -> Any:
-        """Turn a nested request value into its domain form; override for structured fields."""
-        return value
+
+def made_id(value: str | None, field: str) -> str:
+    """The id ``with_id`` filled in ``field``; applying a command without it is a bug."""
+    if value is None:
+        msg = f"{field} is missing: a command is applied after with_id() has made its id"
+        raise ValueError(msg)
+    return value
+
+
+def money(amount: Decimal | None, currency: str) -> Money | None:
+    """An optional amount as Money (``None``: the domain's default, e.g. all that is open)."""
+    return None if amount is None else Money(amount, currency)
 
 
 # --- structured values ------------------------------------------------------------------
@@ -89,13 +97,19 @@ class TermIn(BaseModel):
     due_on: BusinessDate
     amount: PositiveAmount
 
+    def term(self, currency: str) -> Term:
+        return Term(due_on=self.due_on, amount=Money(self.amount, currency))
+
 
 class InstallmentShareIn(BaseModel):
     """A term given as a share of the total: ``percent`` due ``due_in_days`` after issue."""
 
     model_config = STRICT
-    due_in_days: Count = Field(ge=0, le=3650)
+    due_in_days: Count = Field(ge=0, le=MAX_TERMS_DAYS)
     percent: PositiveAmount = Field(description='A decimal string such as "30" or "33.5".')
+
+    def share(self) -> InstallmentShare:
+        return InstallmentShare(due_in_days=self.due_in_days, percent=self.percent)
 
 
 class ClaimAdjustmentIn(BaseModel):
@@ -108,21 +122,8 @@ class ClaimAdjustmentIn(BaseModel):
     reason_code: Identifier = Field(description='The CARC, e.g. "45".')
     amount: PositiveAmount
 
-
-def terms(values: list[TermIn] | None, currency: str) -> list[Term] | None:
-    return (
-        None
-        if values is None
-        else [Term(due_on=t.due_on, amount=Money(t.amount, currency)) for t in values]
-    )
-
-
-def shares(values: list[InstallmentShareIn] | None) -> list[InstallmentShare] | None:
-    return (
-        None
-        if values is None
-        else [InstallmentShare(due_in_days=s.due_in_days, percent=s.percent) for s in values]
-    )
+    def adjustment(self, currency: str) -> ClaimAdjustment:
+        return ClaimAdjustment(self.group, self.reason_code, Money(self.amount, currency))
 
 
 def allocations(values: dict[str, Decimal] | None, currency: str) -> dict[str, Money] | None:
@@ -142,7 +143,6 @@ _CURRENCY_DESCRIPTION = "Defaults to the account's currency."
 
 class PostCharge(AccountCommand):
     calls: ClassVar[str] = "post_charge"
-    money_fields: ClassVar[frozenset[str]] = frozenset({"unit_price", "tax"})
     id_field: ClassVar[str | None] = "charge_id"
     id_prefix: ClassVar[str] = "ch"
 
@@ -157,8 +157,19 @@ class PostCharge(AccountCommand):
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
     service_date: BusinessDate
 
-    def arguments(self, account_currency: str) -> dict[str, Any]:
-        return super().arguments(account_currency) | {"effective_on": self.service_date}
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        currency = self.currency or account.currency
+        account.post_charge(
+            charge_id=made_id(self.charge_id, "charge_id"),
+            code=self.code,
+            description=self.description,
+            quantity=self.quantity,
+            unit_price=Money(self.unit_price, currency),
+            tax=Money(self.tax, currency),
+            service_date=self.service_date,
+            effective_on=self.service_date,
+            meta=meta,
+        )
 
 
 class VoidCharge(AccountCommand):
@@ -168,6 +179,9 @@ class VoidCharge(AccountCommand):
 
     charge_id: Identifier
     effective_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.void_charge(charge_id=self.charge_id, effective_on=self.effective_on, meta=meta)
 
 
 class IssueInvoice(AccountCommand):
@@ -186,12 +200,20 @@ class IssueInvoice(AccountCommand):
         None, min_length=1, description="Installment terms instead of one due date."
     )
 
-    def convert(self, name: str, value: Any, currency: str) -> Any:
-        if name == "schedule":
-            return terms(self.schedule, currency)
-        if name == "installments":
-            return shares(self.installments)
-        return value
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.issue_invoice(
+            invoice_number=self.invoice_number,
+            issued_on=self.issued_on,
+            charge_ids=self.charge_ids,
+            due_on=self.due_on,
+            installments=(
+                None if self.installments is None else [s.share() for s in self.installments]
+            ),
+            schedule=(
+                None if self.schedule is None else [t.term(account.currency) for t in self.schedule]
+            ),
+            meta=meta,
+        )
 
 
 class VoidInvoice(AccountCommand):
@@ -202,10 +224,14 @@ class VoidInvoice(AccountCommand):
     invoice_number: Identifier
     effective_on: BusinessDate
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.void_invoice(
+            invoice_number=self.invoice_number, effective_on=self.effective_on, meta=meta
+        )
+
 
 class IssueCreditNote(AccountCommand):
     calls: ClassVar[str] = "issue_credit_note"
-    money_fields: ClassVar[frozenset[str]] = frozenset({"amount"})
 
     note_number: Identifier
     invoice_number: Identifier
@@ -214,10 +240,19 @@ class IssueCreditNote(AccountCommand):
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
     description: Note = ""
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.issue_credit_note(
+            note_number=self.note_number,
+            invoice_number=self.invoice_number,
+            issued_on=self.issued_on,
+            amount=money(self.amount, self.currency or account.currency),
+            description=self.description,
+            meta=meta,
+        )
+
 
 class IssueDebitNote(AccountCommand):
     calls: ClassVar[str] = "issue_debit_note"
-    money_fields: ClassVar[frozenset[str]] = frozenset({"amount"})
 
     note_number: Identifier
     amount: PositiveAmount
@@ -229,13 +264,23 @@ class IssueDebitNote(AccountCommand):
         None, description="The invoice the adjustment is about, if any."
     )
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.issue_debit_note(
+            note_number=self.note_number,
+            amount=Money(self.amount, self.currency or account.currency),
+            issued_on=self.issued_on,
+            due_on=self.due_on,
+            description=self.description,
+            against_invoice=self.against_invoice,
+            meta=meta,
+        )
+
 
 # --- cash -------------------------------------------------------------------------------
 
 
 class ReceivePayment(AccountCommand):
     calls: ClassVar[str] = "receive_payment"
-    money_fields: ClassVar[frozenset[str]] = frozenset({"amount"})
     id_field: ClassVar[str | None] = "payment_id"
     id_prefix: ClassVar[str] = "pay"
 
@@ -254,8 +299,18 @@ class ReceivePayment(AccountCommand):
         "oldest_due_first", description="none: keep it all as unapplied credit."
     )
 
-    def convert(self, name: str, value: Any, currency: str) -> Any:
-        return allocations(value, currency) if name == "allocations" else value
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        currency = self.currency or account.currency
+        account.receive_payment(
+            payment_id=made_id(self.payment_id, "payment_id"),
+            amount=Money(self.amount, currency),
+            method=self.method,
+            reference=self.reference,
+            received_on=self.received_on,
+            allocations=allocations(self.allocations, currency),
+            allocation_policy=self.allocation_policy,
+            meta=meta,
+        )
 
 
 class ApplyCredit(AccountCommand):
@@ -270,15 +325,19 @@ class ApplyCredit(AccountCommand):
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
     allocation_policy: AllocationPolicy = "oldest_due_first"
 
-    def convert(self, name: str, value: Any, currency: str) -> Any:
-        return allocations(value, currency) if name == "allocations" else value
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.apply_credit(
+            applied_on=self.applied_on,
+            allocations=allocations(self.allocations, self.currency or account.currency),
+            allocation_policy=self.allocation_policy,
+            meta=meta,
+        )
 
 
 class RefundCredit(AccountCommand):
     """Pay unapplied credit back to the customer."""
 
     calls: ClassVar[str] = "refund_credit"
-    money_fields: ClassVar[frozenset[str]] = frozenset({"amount"})
     id_field: ClassVar[str | None] = "refund_id"
     id_prefix: ClassVar[str] = "rf"
 
@@ -291,6 +350,16 @@ class RefundCredit(AccountCommand):
     reference: ShortText
     refunded_on: BusinessDate
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.refund_credit(
+            refund_id=made_id(self.refund_id, "refund_id"),
+            amount=Money(self.amount, self.currency or account.currency),
+            method=self.method,
+            reference=self.reference,
+            refunded_on=self.refunded_on,
+            meta=meta,
+        )
+
 
 class ReversePayment(AccountCommand):
     """Reverse a payment that did not clear: what it paid is re-opened."""
@@ -301,10 +370,17 @@ class ReversePayment(AccountCommand):
     reason_code: Identifier = Field(description="e.g. NSF, chargeback.")
     reversed_on: BusinessDate
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.reverse_payment(
+            payment_id=self.payment_id,
+            reason_code=self.reason_code,
+            reversed_on=self.reversed_on,
+            meta=meta,
+        )
+
 
 class WriteOff(AccountCommand):
     calls: ClassVar[str] = "write_off"
-    money_fields: ClassVar[frozenset[str]] = frozenset({"amount"})
     id_field: ClassVar[str | None] = "write_off_id"
     id_prefix: ClassVar[str] = "wo"
 
@@ -316,17 +392,33 @@ class WriteOff(AccountCommand):
     amount: PositiveAmount | None = Field(None, description="Omitted: all that is open.")
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.write_off(
+            write_off_id=made_id(self.write_off_id, "write_off_id"),
+            invoice_number=self.invoice_number,
+            written_off_on=self.written_off_on,
+            amount=money(self.amount, self.currency or account.currency),
+            meta=meta,
+        )
+
 
 class RecoverWriteOff(AccountCommand):
     """Reinstate written-off debt the customer pays after all; post the payment afterwards."""
 
     calls: ClassVar[str] = "recover_write_off"
-    money_fields: ClassVar[frozenset[str]] = frozenset({"amount"})
 
     write_off_id: Identifier
     amount: PositiveAmount
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
     recovered_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.recover_write_off(
+            write_off_id=self.write_off_id,
+            amount=Money(self.amount, self.currency or account.currency),
+            recovered_on=self.recovered_on,
+            meta=meta,
+        )
 
 
 # --- settlement offers and payment plans ------------------------------------------------
@@ -336,7 +428,6 @@ class OfferSettlement(AccountCommand):
     """Take ``amount_off`` (or accept ``settle_for``) if the rest is paid by ``expires_on``."""
 
     calls: ClassVar[str] = "offer_settlement"
-    money_fields: ClassVar[frozenset[str]] = frozenset({"amount_off", "settle_for"})
     id_field: ClassVar[str | None] = "offer_id"
     id_prefix: ClassVar[str] = "so"
 
@@ -352,12 +443,29 @@ class OfferSettlement(AccountCommand):
     offered_on: BusinessDate
     expires_on: BusinessDate
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        currency = self.currency or account.currency
+        account.offer_settlement(
+            offer_id=made_id(self.offer_id, "offer_id"),
+            invoice_numbers=self.invoice_numbers,
+            amount_off=money(self.amount_off, currency),
+            settle_for=money(self.settle_for, currency),
+            offered_on=self.offered_on,
+            expires_on=self.expires_on,
+            meta=meta,
+        )
+
 
 class WithdrawSettlementOffer(AccountCommand):
     calls: ClassVar[str] = "withdraw_settlement_offer"
 
     offer_id: Identifier
     withdrawn_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.withdraw_settlement_offer(
+            offer_id=self.offer_id, withdrawn_on=self.withdrawn_on, meta=meta
+        )
 
 
 class AgreePaymentPlan(AccountCommand):
@@ -375,8 +483,15 @@ class AgreePaymentPlan(AccountCommand):
         2, ge=1, le=120, description="The plan defaults when this many installments are missed."
     )
 
-    def convert(self, name: str, value: Any, currency: str) -> Any:
-        return terms(self.installments, currency) if name == "installments" else value
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.agree_payment_plan(
+            plan_id=made_id(self.plan_id, "plan_id"),
+            invoice_numbers=self.invoice_numbers,
+            installments=[t.term(account.currency) for t in self.installments],
+            agreed_on=self.agreed_on,
+            default_after_missed=self.default_after_missed,
+            meta=meta,
+        )
 
 
 class ChangePaymentPlan(AccountCommand):
@@ -388,8 +503,13 @@ class ChangePaymentPlan(AccountCommand):
     installments: list[TermIn] = Field(min_length=1)
     changed_on: BusinessDate
 
-    def convert(self, name: str, value: Any, currency: str) -> Any:
-        return terms(self.installments, currency) if name == "installments" else value
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.change_payment_plan(
+            plan_id=self.plan_id,
+            installments=[t.term(account.currency) for t in self.installments],
+            changed_on=self.changed_on,
+            meta=meta,
+        )
 
 
 class DefaultPaymentPlan(AccountCommand):
@@ -397,6 +517,11 @@ class DefaultPaymentPlan(AccountCommand):
 
     plan_id: Identifier
     defaulted_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.default_payment_plan(
+            plan_id=self.plan_id, defaulted_on=self.defaulted_on, meta=meta
+        )
 
 
 # --- subscriptions ----------------------------------------------------------------------
@@ -406,7 +531,6 @@ class StartSubscription(AccountCommand):
     """Start a monthly price plan; billing runs charge each period in advance."""
 
     calls: ClassVar[str] = "start_subscription"
-    money_fields: ClassVar[frozenset[str]] = frozenset({"price"})
     id_field: ClassVar[str | None] = "subscription_id"
     id_prefix: ClassVar[str] = "sub"
 
@@ -418,12 +542,20 @@ class StartSubscription(AccountCommand):
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
     starts_on: BusinessDate
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.start_subscription(
+            subscription_id=made_id(self.subscription_id, "subscription_id"),
+            plan_code=self.plan_code,
+            price=Money(self.price, self.currency or account.currency),
+            starts_on=self.starts_on,
+            meta=meta,
+        )
+
 
 class ChangeSubscriptionPlan(AccountCommand):
     """Change plan now (the billed period is prorated) or from the next period."""
 
     calls: ClassVar[str] = "change_subscription_plan"
-    money_fields: ClassVar[frozenset[str]] = frozenset({"price"})
 
     subscription_id: Identifier
     plan_code: Identifier
@@ -431,6 +563,16 @@ class ChangeSubscriptionPlan(AccountCommand):
     currency: Currency | None = Field(None, description=_CURRENCY_DESCRIPTION)
     change_on: BusinessDate
     timing: Literal["immediate", "next_period"] = "immediate"
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.change_subscription_plan(
+            subscription_id=self.subscription_id,
+            plan_code=self.plan_code,
+            price=Money(self.price, self.currency or account.currency),
+            change_on=self.change_on,
+            timing=self.timing,
+            meta=meta,
+        )
 
 
 class CancelSubscription(AccountCommand):
@@ -441,6 +583,14 @@ class CancelSubscription(AccountCommand):
     subscription_id: Identifier
     cancel_on: BusinessDate
     timing: Literal["immediate", "end_of_period"] = "end_of_period"
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.cancel_subscription(
+            subscription_id=self.subscription_id,
+            cancel_on=self.cancel_on,
+            timing=self.timing,
+            meta=meta,
+        )
 
 
 class RunBilling(AccountCommand):
@@ -454,6 +604,9 @@ class RunBilling(AccountCommand):
         None, description="Your id for the run; made for you if omitted."
     )
     through: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.run_billing(run_id=made_id(self.run_id, "run_id"), through=self.through, meta=meta)
 
 
 # --- insurance claims -------------------------------------------------------------------
@@ -469,12 +622,20 @@ class SubmitClaim(AccountCommand):
     charge_ids: list[Identifier] = Field(min_length=1)
     submitted_on: BusinessDate
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.submit_claim(
+            claim_id=self.claim_id,
+            payer=self.payer,
+            charge_ids=self.charge_ids,
+            submitted_on=self.submitted_on,
+            meta=meta,
+        )
+
 
 class AdjudicateClaim(AccountCommand):
     """The payer's remittance: billed − Σ adjustments must equal ``paid``."""
 
     calls: ClassVar[str] = "adjudicate_claim"
-    money_fields: ClassVar[frozenset[str]] = frozenset({"paid"})
 
     claim_id: Identifier
     paid: NonNegativeAmount
@@ -486,18 +647,21 @@ class AdjudicateClaim(AccountCommand):
     )
     patient_due_on: BusinessDate | None = Field(None, description="Omitted: the account's terms.")
 
-    def convert(self, name: str, value: Any, currency: str) -> Any:
-        if name == "adjustments":
-            return [
-                ClaimAdjustment(a.group, a.reason_code, Money(a.amount, currency))
-                for a in self.adjustments
-            ]
-        return value
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        currency = self.currency or account.currency
+        account.adjudicate_claim(
+            claim_id=self.claim_id,
+            paid=Money(self.paid, currency),
+            adjustments=[a.adjustment(currency) for a in self.adjustments],
+            adjudicated_on=self.adjudicated_on,
+            patient_invoice_number=self.patient_invoice_number,
+            patient_due_on=self.patient_due_on,
+            meta=meta,
+        )
 
 
 class PostInsurerPayment(AccountCommand):
     calls: ClassVar[str] = "post_insurer_payment"
-    money_fields: ClassVar[frozenset[str]] = frozenset({"amount"})
     id_field: ClassVar[str | None] = "payment_id"
     id_prefix: ClassVar[str] = "pay"
 
@@ -511,6 +675,17 @@ class PostInsurerPayment(AccountCommand):
     reference: ShortText
     received_on: BusinessDate
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.post_insurer_payment(
+            claim_id=self.claim_id,
+            payment_id=made_id(self.payment_id, "payment_id"),
+            amount=Money(self.amount, self.currency or account.currency),
+            method=self.method,
+            reference=self.reference,
+            received_on=self.received_on,
+            meta=meta,
+        )
+
 
 class PostContractualAdjustment(AccountCommand):
     """Write off the CO/OA/PI adjustments of an adjudicated claim."""
@@ -520,6 +695,11 @@ class PostContractualAdjustment(AccountCommand):
     claim_id: Identifier
     posted_on: BusinessDate
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.post_contractual_adjustment(
+            claim_id=self.claim_id, posted_on=self.posted_on, meta=meta
+        )
+
 
 class DenyClaim(AccountCommand):
     calls: ClassVar[str] = "deny_claim"
@@ -527,6 +707,14 @@ class DenyClaim(AccountCommand):
     claim_id: Identifier
     reason_code: Identifier
     denied_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.deny_claim(
+            claim_id=self.claim_id,
+            reason_code=self.reason_code,
+            denied_on=self.denied_on,
+            meta=meta,
+        )
 
 
 class AppealClaim(AccountCommand):
@@ -536,12 +724,22 @@ class AppealClaim(AccountCommand):
     appealed_on: BusinessDate
     note: Note = ""
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.appeal_claim(
+            claim_id=self.claim_id, appealed_on=self.appealed_on, note=self.note, meta=meta
+        )
+
 
 class ResubmitClaim(AccountCommand):
     calls: ClassVar[str] = "resubmit_claim"
 
     claim_id: Identifier
     resubmitted_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.resubmit_claim(
+            claim_id=self.claim_id, resubmitted_on=self.resubmitted_on, meta=meta
+        )
 
 
 # --- disputes and collections -----------------------------------------------------------
@@ -561,6 +759,15 @@ class OpenDispute(AccountCommand):
     opened_on: BusinessDate
     description: Note = ""
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.open_dispute(
+            dispute_id=made_id(self.dispute_id, "dispute_id"),
+            invoice_number=self.invoice_number,
+            opened_on=self.opened_on,
+            description=self.description,
+            meta=meta,
+        )
+
 
 class ResolveDispute(AccountCommand):
     calls: ClassVar[str] = "resolve_dispute"
@@ -569,6 +776,15 @@ class ResolveDispute(AccountCommand):
     outcome: Literal["upheld", "rejected", "partially_upheld", "withdrawn"]
     resolved_on: BusinessDate
     note: Note = ""
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.resolve_dispute(
+            dispute_id=self.dispute_id,
+            outcome=self.outcome,
+            resolved_on=self.resolved_on,
+            note=self.note,
+            meta=meta,
+        )
 
 
 class RecordCollectionActivity(AccountCommand):
@@ -584,12 +800,21 @@ class RecordCollectionActivity(AccountCommand):
     occurred_on: BusinessDate
     note: Note = ""
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.record_collection_activity(
+            activity_id=made_id(self.activity_id, "activity_id"),
+            channel=self.channel,
+            outcome=self.outcome,
+            occurred_on=self.occurred_on,
+            note=self.note,
+            meta=meta,
+        )
+
 
 class RecordPromiseToPay(AccountCommand):
     """The customer promises to pay ``amount`` by ``pay_by``."""
 
     calls: ClassVar[str] = "record_promise_to_pay"
-    money_fields: ClassVar[frozenset[str]] = frozenset({"amount"})
     id_field: ClassVar[str | None] = "promise_id"
     id_prefix: ClassVar[str] = "ptp"
 
@@ -601,6 +826,15 @@ class RecordPromiseToPay(AccountCommand):
     pay_by: BusinessDate
     promised_on: BusinessDate
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.record_promise_to_pay(
+            promise_id=made_id(self.promise_id, "promise_id"),
+            amount=Money(self.amount, self.currency or account.currency),
+            pay_by=self.pay_by,
+            promised_on=self.promised_on,
+            meta=meta,
+        )
+
 
 class EscalateDunning(AccountCommand):
     """Raise the dunning level; needs an overdue invoice that is not disputed."""
@@ -610,6 +844,9 @@ class EscalateDunning(AccountCommand):
     level: Count = Field(ge=1, le=99)
     escalated_on: BusinessDate
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.escalate_dunning(level=self.level, escalated_on=self.escalated_on, meta=meta)
+
 
 class Sweep(AccountCommand):
     """Record what the passing of ``as_of`` decides: installments missed, plans defaulted,
@@ -618,6 +855,9 @@ class Sweep(AccountCommand):
     calls: ClassVar[str] = "sweep"
 
     as_of: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.sweep(as_of=self.as_of, meta=meta)
 
 
 # --- the account itself -----------------------------------------------------------------
@@ -633,7 +873,7 @@ class OpenAccount(BaseModel):
     name: ShortText
     currency: Currency
     opened_on: BusinessDate
-    payment_terms_days: int = Field(30, ge=0, le=365)
+    payment_terms_days: int = Field(30, ge=0, le=MAX_TERMS_DAYS)
 
 
 class ChangeDetails(AccountCommand):
@@ -642,20 +882,28 @@ class ChangeDetails(AccountCommand):
     name: ShortText
     effective_on: BusinessDate
 
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.change_details(name=self.name, effective_on=self.effective_on, meta=meta)
+
 
 class ChangePaymentTerms(AccountCommand):
     """The terms of future invoices: net days, or installment shares (e.g. 30/50/20)."""
 
     calls: ClassVar[str] = "change_payment_terms"
 
-    net_days: Count = Field(ge=0, le=365)
+    net_days: Count = Field(ge=0, le=MAX_TERMS_DAYS)
     effective_on: BusinessDate
     installments: list[InstallmentShareIn] = Field(
         default_factory=list, description="Empty: net days only."
     )
 
-    def convert(self, name: str, value: Any, currency: str) -> Any:
-        return shares(self.installments) if name == "installments" else value
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.change_payment_terms(
+            net_days=self.net_days,
+            effective_on=self.effective_on,
+            installments=[s.share() for s in self.installments],
+            meta=meta,
+        )
 
 
 class CloseAccount(AccountCommand):
@@ -664,3 +912,6 @@ class CloseAccount(AccountCommand):
     calls: ClassVar[str] = "close"
 
     effective_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.close(effective_on=self.effective_on, meta=meta)

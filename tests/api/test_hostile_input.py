@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from domain.schedules import MAX_TERMS_DAYS
 from tests.api.account_steps import A, balance, charge, open_account, record, refused, version
 
 LARGEST = "9999999999999.99"
@@ -186,7 +187,9 @@ def test_a_date_outside_the_sane_range_is_refused(client: TestClient) -> None:
         "date_out_of_range",
     )
     # The last day of the range, with the longest terms, is still a date the domain can count.
-    record(client, "payment-terms-changes", {"net_days": 365, "effective_on": "2026-01-02"})
+    record(
+        client, "payment-terms-changes", {"net_days": MAX_TERMS_DAYS, "effective_on": "2026-01-02"}
+    )
     record(client, "invoices", {"invoice_number": "INV-1", "issued_on": "2999-12-31"})
 
 

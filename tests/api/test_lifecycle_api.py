@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from domain.schedules import MAX_TERMS_DAYS
 from tests.api.account_steps import A, open_account, open_items, record, recorded, refused
 
 
@@ -75,7 +76,7 @@ def test_installment_terms_of_30_50_20_split_every_later_invoice(client: TestCli
     ]
 
 
-def test_terms_whose_shares_miss_100_percent_or_beyond_a_year_are_refused(
+def test_terms_whose_shares_miss_100_percent_or_beyond_the_longest_terms_are_refused(
     client: TestClient,
 ) -> None:
     open_account(client)
@@ -95,7 +96,7 @@ def test_terms_whose_shares_miss_100_percent_or_beyond_a_year_are_refused(
     refused(
         client,
         "payment-terms-changes",
-        {"net_days": 366, "effective_on": "2026-01-02"},
+        {"net_days": MAX_TERMS_DAYS + 1, "effective_on": "2026-01-02"},
         "invalid_request",
     )
     refused(

@@ -1,7 +1,10 @@
 """The read models tie out: the worked cases, the ledger's zero sums, and as-known-at reports.
 
 Each test records commands through the application, runs the projector over the notification
-log, and reads the figures back from the tables, on embedded SQLite and on PostgreSQL.
+log, and reads the figures back from the tables, on embedded SQLite and on PostgreSQL. The
+scenarios from practice (installment terms, the cent left open, the insurance claim, ...) are
+ledgers in ``tests/ledger/``, played against the read models by
+``tests/service/test_ledger_scenarios_read_models.py``.
 """
 
 from __future__ import annotations
@@ -86,40 +89,6 @@ THIRTY_FIFTY_TWENTY = {
 }
 
 
-def test_a_payment_of_40_on_terms_30_50_20_of_100_leaves_0_40_20(runtime: Runtime) -> None:
-    opened(runtime)
-    charged(runtime, "100.00")
-    invoiced(runtime, **THIRTY_FIFTY_TWENTY)
-    paid(runtime, "40.00", "P-1")
-    projected(runtime)
-
-    lines = aging_lines(runtime.db, TENANT, date(2026, 12, 31))
-    assert [(line.term_index, line.open_minor) for line in lines] == [(1, 4000), (2, 2000)]
-
-
-def test_on_quantity_two_paying_40_then_crediting_100_leaves_0_20_40(runtime: Runtime) -> None:
-    opened(runtime)
-    charged(runtime, "100.00", quantity="2")
-    invoiced(runtime, **THIRTY_FIFTY_TWENTY)
-    paid(runtime, "40.00", "P-1")
-    do(
-        runtime,
-        "issue_credit_note",
-        {
-            "note_number": "CN-1",
-            "invoice_number": "INV-1",
-            "issued_on": "2026-01-12",
-            "amount": "100.00",
-        },
-    )
-    projected(runtime)
-
-    assert [
-        (line.term_index, line.open_minor)
-        for line in aging_lines(runtime.db, TENANT, date(2026, 12, 31))
-    ] == [(1, 2000), (2, 4000)]
-
-
 def test_a_full_credit_note_on_an_unpaid_invoice_leaves_no_open_item(runtime: Runtime) -> None:
     opened(runtime)
     charged(runtime, "100.00")
@@ -133,20 +102,6 @@ def test_a_full_credit_note_on_an_unpaid_invoice_leaves_no_open_item(runtime: Ru
 
     assert terms_open(runtime) == []
     assert terms_open(runtime, date(2026, 1, 11)) == [10000]  # before the note, it was owed
-
-
-def test_paying_99_99_of_100_leaves_one_cent_in_its_bucket(runtime: Runtime) -> None:
-    opened(runtime)
-    charged(runtime, "100.00")
-    invoiced(runtime, due_on="2026-02-04")
-    paid(runtime, "99.99", "P-1")
-    projected(runtime)
-
-    (row,) = aging(runtime.db, TENANT, date(2026, 3, 20))  # 44 days past due
-    assert row.buckets == {"not yet due": 0, "1-30": 0, "31-60": 1, "61-90": 0, "over 90": 0}
-    assert row.open_minor == 1
-    (line,) = row.lines
-    assert (line.item_number, line.due_on, line.days_past_due) == ("INV-1", date(2026, 2, 4), 44)
 
 
 def test_an_overpayment_of_110_on_100_closes_the_invoice_and_leaves_10_of_credit(
@@ -165,61 +120,6 @@ def test_an_overpayment_of_110_on_100_closes_the_invoice_and_leaves_10_of_credit
     assert (balances["balance_minor"], balances["unapplied_credit_minor"]) == (-1000, 1000)
     ledger = trial_balance(runtime.db, TENANT, date(2026, 3, 1))["USD"]
     assert (ledger["receivables"], ledger["unapplied_credit"], ledger["cash"]) == (0, -1000, 11000)
-
-
-def test_a_claim_of_1000_with_co_400_pr_150_and_450_paid_leaves_150_to_the_patient(
-    runtime: Runtime,
-) -> None:
-    opened(runtime)
-    charged(runtime, "1000.00")
-    do(
-        runtime,
-        "submit_claim",
-        {
-            "claim_id": "CLM-1",
-            "payer": "ACME Health",
-            "charge_ids": ["ch-1"],
-            "submitted_on": "2026-01-06",
-        },
-    )
-    do(
-        runtime,
-        "adjudicate_claim",
-        {
-            "claim_id": "CLM-1",
-            "paid": "450.00",
-            "adjustments": [
-                {"group": "CO", "reason_code": "45", "amount": "400.00"},
-                {"group": "PR", "reason_code": "1", "amount": "150.00"},
-            ],
-            "adjudicated_on": "2026-02-01",
-        },
-    )
-    do(
-        runtime,
-        "post_insurer_payment",
-        {
-            "claim_id": "CLM-1",
-            "payment_id": "ERA-1",
-            "amount": "450.00",
-            "method": "eft",
-            "reference": "TRN 9",
-            "received_on": "2026-02-03",
-        },
-    )
-    do(
-        runtime,
-        "post_contractual_adjustment",
-        {"claim_id": "CLM-1", "posted_on": "2026-02-03"},
-    )
-    projected(runtime)
-
-    lines = aging_lines(runtime.db, TENANT, date(2026, 3, 1))
-    assert [(line.item_number, line.open_minor) for line in lines] == [("CLM-1-PR", 15000)]
-    assert runtime.app.get_account(TENANT, "A-1").owed_by_insurers == {}
-    ledger = trial_balance(runtime.db, TENANT, date(2026, 3, 1))["USD"]
-    assert ledger["contractual_adjustments"] == 40000
-    assert ledger["receivables"] == 15000
 
 
 def test_the_ledger_balances_and_agrees_with_every_account(runtime: Runtime) -> None:
