@@ -55,6 +55,10 @@ from domain.open_items import Term
 EARLIEST_DATE: Final = date(1900, 1, 1)
 LATEST_DATE: Final = date(2999, 12, 31)
 
+#: The longest payment terms an account may have, in days (net days and each installment's
+#: ``due_in_days``): the one limit the domain, the API and the CLI all apply.
+MAX_TERMS_DAYS: Final = 3650
+
 
 def add_days(start: date, days: int, *, field: str) -> date:
     """``start`` + ``days``, or ``DateOutOfRange`` (naming ``field``) past the calendar."""
