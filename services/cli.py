@@ -2,39 +2,106 @@
 
 Every command reads the same settings (``AR_*`` environment variables, see
 ``services.settings``). Errors end with a sentence on stderr and a non-zero exit status.
+Results are printed for a person (``services.cli_render``); ``--json`` and ``--format`` print
+for scripts.
+
+Declaring the commands loads typer and little else, so that ``ar --help`` answers at once: the
+application, the store, the read models and Kafka are imported inside a command, when it runs.
+The commands whose modules load the store as they are imported (the report commands, and
+``keys``, whose role names come from the key store) are ``LATER``: ``ar --help`` lists them
+by name and help, and their module is imported when one of them is run or asked for its help.
 """
 
-from __future__ import annotations
+# Not ``from __future__ import annotations``: ``_keys_app`` declares its commands with a role
+# type imported inside it, and typer reads those annotations, so they are evaluated in place.
 
 import signal
 import threading
-from typing import Annotated, Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import typer.main
+from typer.core import TyperCommand, TyperGroup
 
-from services.api_keys import Role
-from services.bootstrap import Runtime, bootstrap
 from services.cli_accounts import register as register_account_commands
 from services.cli_guard import GuardedTyper
-from services.cli_reports import register as register_report_commands
-from services.logging import configure_logging, get_logger
-from services.settings import Settings
+
+if TYPE_CHECKING:
+    from services.bootstrap import Runtime
+    from services.settings import Settings
+
+#: The project's name in pyproject.toml: ``ar --version`` prints its installed version.
+DISTRIBUTION = "receivables"
+
+
+@dataclass(frozen=True)
+class Later:
+    """A command listed before its module is imported: its help as ``ar --help`` shows it, and
+    how to load it (with the other commands of its module, by name)."""
+
+    help: str
+    load: Callable[[], Mapping[str, Any]]
+
+
+class _Listed(TyperCommand):
+    """Stands in the listing for a ``Later`` command until the command is run."""
+
+
+class ArGroup(TyperGroup):
+    """``ar``'s commands: the ``LATER`` ones are listed by name and loaded when one is run."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for name, later in LATER.items():
+            self.commands.setdefault(name, _Listed(name, help=later.help))
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and isinstance(self.commands.get(args[0]), _Listed):
+            self.commands.update(LATER[args[0]].load())
+        return super().resolve_command(ctx, args)
+
 
 # Guarded: bad settings or a database that is away end in a sentence, not a traceback.
 app = GuardedTyper(
     name="ar",
+    cls=ArGroup,
     help="Receivables: event-sourced accounts receivable.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
-
-log = get_logger("receivables.cli")
 
 
-def _runtime(settings: Settings | None = None) -> Runtime:
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(version(DISTRIBUTION))
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
+def _runtime(settings: "Settings | None" = None) -> "Runtime":
+    from services.bootstrap import bootstrap
+    from services.logging import configure_logging
+    from services.settings import Settings
+
     settings = settings or Settings()
     configure_logging(settings)
     return bootstrap(settings)
@@ -51,8 +118,10 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def _ensure_local_admin_key(runtime: Runtime) -> str:
+def _ensure_local_admin_key(runtime: "Runtime") -> str:
     """On the first start, create an admin key and keep it in the data folder (mode 600)."""
+    from services.api_keys import Role
+
     key_file = runtime.settings.admin_key_file
     if runtime.keys.any_admin():
         return (
@@ -81,6 +150,7 @@ def serve(
     import uvicorn
 
     from services.api.app import create_app
+    from services.settings import Settings
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]  # pydantic-settings accepts field overrides
@@ -139,45 +209,86 @@ def _account_ids(accounts: list[str]) -> list[str]:
 
 
 def _print_parked(rows: list[Any], retry: str) -> None:
+    from services.cli_render import Column, show, table
+
     if not rows:
         typer.echo("no parked accounts")
         return
-    typer.echo(f"{len(rows)} parked (resume with {retry} after a fix):")
-    for row in rows:
-        typer.echo(
-            f"  {row.consumer}  account {row.account_id}  tenant {row.tenant_id or '?'}"
-            f"  at position {row.position} ({row.event_type}, version {row.event_version})"
-            f"  since {row.first_seen_at}  {row.skipped} later events passed by: {row.error}"
-        )
+    columns: list[Column | str] = [
+        "consumer",
+        "account",
+        "tenant",
+        Column("position", number=True),
+        "event",
+        Column("version", number=True),
+        "since",
+        Column("later_events", number=True),
+        "error",
+    ]
+    parked = [
+        {
+            "consumer": row.consumer,
+            "account": row.account_id,
+            "tenant": row.tenant_id,
+            "position": row.position,
+            "event": row.event_type,
+            "version": row.event_version,
+            "since": row.first_seen_at,
+            "later_events": row.skipped,
+            "error": row.error,
+        }
+        for row in rows
+    ]
+    show(f"{len(rows)} parked (resume with {retry} after a fix):", table(columns, parked))
+
+
+def _print_retried(outcomes: list[dict[str, Any]]) -> None:
+    from services.cli_render import show, table
+
+    show(table(list(outcomes[0]), outcomes))
+
+
+# ``project`` and ``relay`` share their options; the help says what each does in each command.
+def _status(help: str) -> Any:
+    return typer.Option("--status", help=help)
+
+
+def _retry_parked(help: str) -> Any:
+    return typer.Option("--retry-parked", help=help)
+
+
+ParkedAccounts = Annotated[
+    list[str] | None,
+    typer.Argument(help="With --retry-parked: account ids or TENANT/NUMBER (default all)."),
+]
+
+
+def _refuse_accounts_without_retry(accounts: list[str] | None, retry_parked: bool) -> None:
+    if accounts and not retry_parked:
+        typer.echo("error: accounts are named only with --retry-parked", err=True)
+        raise typer.Exit(2)
 
 
 @app.command()
 def project(
     status: Annotated[
         bool,
-        typer.Option(
-            "--status", help="Print each read model's position and the parked accounts, then exit."
-        ),
+        _status("Print each read model's position and the parked accounts, then exit."),
     ] = False,
     retry_parked: Annotated[
         bool,
-        typer.Option(
-            "--retry-parked",
-            help="Re-project parked accounts (those named, default all) from their first event,"
-            " then exit.",
+        _retry_parked(
+            "Re-project parked accounts (those named, default all) from their first event,"
+            " then exit."
         ),
     ] = False,
-    accounts: Annotated[
-        list[str] | None,
-        typer.Argument(help="With --retry-parked: account ids or TENANT/NUMBER (default all)."),
-    ] = None,
+    accounts: ParkedAccounts = None,
 ) -> None:
     """Keep the read models current with the event store until stopped (SIGTERM/Ctrl-C)."""
     from projections.runner import read_model_progress
+    from services.logging import get_logger
 
-    if accounts and not retry_parked:
-        typer.echo("error: accounts are named only with --retry-parked", err=True)
-        raise typer.Exit(2)
+    _refuse_accounts_without_retry(accounts, retry_parked)
     runtime = _runtime()
     if status or retry_parked:
         try:
@@ -185,27 +296,39 @@ def project(
             if retry_parked:
                 wanted = _account_ids(accounts) if accounts else None
                 outcomes = projector.retry_parked(wanted)
-                for outcome in outcomes:
-                    said = (
-                        f"resumed from {outcome.events} events"
-                        if outcome.resumed
-                        else f"still failing: {outcome.error}"
+                if outcomes:
+                    _print_retried(
+                        [
+                            {
+                                "consumer": o.consumer,
+                                "account": o.account_id,
+                                "outcome": f"resumed from {o.events} events"
+                                if o.resumed
+                                else f"still failing: {o.error}",
+                            }
+                            for o in outcomes
+                        ]
                     )
-                    typer.echo(f"{outcome.consumer}  account {outcome.account_id}: {said}")
-                if not outcomes:
+                else:
                     typer.echo("no parked accounts to retry")
                 if any(not o.resumed for o in outcomes):
                     raise typer.Exit(1)
                 return
-            for p in read_model_progress(runtime.app, runtime.db, projector.models):
-                typer.echo(f"{p.name}: at position {p.position} of {p.head}, {p.behind} behind")
+            from services.cli_render import Column, show, table
+
+            progress = [
+                {"read_model": p.name, "position": p.position, "head": p.head, "behind": p.behind}
+                for p in read_model_progress(runtime.app, runtime.db, projector.models)
+            ]
+            counts = [Column(key, number=True) for key in ("position", "head", "behind")]
+            show(table(["read_model", *counts], progress))
             _print_parked(projector.parked(), "ar project --retry-parked")
         finally:
             runtime.close()
         return
     stop = _stop_on_signals()
     projector = runtime.projector(batch_size=runtime.settings.batch_size)
-    log.info("projector started", positions=projector.positions())
+    get_logger("receivables.cli").info("projector started", positions=projector.positions())
     projector.run(stop, runtime.settings.projector_poll_seconds)
     runtime.close()
 
@@ -213,32 +336,23 @@ def project(
 @app.command()
 def relay(
     status: Annotated[
-        bool,
-        typer.Option(
-            "--status", help="Print the relay's position, lag and parked accounts, then exit."
-        ),
+        bool, _status("Print the relay's position, lag and parked accounts, then exit.")
     ] = False,
     retry_parked: Annotated[
         bool,
-        typer.Option(
-            "--retry-parked",
-            help="Publish the backlog of parked accounts (those named, default all) in order:"
-            " now if no relay runs, else by the running relay before its next batch.",
+        _retry_parked(
+            "Publish the backlog of parked accounts (those named, default all) in order:"
+            " now if no relay runs, else by the running relay before its next batch."
         ),
     ] = False,
-    accounts: Annotated[
-        list[str] | None,
-        typer.Argument(help="With --retry-parked: account ids or TENANT/NUMBER (default all)."),
-    ] = None,
+    accounts: ParkedAccounts = None,
 ) -> None:
     """Publish every recorded event to Kafka, in order per account, until stopped."""
     from projections.parking import parked_accounts, request_retry
     from services.relay import PARKING_CONSUMER, Relay
     from services.relay_positions import relay_position
 
-    if accounts and not retry_parked:
-        typer.echo("error: accounts are named only with --retry-parked", err=True)
-        raise typer.Exit(2)
+    _refuse_accounts_without_retry(accounts, retry_parked)
     runtime = _runtime()
     if status:
         head = runtime.app.recorder.max_notification_id() or 0
@@ -270,9 +384,15 @@ def relay(
                 publisher.close()
         finally:
             runtime.close()
-        for account_id, error in outcomes:
-            typer.echo(
-                f"account {account_id}: " + (f"still failing: {error}" if error else "published")
+        if outcomes:
+            _print_retried(
+                [
+                    {
+                        "account": account_id,
+                        "outcome": f"still failing: {error}" if error else "published",
+                    }
+                    for account_id, error in outcomes
+                ]
             )
         if any(error for _, error in outcomes):
             raise typer.Exit(1)
@@ -282,50 +402,104 @@ def relay(
     runtime.close()
 
 
-@keys_app.command("create")
-def keys_create(
-    name: Annotated[
-        str, typer.Option(help="Who holds the key; recorded as the actor on their events.")
-    ],
-    tenant: Annotated[str, typer.Option(help="The tenant the key works in.")],
-    role: Annotated[Role, typer.Option(help="clerk, auditor, reporter or admin.")],
-) -> None:
-    """Create an API key and print it once."""
-    runtime = _runtime()
-    issued = runtime.keys.create(name=name, tenant_id=tenant, role=role)
-    typer.echo(issued.secret)
-    runtime.close()
-
-
-@keys_app.command("list")
-def keys_list(tenant: Annotated[str, typer.Option(help="The tenant whose keys to list.")]) -> None:
-    """List a tenant's keys (never their secrets)."""
-    runtime = _runtime()
-    for row in runtime.keys.list(tenant):
-        revoked = f"revoked {row['revoked_at']}" if row["revoked_at"] else "live"
-        typer.echo(
-            f"{row['key_id']}  {row['role']:<8}  {row['name']}  created {row['created_at']}  {revoked}"
-        )
-    runtime.close()
-
-
-@keys_app.command("revoke")
-def keys_revoke(
-    key_id: Annotated[str, typer.Argument(help="The key's id (the part after 'ar_').")],
-    tenant: Annotated[str, typer.Option(help="The tenant the key belongs to.")],
-) -> None:
-    """Revoke a key: it stops working at once."""
-    runtime = _runtime()
-    revoked = runtime.keys.revoke(tenant, key_id)
-    runtime.close()
-    if not revoked:
-        typer.echo(f"error: tenant {tenant} has no live key {key_id}", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"revoked {key_id}")
-
-
 register_account_commands(app, _runtime)
-register_report_commands(app, _runtime)
+
+
+KEYS_HELP = "Create, list and revoke API keys."
+
+
+def _keys_app() -> typer.Typer:
+    """``ar keys``: built when it runs, for ``Role`` comes with the key store."""
+    from services.api_keys import Role
+
+    keys_app = typer.Typer(name="keys", help=KEYS_HELP, no_args_is_help=True)
+
+    @keys_app.command("create")
+    def keys_create(
+        name: Annotated[
+            str, typer.Option(help="Who holds the key; recorded as the actor on their events.")
+        ],
+        tenant: Annotated[str, typer.Option(help="The tenant the key works in.")],
+        role: Annotated[Role, typer.Option(help="clerk, auditor, reporter or admin.")],
+    ) -> None:
+        """Create an API key and print it once."""
+        runtime = _runtime()
+        issued = runtime.keys.create(name=name, tenant_id=tenant, role=role)
+        typer.echo(issued.secret)
+        runtime.close()
+
+    @keys_app.command("list")
+    def keys_list(
+        tenant: Annotated[str, typer.Option(help="The tenant whose keys to list.")],
+    ) -> None:
+        """List a tenant's keys (never their secrets)."""
+        from services.cli_render import show, table
+
+        runtime = _runtime()
+        rows = runtime.keys.list(tenant)
+        runtime.close()
+        keys = [
+            {
+                "key_id": row["key_id"],
+                "role": row["role"],
+                "name": row["name"],
+                "created": row["created_at"],
+                "status": "revoked" if row["revoked_at"] else "live",
+                "revoked": row["revoked_at"],
+            }
+            for row in rows
+        ]
+        show(
+            table(
+                ["key_id", "role", "name", "created", "status", "revoked"],
+                keys,
+                empty=f"tenant {tenant} has no keys",
+            )
+        )
+
+    @keys_app.command("revoke")
+    def keys_revoke(
+        key_id: Annotated[str, typer.Argument(help="The key's id (the part after 'ar_').")],
+        tenant: Annotated[str, typer.Option(help="The tenant the key belongs to.")],
+    ) -> None:
+        """Revoke a key: it stops working at once."""
+        runtime = _runtime()
+        revoked = runtime.keys.revoke(tenant, key_id)
+        runtime.close()
+        if not revoked:
+            typer.echo(f"error: tenant {tenant} has no live key {key_id}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"revoked {key_id}")
+
+    return keys_app
+
+
+def _keys() -> Mapping[str, Any]:
+    return {"keys": typer.main.get_group(_keys_app())}
+
+
+def _reports() -> Mapping[str, Any]:
+    from services.cli_reports import register as register_report_commands
+
+    reports = typer.Typer()
+    register_report_commands(reports, _runtime)
+    return typer.main.get_group(reports).commands
+
+
+# Their help as their modules declare it, word for word (tests/service/test_cli.py compares).
+LATER: dict[str, Later] = {
+    "rebuild": Later("Rebuild read models from the first event.", _reports),
+    "verify": Later(
+        "Rebuild every read model from the events, compare with the live tables, walk every\n"
+        "account's hash chain; print each discrepancy. Exit status 1 if there is any.",
+        _reports,
+    ),
+    "explain": Later(
+        "The events that make up a figure, each with its amount, and their sum.", _reports
+    ),
+    "keys": Later(KEYS_HELP, _keys),
+    "report": Later("Reports from the read models, as text, CSV or JSON.", _reports),
+}
 
 
 if __name__ == "__main__":

@@ -4,8 +4,13 @@ They run against the configured store directly (as operators on the server do), 
 ``--tenant`` and ``--actor`` (or ``AR_TENANT`` / ``AR_ACTOR``), through the same application
 and group commit as the HTTP API. Every command the API has is available as
 ``ar exec <command> <account> '<json body>'`` with the same JSON body as over HTTP;
-``ar commands`` lists them. Reads print readable text, or JSON with ``--json`` for scripts.
-A refused command prints its sentence on stderr and exits 1; nothing is recorded.
+``ar commands`` lists them. Reads print tables and labelled values (``services.cli_render``),
+or JSON with ``--json`` for scripts. A refused command prints its sentence on stderr and exits
+1; nothing is recorded.
+
+The application, its command models and the store are imported inside the commands, when one
+runs: declaring the commands (for ``ar --help``) loads typer and the domain's limit on payment
+terms, nothing more.
 """
 
 from __future__ import annotations
@@ -17,21 +22,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from domain.errors import DomainError
-from domain.provenance import Provenance
-from services.bootstrap import Runtime
-from services.commands import AccountCommand, OpenAccount
-from services.envelope import envelope, json_ready
-from services.errors import ServiceError
-from services.importer import ImportFileInvalid, ImportReport, import_file
-from services.views import as_utc, balance_view, open_items_view
+from domain.schedules import MAX_TERMS_DAYS
+
+if TYPE_CHECKING:
+    from domain.provenance import Provenance
+    from services.bootstrap import Runtime
+    from services.commands import AccountCommand
+    from services.importer import ImportReport
 
 Tenant = Annotated[str, typer.Option(envvar="AR_TENANT", help="The tenant the account belongs to.")]
 Actor = Annotated[
@@ -54,6 +55,8 @@ AsKnownAtOption = Annotated[
 
 def command_models() -> dict[str, type[AccountCommand]]:
     """Every command model, by the name of the Account method it calls."""
+    from services.commands import AccountCommand
+
     found: dict[str, type[AccountCommand]] = {}
     pending = list(AccountCommand.__subclasses__())
     while pending:
@@ -64,15 +67,22 @@ def command_models() -> dict[str, type[AccountCommand]]:
     return dict(sorted(found.items()))
 
 
-def _print(document: Any, as_json: bool) -> None:
+#: The figures of an account summary and a balance that are amounts of the account's currency.
+AMOUNTS = frozenset({"balance", "unapplied_credit", "owed_by_insurers"})
+
+
+def _print_json(document: Any) -> None:
+    typer.echo(json.dumps(document, indent=2, default=str))
+
+
+def _print_account(document: dict[str, Any], as_json: bool) -> None:
+    """A command's answer or a balance: JSON for scripts, else labelled values."""
     if as_json:
-        typer.echo(json.dumps(document, indent=2, default=str))
+        _print_json(document)
         return
-    if isinstance(document, dict):
-        for key, value in document.items():
-            typer.echo(f"{key}: {value}")
-    else:
-        typer.echo(str(document))
+    from services.cli_render import pairs, show
+
+    show(pairs(document, amounts=AMOUNTS))
 
 
 @contextmanager
@@ -81,6 +91,15 @@ def progress_bar(label: str) -> Iterator[Callable[[int], None]]:
     if not sys.stderr.isatty():
         yield lambda _done: None
         return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     with Progress(
         TextColumn(label),
         BarColumn(),
@@ -103,6 +122,11 @@ def _import_summary(report: ImportReport) -> str:
 def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
     @contextmanager
     def refusals_exit() -> Iterator[Runtime]:
+        from pydantic import ValidationError
+
+        from domain.errors import DomainError
+        from services.errors import ServiceError
+
         runtime = runtime_factory()
         try:
             yield runtime
@@ -118,6 +142,8 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
             runtime.close()
 
     def provenance(actor: str, reason: str | None = None) -> Provenance:
+        from domain.provenance import Provenance
+
         return Provenance(actor=actor, correlation_id=f"cli-{uuid.uuid4().hex[:16]}", reason=reason)
 
     @app.command("open-account")
@@ -128,11 +154,13 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         opened_on: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD.")],
         tenant: Tenant,
         actor: Actor,
-        payment_terms_days: Annotated[int, typer.Option(min=0, max=365)] = 30,
+        payment_terms_days: Annotated[int, typer.Option(min=0, max=MAX_TERMS_DAYS)] = 30,
         idempotency_key: Annotated[str | None, typer.Option(help="Retry-safe key.")] = None,
         as_json: AsJson = False,
     ) -> None:
         """Open an account."""
+        from services.commands import OpenAccount
+
         with refusals_exit() as runtime:
             # The same model as the API's body: the CLI refuses what the API refuses.
             opening = OpenAccount(
@@ -152,7 +180,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                 meta=provenance(actor),
                 idempotency_key=idempotency_key,
             )
-            _print(outcome.body, as_json)
+            _print_account(outcome.body, as_json)
 
     @app.command("exec")
     def execute(
@@ -193,7 +221,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                 meta=provenance(actor, reason),
                 idempotency_key=idempotency_key,
             )
-            _print(outcome.body, as_json)
+            _print_account(outcome.body, as_json)
 
     @app.command("import")
     def import_csv(
@@ -210,6 +238,8 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         The file is checked whole before anything is recorded; importing it again records
         nothing twice. Refused rows are listed on stderr and the exit status is 1.
         """
+        from services.importer import ImportFileInvalid, import_file
+
         with refusals_exit() as runtime:
             try:
                 with progress_bar("importing") as advance:
@@ -225,7 +255,10 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                     typer.echo(f"error: {problem}", err=True)
                 typer.echo(f"error: {invalid}", err=True)
                 raise typer.Exit(1) from None
-            _print(report.as_dict() if as_json else _import_summary(report), as_json)
+            if as_json:
+                _print_json(report.as_dict())
+            else:
+                typer.echo(_import_summary(report))
             for refused in report.refused:
                 typer.echo(f"refused: {refused}", err=True)
             if report.refused:
@@ -236,10 +269,13 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         """List every command `ar exec` takes, with its JSON fields."""
         listing = {name: sorted(model.model_fields) for name, model in command_models().items()}
         if as_json:
-            _print(listing, True)
+            _print_json(listing)
             return
-        for name, fields in listing.items():
-            typer.echo(f"{name}: {', '.join(fields)}")
+        from services.cli_render import show, table
+
+        show(
+            table(["command", "fields"], [{"command": n, "fields": f} for n, f in listing.items()])
+        )
 
     @app.command("balance")
     def balance(
@@ -250,10 +286,13 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         as_json: AsJson = False,
     ) -> None:
         """An account's balance, now or as of a date, as known at a moment."""
+        from services.views import as_utc, balance_view
+
         with refusals_exit() as runtime:
             known_at = as_utc(as_known_at)
             state = runtime.app.get_account(tenant, account, as_known_at=known_at)
-            _print(balance_view(state, as_of.date() if as_of else None, known_at), as_json)
+            view = balance_view(state, as_of.date() if as_of else None, known_at)
+            _print_account(view, as_json)
 
     @app.command("replay")
     def replay(
@@ -266,6 +305,9 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         as_json: AsJson = False,
     ) -> None:
         """The account as it stood: its figures as of a date and every event behind them."""
+        from services.envelope import envelope, json_ready
+        from services.views import as_utc, balance_view, open_items_view
+
         with refusals_exit() as runtime:
             known_at = as_utc(as_known_at)
             day: date = as_of.date()
@@ -281,16 +323,43 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                 "events": events,
             }
             if as_json:
-                _print(document, True)
+                _print_json(document)
                 return
-            _print(document["balance"], False)
-            typer.echo("open items:")
-            for item in document["open_items"]:
-                typer.echo(
-                    f"  {item['number']}  due {item['terms'][0]['due_on']}  outstanding {item['outstanding']}"
-                )
-            typer.echo(f"events effective by {day.isoformat()}:")
-            for e in events:
-                typer.echo(
-                    f"  v{e['account_version']}  {e['effective_on']}  {e['type']}  by {e['actor']}"
-                )
+            _print_replay(document, day)
+
+
+def _print_replay(document: dict[str, Any], day: date) -> None:
+    from services.cli_render import Column, pairs, show, table
+
+    items = [
+        {
+            "number": item["number"],
+            "kind": item["kind"],
+            "due_on": item["terms"][0]["due_on"] if item["terms"] else None,
+            "outstanding": item["outstanding"],
+        }
+        for item in document["open_items"]
+    ]
+    show(
+        pairs(document["balance"], amounts=AMOUNTS),
+        "",
+        table(
+            ["number", "kind", "due_on", Column("outstanding", amount=True)],
+            items,
+            totals=True,
+            title="open items",
+            empty="open items: none",
+        ),
+        "",
+        table(
+            [
+                Column("account_version", "version", number=True),
+                "effective_on",
+                "type",
+                "actor",
+            ],
+            document["events"],
+            title=f"events effective by {day.isoformat()}",
+            empty=f"events effective by {day.isoformat()}: none",
+        ),
+    )

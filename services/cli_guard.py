@@ -7,20 +7,21 @@ holds a password: the settings refuse without echoing their input, and the reaso
 is unreachable is psycopg's own sentence about a fresh connection (host, port, user, database),
 passed through ``redact`` all the same. Anything else is a bug and keeps its traceback, redacted
 too.
+
+The modules that tell these failures apart (pydantic, the settings, the store's errors) are
+imported only once a run has failed, so that ``ar --help`` does not load them.
 """
 
 from __future__ import annotations
 
 import sys
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import ValidationError
 
-from services.logging import redact
-from services.settings import Settings
-from services.store_errors import is_database_unavailable, why_unreachable
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class GuardedTyper(typer.Typer):
@@ -29,13 +30,19 @@ class GuardedTyper(typer.Typer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
-        except ValidationError as invalid:
-            if invalid.title != Settings.__name__:
-                raise
-            for sentence in settings_sentences(invalid):
-                typer.echo(f"error: {sentence}", err=True)
-            raise SystemExit(2) from None
         except Exception as failure:
+            from pydantic import ValidationError
+
+            from services.logging import redact
+            from services.settings import Settings
+            from services.store_errors import is_database_unavailable
+
+            if isinstance(failure, ValidationError):
+                if failure.title != Settings.__name__:
+                    raise
+                for sentence in settings_sentences(failure):
+                    typer.echo(f"error: {sentence}", err=True)
+                raise SystemExit(2) from None
             if not is_database_unavailable(failure):
                 # A bug: its traceback is for the developer, with any password blanked.
                 sys.stderr.write(redact("".join(traceback.format_exception(failure))))
@@ -46,6 +53,8 @@ class GuardedTyper(typer.Typer):
 
 def settings_sentences(invalid: ValidationError) -> list[str]:
     """One sentence per refused setting, named as its environment variable."""
+    from services.logging import redact
+
     sentences = []
     for error in invalid.errors(include_input=False, include_url=False):
         variable = "AR_" + "_".join(str(part) for part in error["loc"]).upper()
@@ -55,6 +64,12 @@ def settings_sentences(invalid: ValidationError) -> list[str]:
 
 
 def database_unavailable_sentence(failure: BaseException) -> str:
+    from pydantic import ValidationError
+
+    from services.logging import redact
+    from services.settings import Settings
+    from services.store_errors import why_unreachable
+
     try:
         settings = Settings()
     except ValidationError:  # not from the environment, then: say what the error says

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from services.cli import app
+from domain.schedules import MAX_TERMS_DAYS
+from services.cli import LATER, app
+from services.cli_render import Column, show, table
+from tests.conftest import REPO
 
 
 @pytest.fixture
@@ -86,3 +94,209 @@ def test_the_command_list_names_every_command_with_its_fields(ar: CliRunner) -> 
     listing = json.loads(_ok(ar, "commands", "--json"))
     assert "amount" in listing["receive_payment"]
     assert "invoice_number" in listing["issue_invoice"]
+
+
+# --- what a person reads --------------------------------------------------------------------
+
+
+def _values(output: str) -> dict[str, str]:
+    """Labelled values as printed: a label, two spaces or more, the value."""
+    found: dict[str, str] = {}
+    for line in output.splitlines():
+        label, *value = re.split(r"\s{2,}", line.strip(), maxsplit=1)
+        if value:
+            found.setdefault(label, value[0])
+    return found
+
+
+def _rows(output: str, first: str) -> list[list[str]]:
+    """The table rows whose first cell is ``first``, cell by cell (two spaces or more apart)."""
+    cells = [re.split(r"\s{2,}", line.strip()) for line in output.splitlines()]
+    return [row for row in cells if row[0] == first]
+
+
+def _plain(output: str) -> None:
+    """No escape codes, no trailing spaces, no Python reprs."""
+    assert "\x1b" not in output
+    assert all(line == line.rstrip() for line in output.splitlines())
+    for repr_mark in ("None", "[{", "{'", "'}", "[]", "{}"):
+        assert repr_mark not in output, output
+
+
+def test_a_clerk_reads_labelled_values_and_tables_not_python_reprs(ar: CliRunner) -> None:
+    opened = _ok(
+        ar, "open-account", "A-1", "--name", "Ann", "--currency", "USD", "--opened-on", "2026-03-01"
+    )
+    _plain(opened)
+    assert _values(opened)["account number"] == "A-1"
+    assert _values(opened)["created id"] == "—"
+    assert _values(opened)["balance"] == "0.00"
+    charge = {
+        "code": "V",
+        "description": "Visit",
+        "unit_price": "100.00",
+        "service_date": "2026-03-01",
+    }
+    charged = _ok(ar, "exec", "post_charge", "A-1", json.dumps(charge))
+    _plain(charged)
+    assert _rows(charged, "ChargePosted") == [["ChargePosted", "2"]]
+    assert _values(charged)["created id"].startswith("ch_")
+    _ok(
+        ar, "exec", "issue_invoice", "A-1", '{"invoice_number": "INV-1", "issued_on": "2026-03-01"}'
+    )
+    _ok(
+        ar, "exec", "receive_payment", "A-1",
+        '{"amount": "30.00", "method": "cash", "reference": "r", "received_on": "2026-03-10"}',
+    )  # fmt: skip
+
+    balance = _ok(ar, "balance", "A-1")
+    _plain(balance)
+    assert (_values(balance)["balance"], _values(balance)["unapplied credit"]) == ("70.00", "0.00")
+    assert _values(balance)["as of"] == "—"
+
+    replay = _ok(ar, "replay", "A-1", "--as-of", "2026-03-05")
+    _plain(replay)
+    assert _values(replay)["balance"] == "100.00"
+    assert _rows(replay, "INV-1") == [["INV-1", "invoice", "2026-03-31", "100.00"]]
+    assert _rows(replay, "total") == [["total", "100.00"]]
+    assert [row[1:3] for row in _rows(replay, "1") + _rows(replay, "2") + _rows(replay, "3")] == [
+        ["2026-03-01", "Opened"],
+        ["2026-03-01", "ChargePosted"],
+        ["2026-03-01", "InvoiceIssued"],
+    ]
+
+    listing = _ok(ar, "commands")
+    _plain(listing)
+    (payment,) = _rows(listing, "receive_payment")
+    assert "amount" in payment[1].split(", ")
+
+
+def test_an_operator_reads_keys_and_projection_status_as_tables(ar: CliRunner) -> None:
+    secret = _ok(ar, "keys", "create", "--name", "ops", "--tenant", "acme", "--role", "clerk")
+    key_id = secret.strip().split("_")[1]  # the secret alone, for a script to keep
+    listing = _ok(ar, "keys", "list", "--tenant", "acme")
+    _plain(listing)
+    ((_, role, name, _created, status, revoked),) = _rows(listing, key_id)
+    assert (role, name, status, revoked) == ("clerk", "ops", "live", "—")
+    assert _ok(ar, "keys", "list", "--tenant", "nobody") == "tenant nobody has no keys\n"
+
+    _ok(
+        ar, "open-account", "A-1", "--name", "Ann", "--currency", "USD", "--opened-on", "2026-03-01"
+    )
+    status = _ok(ar, "project", "--status")
+    _plain(status)
+    assert _rows(status, "account_balances") == [["account_balances", "0", "1", "1"]]
+    assert status.endswith("no parked accounts\n")
+
+
+def test_payment_terms_go_as_far_as_the_domain_allows(ar: CliRunner) -> None:
+    opening = ["--name", "Ann", "--currency", "USD", "--opened-on", "2026-03-01"]
+    longest = ["--payment-terms-days", str(MAX_TERMS_DAYS)]
+    _ok(ar, "open-account", "A-1", *opening, *longest)
+    too_long = ar.invoke(
+        app, ["open-account", "A-2", *opening, "--payment-terms-days", str(MAX_TERMS_DAYS + 1)]
+    )
+    assert too_long.exit_code == 2
+
+
+def test_ar_version_prints_the_installed_version(ar: CliRunner) -> None:
+    assert _ok(ar, "--version") == version("receivables") + "\n"
+
+
+# --- starting quickly -----------------------------------------------------------------------
+
+# Not pydantic itself: typer uses it to parse a command's options. Our models are RUNTIME's.
+HEAVY = {"eventsourcing", "psycopg", "kafka", "projections", "structlog", "uvicorn", "fastapi"}
+RUNTIME = {"services.app", "services.bootstrap", "services.commands", "services.settings"}
+
+
+def _modules_loaded_by_ar(*args: str) -> set[str]:
+    """The modules a fresh ``ar <args>`` has imported by the time it is done."""
+    script = (
+        "import sys\n"
+        "from services.cli import app\n"
+        "try:\n"
+        "    app(sys.argv[1:], prog_name='ar')\n"
+        "except SystemExit as done:\n"
+        "    assert done.code in (0, None), done.code\n"
+        "print(' '.join(sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    return set(done.stderr.split())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--help",), ("--version",), ("balance", "--help"), ("project", "--help")],
+    ids=" ".join,
+)
+def test_help_and_version_load_neither_the_store_nor_the_application(args: tuple[str]) -> None:
+    loaded = _modules_loaded_by_ar(*args)
+    assert sorted(m for m in loaded if m.split(".")[0] in HEAVY) == []
+    assert sorted(loaded & RUNTIME) == []
+
+
+def test_the_commands_loaded_later_are_listed_with_their_own_help() -> None:
+    loaded: dict[str, Any] = {}
+    for load in {later.load for later in LATER.values()}:
+        loaded |= load()
+    assert sorted(loaded) == sorted(LATER)
+    assert {name: command.help for name, command in loaded.items()} == {
+        name: later.help for name, later in LATER.items()
+    }
+
+
+def test_ar_help_lists_every_command_in_order(ar: CliRunner) -> None:
+    listed = ar.invoke(app, ["--help"]).output
+    names = re.findall(r"^│ (\S+)\s", listed, flags=re.MULTILINE)
+    assert [n for n in names if not n.startswith("-")] == [
+        "serve", "project", "relay", "open-account", "exec", "import", "commands", "balance",
+        "replay", "rebuild", "verify", "explain", "keys", "report",
+    ]  # fmt: skip
+
+
+# --- the rendering ------------------------------------------------------------------------
+
+
+def test_a_table_right_aligns_amounts_and_totals_them_per_currency(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rows: list[dict[str, Any]] = [
+        {"account": "A-1", "currency": "USD", "open": "10.50", "note": None},
+        {"account": "A-2", "currency": "EUR", "open": "1.00", "note": "[red]late[/red]"},
+        {"account": "A-10", "currency": "USD", "open": "0.25", "note": True},
+    ]
+    columns: list[Column | str] = ["account", "currency", Column("open", amount=True), "note"]
+    show(table(columns, rows, totals=True, per="currency"))
+    printed = capsys.readouterr().out
+    _plain(printed)
+    lines = printed.splitlines()
+    assert lines[0].split() == ["account", "currency", "open", "note"]
+    assert lines[2].split() == ["A-1", "USD", "10.50", "—"]
+    assert lines[3].split() == ["A-2", "EUR", "1.00", "[red]late[/red]"]  # text, not markup
+    assert lines[4].split() == ["A-10", "USD", "0.25", "yes"]
+    assert [line.split() for line in lines[6:]] == [
+        ["total", "USD", "10.75"],
+        ["total", "EUR", "1.00"],
+    ]
+    amounts_end = {
+        line.index(amount) + len(amount)
+        for line, amount in zip(lines[2:5], ("10.50", "1.00", "0.25"), strict=True)
+    }
+    assert len(amounts_end) == 1  # right-aligned
+
+
+def test_an_empty_listing_is_a_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    show(table(["account"], [], empty="no accounts"))
+    assert capsys.readouterr().out == "no accounts\n"
+
+
+def test_a_report_gives_its_own_total_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"account": "A-1", "open": "1.50"}, {"account": "A-2", "open": "2.50"}]
+    total = {"account": "TOTAL", "open": "4.00"}
+    show(table(["account", Column("open", amount=True)], rows, totals=[total]))
+    lines = capsys.readouterr().out.splitlines()
+    assert set(lines[4]) == {"─"}
+    assert lines[5].split() == ["TOTAL", "4.00"]
