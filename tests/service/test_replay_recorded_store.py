@@ -240,15 +240,15 @@ def figures(account: Account) -> dict[str, Any]:
 
 
 def current_event_topics() -> set[str]:
-    """The topic of every event class of the current ``Account``, wherever it is defined."""
-    found: set[str] = set()
-    pending = list(Account.Event.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        if cls.__qualname__.startswith("Account."):
-            found.add(get_topic(cls))
-    return found
+    """The topic of every event class the current ``Account`` names (``Account.<Event>``),
+    wherever the class is defined."""
+    return {
+        get_topic(value)
+        for value in vars(Account).values()
+        if isinstance(value, type)
+        and issubclass(value, Account.Event)
+        and value is not Account.Event
+    }
 
 
 # ------------------------------------------------------------------ the tests
