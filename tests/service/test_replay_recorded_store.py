@@ -154,6 +154,11 @@ def dump_tables(runtime: Runtime, tables: dict[str, Any]) -> dict[str, Any]:
             cursor.execute(f"SELECT * FROM {table} LIMIT 0")
             columns = [d[0] for d in cursor.description if f"{table}.{d[0]}" not in EXCLUDED]
         wanted = [c for c in recorded["columns"] if c in columns]
+        if table == "projection_tracking":
+            # A read model added since the recording has its own tracking row; it is held to
+            # the end of the log by the test, not to a recording that predates it.
+            recorded_models = {values[0] for values in recorded["rows"]}
+            rows = [row for row in rows if row["projection"] in recorded_models]
         values = [[_plain(row[c]) for c in wanted] for row in rows]
         dumped[table] = {"columns": columns, "rows": sorted(values, key=_row_text)}
     return dumped
@@ -300,6 +305,14 @@ def test_the_current_projector_fills_every_table_as_the_recording_did(runtime: R
     assert not report, "The replayed read models differ from the recorded ones:\n" + "\n".join(
         report
     )
+    # Every read model, including any added since the recording, has read the whole log.
+    tracked = {
+        row["projection"]: row["notification_id"]
+        for row in runtime.db.query("SELECT projection, notification_id FROM projection_tracking")
+    }
+    assert {m.name: tracked.get(m.name) for m in read_models()} == {
+        m.name: len(recorded_events()) for m in read_models()
+    }
 
 
 def test_a_projector_that_loads_each_account_from_its_snapshot_fills_the_same_rows(
