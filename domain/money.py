@@ -35,6 +35,9 @@ Invariants
       rounding (proration, percentages), the caller takes a :class:`Product`
       from :meth:`Money.times` and decides with :meth:`Product.round_to_minor`.
 
+    - Read models store amounts as integers of minor units: :func:`to_minor_units` and
+      :func:`from_minor_units` are the one conversion each way, exact both ways.
+
 Vocabulary
     minor unit: the smallest coin of a currency (the cent); "exact": representable
     in whole minor units.
@@ -106,6 +109,19 @@ def minor_unit(currency: str) -> Decimal:
             f"{currency!r} is not a currency we know; use an ISO-4217 code such as USD.",
             field="currency",
         ) from None
+
+
+def to_minor_units(money: Money) -> int:
+    """The amount in the currency's smallest unit (1050 for 10.50 USD): exact, never rounded,
+    as the read models store it."""
+    return int(money.amount.scaleb(MINOR_UNITS[money.currency]))
+
+
+def from_minor_units(minor: int, currency: str) -> Decimal:
+    """A count of the currency's smallest unit as its exact amount (1050 USD → ``10.50``,
+    with exactly the currency's places). A Decimal, not Money: a report's sum over many
+    accounts may pass what one Money holds (see the module's invariants)."""
+    return Decimal(minor).scaleb(-MINOR_UNITS[currency])
 
 
 def check_currency(currency: str) -> str:

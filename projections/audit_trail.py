@@ -22,9 +22,10 @@ from typing import Any, ClassVar
 
 from domain.account import Account
 from domain.hash_chain import canonical_json, payload_of
+from domain.money import to_minor_units
 from projections.database import Database, stored_moment
 from projections.open_items import moment
-from projections.replay import Change, minor_units
+from projections.replay import Change
 from projections.runner import ReadModel
 
 
@@ -57,7 +58,7 @@ class AuditTrail(ReadModel):
     def handle(self, change: Change) -> None:
         event = change.event
         account: Account = change.account
-        effect = sum(minor_units(entry.balance_effect) for entry in change.entries)
+        effect = sum(to_minor_units(entry.balance_effect) for entry in change.entries)
         self.write(
             f"INSERT INTO {self.t('audit_trail')} (position, account_id, tenant_id,"
             " account_number, account_version, event_type, effective_on, recorded_at, actor,"

@@ -21,9 +21,10 @@ from typing import Any, ClassVar
 
 from domain import ledger
 from domain.account import Account
+from domain.money import to_minor_units
 from domain.open_items import INVOICE
 from projections.database import Cursor, Database
-from projections.replay import Change, minor_units
+from projections.replay import Change
 from projections.runner import ReadModel
 
 #: Column → ledger category, for the figures that are ledger tallies.
@@ -67,10 +68,10 @@ class AccountBalances(ReadModel):
 
     def handle(self, change: Change) -> None:
         account: Account = change.account
-        invoiced = sum(minor_units(i.total) for i in change.new_items if i.kind == INVOICE)
+        invoiced = sum(to_minor_units(i.total) for i in change.new_items if i.kind == INVOICE)
         if isinstance(change.event, Account.InvoiceVoided):
             voided = account.items[change.event.invoice_number]
-            invoiced -= minor_units(voided.total) if voided.kind == INVOICE else 0
+            invoiced -= to_minor_units(voided.total) if voided.kind == INVOICE else 0
         earlier = self._latest.get(change.account_id)
         if earlier is not None:
             invoiced += earlier[_INVOICED]
@@ -80,10 +81,10 @@ class AccountBalances(ReadModel):
             account.account_number,
             account.name,
             account.currency,
-            *(minor_units(account.tallies[category]) for category in TALLIES.values()),
+            *(to_minor_units(account.tallies[category]) for category in TALLIES.values()),
             invoiced,
-            minor_units(account.unapplied_credit),
-            minor_units(account.balance),
+            to_minor_units(account.unapplied_credit),
+            to_minor_units(account.balance),
             account.version,
             change.position,
         ]

@@ -19,7 +19,8 @@ what was known at a moment is the rows recorded by then:
   - installment: ``paid`` (``amount_minor`` paid), ``missed`` (a sweep found ``amount_minor``
     still outstanding after its due date), ``reopened`` (the payment that paid it was
     reversed); ``due_on`` is the installment's due date.
-- ``collection_dunning``: every escalation of the dunning level.
+- ``collection_dunning``: every change of the dunning level: an escalation (the level
+  escalated to) or a reset once the account was brought current (level 0).
 
 The worklist (:func:`worklist`) lists the accounts with something overdue and undisputed as of
 a business date, as known at a moment (``effective_on <= as_of`` and ``recorded_at <=
@@ -41,7 +42,7 @@ known_at`` everywhere, as in :mod:`projections.reports`):
   not paid since), ``current`` (active otherwise) or ``defaulted``. Completed, credited and
   written-off plans are not shown. With several plans the gravest is shown (defaulted, then
   missed, then current).
-- *dunning level*: the highest level escalated to by the date (0: none).
+- *dunning level*: the level after the latest change by the date (0: none, or reset).
 
 A subject's status as of D known at T is what its changes effective by D and recorded by T make
 of it, taken in the order they were recorded — the order the domain applied them, so a plan's
@@ -59,10 +60,10 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from domain.account import Account
-from domain.money import MINOR_UNITS
+from domain.money import from_minor_units, to_minor_units
 from projections.database import Database
 from projections.open_items import moment
-from projections.replay import Change, minor_units
+from projections.replay import Change
 from projections.reports import aging_lines, known_at_text
 from projections.runner import ReadModel
 
@@ -163,7 +164,7 @@ class Collections(ReadModel):
                     moment(change),
                 ),
             )
-        elif isinstance(event, Account.DunningEscalated):
+        elif isinstance(event, (Account.DunningEscalated, Account.DunningReset)):
             self.write(
                 f"INSERT INTO {self.t('collection_dunning')} (position, account_id, tenant_id,"
                 " level, effective_on, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -171,7 +172,7 @@ class Collections(ReadModel):
                     change.position,
                     change.account_id,
                     account.tenant_id,
-                    event.level,
+                    account.dunning_level,  # the level escalated to, or 0 after a reset
                     event.effective_on.isoformat(),
                     moment(change),
                 ),
@@ -224,13 +225,13 @@ def _status_change(event: Any, account: Account) -> _StatusRow | None:
             promise.promise_id,
             None,
             promise.status,
-            minor_units(promise.amount),
+            to_minor_units(promise.amount),
             promise.pay_by,
         )
     if type(event) in _PLAN_EVENTS:
         plan = account.plans[event.plan_id]
         status = _PLAN_EVENTS[type(event)] or plan.status
-        base = minor_units(plan.schedule.base) if status in _SCHEDULE_STARTS else None
+        base = to_minor_units(plan.schedule.base) if status in _SCHEDULE_STARTS else None
         return (PLAN, plan.plan_id, None, status, base, None)
     if isinstance(event, Account.PlanInstallmentPaid):
         return (
@@ -238,11 +239,11 @@ def _status_change(event: Any, account: Account) -> _StatusRow | None:
             event.plan_id,
             event.index,
             "paid",
-            minor_units(event.amount),
+            to_minor_units(event.amount),
             event.due_on,
         )
     if isinstance(event, Account.PlanInstallmentMissed):
-        outstanding = minor_units(event.outstanding)
+        outstanding = to_minor_units(event.outstanding)
         return (INSTALLMENT, event.plan_id, event.index, "missed", outstanding, event.due_on)
     if isinstance(event, Account.PlanInstallmentReopened):
         term = account.plans[event.plan_id].schedule.installments[event.index]
@@ -353,7 +354,7 @@ def worklist(
                 currency=row_currency,
                 overdue_minor=figures.overdue_minor,
                 oldest_days_past_due=figures.oldest_days,
-                priority=Decimal(figures.minor_days).scaleb(-MINOR_UNITS[row_currency]),
+                priority=from_minor_units(figures.minor_days, row_currency),
                 disputed_minor=figures.disputed_minor,
                 dunning_level=levels.get(account_id, 0),
                 last_contact_on=contact.get("effective_on"),
@@ -396,9 +397,12 @@ def _last_contacts(db: Database, window: tuple[str, str, str]) -> dict[str, dict
 
 
 def _dunning_levels(db: Database, window: tuple[str, str, str]) -> dict[str, int]:
+    # The latest change by the date: a reset (level 0) follows the escalations it ends.
     rows = db.query(
-        "SELECT account_id, MAX(level) AS level FROM collection_dunning"
-        f" WHERE {_VISIBLE} GROUP BY account_id",
+        "SELECT account_id, level FROM ("
+        " SELECT account_id, level, ROW_NUMBER() OVER ("
+        "  PARTITION BY account_id ORDER BY effective_on DESC, position DESC) AS latest"
+        f" FROM collection_dunning WHERE {_VISIBLE}) levels WHERE latest = 1",
         window,
     )
     return {r["account_id"]: int(r["level"]) for r in rows}

@@ -11,12 +11,16 @@ Figures (``FIGURES`` lists them):
   or, for ``invoiced``, its invoices and voids;
 - ``outstanding:<item>`` — an invoice's (or note's) total less every movement on it;
 - ``aging:<bucket>`` — an aging bucket's total for the account (``aging:1-30``, ``aging:not
-  yet due``, default buckets 30/60/90 unless others are given): for each term in the bucket,
-  the event that issued it and each movement's share of that term under the waterfall.
+  yet due``, default buckets 30/60/90 unless others are given; the buckets are
+  ``domain.aging``'s): for each term in the bucket, the event that issued it and each
+  movement's share of that term under the waterfall (``domain.open_items.waterfall``, the
+  domain's own code, not a copy).
 
 Invariant: ``Explanation.total`` is the sum of its lines' amounts, and equals what the reports
 say for the same figure and cut. The balance and item figures can be read from tables under a
 ``prefix``, so ``ar verify`` can name the events behind a figure from its own rebuilt copy.
+A figure it does not know is :class:`UnknownFigure` (``unknown_figure``), which the HTTP API
+answers as a 422 problem and the CLI as an error sentence.
 """
 
 from __future__ import annotations
@@ -24,13 +28,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from domain import ledger
+from domain.aging import DEFAULT_LIMITS, bucket_labels, check_limits
+from domain.money import Money, from_minor_units, to_minor_units
+from domain.open_items import Term, waterfall
 from projections.balances import TALLIES
 from projections.database import Database
 from projections.ledger import RECEIVABLES, UNAPPLIED_CREDIT
-from projections.reports import DEFAULT_BUCKETS, aging_lines, bucket_labels, known_at_text
+from projections.reports import aging_lines, known_at_text
 
 TALLY_FIGURES: dict[str, str] = {
     column.removesuffix("_minor"): category for column, category in TALLIES.items()
@@ -50,7 +57,12 @@ PENDING = "(audit trail catching up)"
 
 
 class UnknownFigure(ValueError):
-    """The figure is not one ``explain`` knows (see ``FIGURES``)."""
+    """A figure ``explain`` does not know: not one of ``FIGURES``, an aging bucket not among
+    the buckets asked for, or an item the account had not issued by the date. ``code`` and
+    ``field`` are what the HTTP API answers with (``services.api.problems``)."""
+
+    code: ClassVar[str] = "unknown_figure"
+    field: ClassVar[str] = "figure"
 
 
 @dataclass(frozen=True)
@@ -92,7 +104,7 @@ def explain(
     as_of: date,
     *,
     known_at: datetime | None = None,
-    buckets: Sequence[int] = DEFAULT_BUCKETS,
+    buckets: Sequence[int] = DEFAULT_LIMITS,
     basis: str = "due",
     prefix: str = "",
 ) -> Explanation | None:
@@ -114,10 +126,9 @@ def explain(
     elif kind == "outstanding" and subject:
         found.lines = _outstanding(db, prefix, cut, subject)
     elif kind == "aging" and subject:
-        if subject not in bucket_labels(buckets):
-            msg = (
-                f"no aging bucket {subject!r}; the buckets are {', '.join(bucket_labels(buckets))}"
-            )
+        labels = bucket_labels(check_limits(buckets))
+        if subject not in labels:
+            msg = f"no aging bucket {subject!r}; the buckets are {', '.join(labels)}"
             raise UnknownFigure(msg)
         found.lines = _aging_bucket(
             db, tenant_id, account_number, subject, as_of, known_at, buckets, basis
@@ -279,18 +290,24 @@ def _aging_bucket(
 ) -> list[ExplanationLine]:
     """Each term of the bucket: its amount from the issuing event, then each movement's share.
 
-    The waterfall fills an item's terms in due order, so a movement's share of a term is how
-    much it moved the term's open amount: with ``before`` owed on earlier terms and ``r`` the
-    item's reductions so far, the term has ``amount - clamp(r - before, 0, amount)`` open.
+    A movement's share of a term is how much it moved the term's open amount: what the
+    domain's waterfall leaves of the term after the item's reductions up to and including it,
+    less what it left before it.
     """
-    terms = db.query(
-        "SELECT t.account_id, t.item_number, t.term_index, t.amount_minor, t.before_minor"
+    rows = db.query(
+        "SELECT t.account_id, t.item_number, t.term_index, t.due_on, t.amount_minor"
         " FROM open_item_terms t JOIN open_items i"
         " ON i.account_id = t.account_id AND i.item_number = t.item_number"
-        " WHERE i.tenant_id = ? AND i.account_number = ?",
+        " WHERE i.tenant_id = ? AND i.account_number = ? ORDER BY t.item_number, t.term_index",
         (tenant_id, account_number),
     )
-    shape = {(r["item_number"], int(r["term_index"])): r for r in terms}
+    account_ids: dict[str, str] = {}
+    amounts: dict[str, list[tuple[date, int]]] = {}
+    for r in rows:
+        account_ids[r["item_number"]] = r["account_id"]
+        amounts.setdefault(r["item_number"], []).append(
+            (_date(r["due_on"]), int(r["amount_minor"]))
+        )
     lines: list[ExplanationLine] = []
     for line in aging_lines(
         db,
@@ -303,11 +320,14 @@ def _aging_bucket(
     ):
         if line.bucket != bucket:
             continue
-        term = shape.get((line.item_number, line.term_index))
-        if term is None:  # issued by a batch the projector committed between the two reads
+        shape = amounts.get(line.item_number, [])
+        if line.term_index >= len(shape):  # issued by a batch committed between the two reads
             continue
-        amount, before = int(term["amount_minor"]), int(term["before_minor"])
-        cut = (term["account_id"], as_of.isoformat(), known_at_text(known_at))
+        currency = line.currency
+        terms = [
+            Term(due_on, Money(from_minor_units(m, currency), currency)) for due_on, m in shape
+        ]
+        cut = (account_ids[line.item_number], as_of.isoformat(), known_at_text(known_at))
         history = _item_history(db, "", cut, line.item_number)
         if history is None:  # pragma: no cover - aging found the item under the same cut
             continue
@@ -319,24 +339,26 @@ def _aging_bucket(
                 issued.event_type,
                 issued.effective_on,
                 line.item_number,
-                amount,
+                shape[line.term_index][1],
                 f"{label}: issued",
             )
         )
-        reduced = 0
+        reduced = Money.zero(currency)
+        open_before = terms[line.term_index].amount
         for move in sorted(moves, key=lambda m: (m.effective_on, m.position)):
-            taken_before = min(max(reduced - before, 0), amount)
-            reduced -= move.amount_minor
-            taken_after = min(max(reduced - before, 0), amount)
-            if taken_after != taken_before:
+            # A move's line is signed as the figure moves: a reduction is negative.
+            reduced = reduced - Money(from_minor_units(move.amount_minor, currency), currency)
+            open_after = waterfall(terms, reduced)[line.term_index]
+            if open_after != open_before:
                 lines.append(
                     ExplanationLine(
                         move.position,
                         move.event_type,
                         move.effective_on,
                         move.reference,
-                        taken_before - taken_after,
+                        to_minor_units(open_after - open_before),
                         f"{label}: {move.note}",
                     )
                 )
+            open_before = open_after
     return lines

@@ -21,8 +21,9 @@ from typing import ClassVar
 
 from domain import ledger
 from domain.account import Account
+from domain.money import to_minor_units
 from projections.open_items import moment
-from projections.replay import Change, minor_units
+from projections.replay import Change
 from projections.runner import ReadModel
 
 RECEIVABLES = "receivables"
@@ -127,15 +128,15 @@ class Ledger(ReadModel):
         account: Account = change.account
         for entry in change.entries:
             on = entry.effective_on.isoformat()
-            effect = minor_units(entry.balance_effect)
+            effect = to_minor_units(entry.balance_effect)
             counter = COUNTER_ACCOUNT[entry.category]
             if entry.category == ledger.CHARGES and entry.reference in account.charges:
-                tax = minor_units(account.charges[entry.reference].tax)
+                tax = to_minor_units(account.charges[entry.reference].tax)
                 tax = tax if effect > 0 else -tax
                 post(on, tax, "tax", entry.category, entry.reference)
                 effect -= tax
             post(on, effect, counter, entry.category, entry.reference)
-        credit_change = minor_units(account.unapplied_credit - change.unapplied_before)
+        credit_change = to_minor_units(account.unapplied_credit - change.unapplied_before)
         if credit_change:
             on = change.event.effective_on.isoformat()
             # More credit on hand: it leaves receivables for the liability, and back when used.

@@ -27,8 +27,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from domain.account import Account
+from domain.money import to_minor_units
 from projections.database import stored_moment
-from projections.replay import Change, minor_units
+from projections.replay import Change
 from projections.runner import ReadModel
 
 
@@ -125,7 +126,7 @@ class OpenItems(ReadModel):
                     account.currency,
                     item.kind,
                     item.issued_on.isoformat(),
-                    minor_units(item.total),
+                    to_minor_units(item.total),
                     item.plan_id,
                     item.claim_id,
                     recorded_at,
@@ -135,7 +136,7 @@ class OpenItems(ReadModel):
             before = 0
             terms = []
             for index, term in enumerate(item.terms):
-                amount = minor_units(term.amount)
+                amount = to_minor_units(term.amount)
                 terms.append(
                     (
                         change.account_id,
@@ -158,14 +159,14 @@ class OpenItems(ReadModel):
                 *terms,
             )
         movements = [
-            (number, m.kind, m.effective_on, minor_units(m.amount), m.reference)
+            (number, m.kind, m.effective_on, to_minor_units(m.amount), m.reference)
             for number, m in change.moves
         ]
         event = change.event
         if isinstance(event, Account.InvoiceVoided):
             voided = account.items[event.invoice_number]
             movements.append(
-                (voided.number, "void", event.effective_on, minor_units(voided.total), "void")
+                (voided.number, "void", event.effective_on, to_minor_units(voided.total), "void")
             )
         if movements:
             self.write(

@@ -27,13 +27,8 @@ from eventsourcing.application import Application
 
 from domain.account import Account
 from domain.ledger import LedgerEntry
-from domain.money import MINOR_UNITS, Money
+from domain.money import Money
 from domain.open_items import Movement, OpenItem
-
-
-def minor_units(money: Money) -> int:
-    """The amount in the currency's smallest unit (cents for USD): exact, never rounded."""
-    return int(money.amount.scaleb(MINOR_UNITS[money.currency]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,10 @@ Amounts come back as integer minor units with their currency; callers format the
 
 Aging invariants: the buckets of a row always add up to its open total (there is an explicit
 "not yet due" bucket); unapplied credit is reported beside the buckets, never netted into
-them; a term's open amount is what the waterfall leaves of it (see ``projections.open_items``).
+them; a term's open amount is what the waterfall leaves of it (``domain.open_items.waterfall``)
+and its bucket is the one ``domain.aging`` assigns. The SQL here restates both rules so a
+report over many accounts is one query (``_waterfall_open``, ``_bucket_sums``); the property
+test ``tests/service/test_aging_sql_matches_domain.py`` holds it equal to the domain's code.
 """
 
 from __future__ import annotations
@@ -18,12 +21,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from domain.aging import (
+    DEFAULT_LIMITS,
+    bucket_index,
+    bucket_labels,
+    check_basis,
+    check_limits,
+    days_past_due,
+)
 from projections.database import Database, stored_moment
 from projections.ledger import LEDGER_ACCOUNTS, UNAPPLIED_CREDIT
 
 #: Known at "the end of time": everything recorded counts.
 ALWAYS = "9999-12-31T23:59:59+00:00"
-DEFAULT_BUCKETS: tuple[int, ...] = (30, 60, 90)
 
 
 def known_at_text(known_at: datetime | None) -> str:
@@ -31,38 +41,23 @@ def known_at_text(known_at: datetime | None) -> str:
     return ALWAYS if known_at is None else stored_moment(known_at)
 
 
-def bucket_labels(bounds: Sequence[int]) -> list[str]:
-    """``(30, 60, 90)`` → not yet due, 1-30, 31-60, 61-90, over 90."""
-    labels = ["not yet due"]
-    low = 1
-    for high in bounds:
-        labels.append(f"{low}-{high}")
-        low = high + 1
-    labels.append(f"over {bounds[-1]}")
-    return labels
-
-
-def bucket_of(days_past_due: int, bounds: Sequence[int]) -> str:
-    labels = bucket_labels(bounds)
-    if days_past_due <= 0:
-        return labels[0]
-    for label, high in zip(labels[1:], bounds, strict=False):
-        if days_past_due <= high:
-            return label
-    return labels[-1]
-
-
-def check_buckets(bounds: Sequence[int]) -> None:
-    if not bounds or any(b <= 0 for b in bounds) or list(bounds) != sorted(set(bounds)):
-        msg = "buckets are rising whole numbers of days, e.g. 30,60,90"
-        raise ValueError(msg)
-
-
 def check_aging_options(buckets: Sequence[int], basis: str) -> None:
-    check_buckets(buckets)
-    if basis not in ("due", "invoice"):
-        msg = "basis is 'due' (by due date) or 'invoice' (by invoice date)"
-        raise ValueError(msg)
+    """``domain.aging.InvalidBuckets`` for bad limits; ValueError for a basis not in BASES."""
+    check_limits(buckets)
+    check_basis(basis)
+
+
+def _waterfall_open(reduced: str, before: str, amount: str) -> str:
+    """SQL for what the waterfall leaves open of a term (``domain.open_items.waterfall``):
+    the item's reductions ``reduced`` fill its terms earliest first, so a term of ``amount``
+    after earlier terms summing to ``before`` has ``clamp(reduced - before, 0, amount)``
+    taken off it."""
+    return (
+        f"{amount} - CASE"
+        f"  WHEN {reduced} <= {before} THEN 0"
+        f"  WHEN {reduced} >= {before} + {amount} THEN {amount}"
+        f"  ELSE {reduced} - {before} END"
+    )
 
 
 def _as_date(value: Any) -> date:
@@ -117,10 +112,8 @@ def _open_terms(
         " GROUP BY account_id, item_number)"
         " SELECT i.account_id, i.account_number, i.item_number, i.currency, i.issued_on,"
         " t.term_index, t.due_on,"
-        " t.amount_minor - CASE"
-        "  WHEN COALESCE(r.reduced_minor, 0) <= t.before_minor THEN 0"
-        "  WHEN COALESCE(r.reduced_minor, 0) >= t.before_minor + t.amount_minor THEN t.amount_minor"
-        "  ELSE COALESCE(r.reduced_minor, 0) - t.before_minor END AS open_minor,"
+        f" {_waterfall_open('COALESCE(r.reduced_minor, 0)', 't.before_minor', 't.amount_minor')}"
+        " AS open_minor,"
         " EXISTS (SELECT 1 FROM open_item_disputes d WHERE d.account_id = i.account_id"
         "  AND d.item_number = i.item_number AND d.opened_on <= ? AND d.opened_recorded_at <= ?"
         "  AND NOT (d.resolved_on IS NOT NULL AND d.resolved_on <= ? AND d.resolved_recorded_at <= ?))"
@@ -140,20 +133,21 @@ def aging_lines(
     *,
     known_at: datetime | None = None,
     basis: str = "due",
-    buckets: Sequence[int] = DEFAULT_BUCKETS,
+    buckets: Sequence[int] = DEFAULT_LIMITS,
     account_number: str | None = None,
 ) -> list[AgingLine]:
     """Every term with something open as of the date, with its bucket."""
     check_aging_options(buckets, basis)
     sql, params = _open_terms(tenant_id, as_of, known_at, account_number)
     rows = db.query(sql, params)
+    labels = bucket_labels(buckets)
     lines = []
     for row in rows:
         open_minor = int(row["open_minor"])
         if open_minor == 0:
             continue
         issued_on, due_on = _as_date(row["issued_on"]), _as_date(row["due_on"])
-        days = (as_of - (due_on if basis == "due" else issued_on)).days
+        days = days_past_due(as_of, due_on, issued_on, basis)
         lines.append(
             AgingLine(
                 account_number=row["account_number"],
@@ -164,7 +158,7 @@ def aging_lines(
                 due_on=due_on,
                 days_past_due=days,
                 open_minor=open_minor,
-                bucket=bucket_of(days, buckets),
+                bucket=labels[bucket_index(days, buckets)],
                 disputed=bool(row["disputed"]),
             )
         )
@@ -181,7 +175,7 @@ def aging(
     *,
     known_at: datetime | None = None,
     basis: str = "due",
-    buckets: Sequence[int] = DEFAULT_BUCKETS,
+    buckets: Sequence[int] = DEFAULT_LIMITS,
     account_number: str | None = None,
     detail: bool = True,
 ) -> list[AgingRow]:
@@ -236,6 +230,26 @@ def aging(
     return [rows[key] for key in sorted(rows)]
 
 
+#: The account number of a currency's total row.
+TOTAL = "TOTAL"
+
+
+def aging_totals(rows: Sequence[AgingRow]) -> list[AgingRow]:
+    """One :data:`TOTAL` row per currency, in currency order: each bucket, the unapplied credit
+    and the disputed amount of ``rows`` added up (without lines). Amounts of different
+    currencies are never added together."""
+    totals: dict[str, AgingRow] = {}
+    for row in rows:
+        total = totals.setdefault(
+            row.currency, AgingRow(TOTAL, row.currency, dict.fromkeys(row.buckets, 0))
+        )
+        for label, amount in row.buckets.items():
+            total.buckets[label] += amount
+        total.unapplied_credit_minor += row.unapplied_credit_minor
+        total.disputed_minor += row.disputed_minor
+    return [totals[currency] for currency in sorted(totals)]
+
+
 def _nothing_dated_after(
     db: Database, tenant_id: str, as_of: date, known_at: datetime | None
 ) -> bool:
@@ -260,10 +274,7 @@ def _current_terms(tenant_id: str, account_number: str | None) -> tuple[str, lis
     only_account = " AND account_number = ?" if account_number else ""
     return (
         "SELECT account_number, currency, due_on, issued_on, disputes_open > 0 AS disputed,"
-        " amount_minor - CASE"
-        "  WHEN reduced_minor <= before_minor THEN 0"
-        "  WHEN reduced_minor >= before_minor + amount_minor THEN amount_minor"
-        "  ELSE reduced_minor - before_minor END AS open_minor"
+        f" {_waterfall_open('reduced_minor', 'before_minor', 'amount_minor')} AS open_minor"
         " FROM open_item_terms WHERE tenant_id = ?" + only_account,
         [tenant_id] + ([account_number] if account_number else []),
     )

@@ -15,18 +15,18 @@ import io
 import json
 from collections.abc import Callable
 from datetime import date, datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
-from domain.money import MINOR_UNITS
+from domain.aging import InvalidBuckets, parse_limits
+from domain.money import from_minor_units
 from projections.audit_trail import AuditRow, audit_trail, event_types
 from projections.catalogue import MODELS
 from projections.collections import WorklistRow, worklist
 from projections.database import stored_moment
-from projections.reports import AgingRow, aging, check_buckets, statement, trial_balance
+from projections.reports import AgingRow, aging, aging_totals, statement, trial_balance
 from projections.runner import TrackingConflict
 from services.bootstrap import Runtime
 from services.cli_accounts import AsKnownAtOption, Tenant, progress_bar
@@ -50,8 +50,8 @@ MOMENT_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
 
 
 def decimal(minor: int, currency: str) -> str:
-    """Minor units as the decimal string of the currency (1050 USD → "10.50")."""
-    return str(Decimal(minor).scaleb(-MINOR_UNITS[currency]))
+    """Minor units as printed: the decimal string of the currency (1050 USD → "10.50")."""
+    return str(from_minor_units(minor, currency))
 
 
 def current(runtime: Runtime) -> None:
@@ -83,7 +83,7 @@ def emit(rows: list[dict[str, Any]], form: Format, document: Any = None) -> None
         typer.echo("  ".join(str(row[k]).ljust(widths[k]) for k in row))
 
 
-def aging_out(row: AgingRow, disputed: str | None = None) -> dict[str, Any]:
+def aging_out(row: AgingRow) -> dict[str, Any]:
     """One aging row as printed: amounts as decimal strings of its currency."""
     return {
         "account": row.account_number,
@@ -91,7 +91,7 @@ def aging_out(row: AgingRow, disputed: str | None = None) -> dict[str, Any]:
         **{label: decimal(v, row.currency) for label, v in row.buckets.items()},
         "open": decimal(row.open_minor, row.currency),
         "unapplied_credit": decimal(row.unapplied_credit_minor, row.currency),
-        "disputed": decimal(row.disputed_minor, row.currency) if disputed is None else disputed,
+        "disputed": decimal(row.disputed_minor, row.currency),
     }
 
 
@@ -122,12 +122,10 @@ def worklist_out(row: WorklistRow) -> dict[str, Any]:
 
 def _bucket_bounds(buckets: str) -> tuple[int, ...]:
     try:
-        bounds = tuple(int(b) for b in buckets.split(","))
-        check_buckets(bounds)
-    except ValueError:
-        typer.echo("error: --buckets takes rising whole numbers of days, e.g. 30,60,90", err=True)
+        return parse_limits(buckets)
+    except InvalidBuckets as invalid:
+        typer.echo(f"error: --{invalid}", err=True)
         raise typer.Exit(2) from None
-    return bounds
 
 
 def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
@@ -318,17 +316,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
             ]
             emit(lines, form)
             return
-        totals: dict[str, AgingRow] = {}
-        for row in report:
-            total = totals.setdefault(
-                row.currency, AgingRow("TOTAL", row.currency, dict.fromkeys(row.buckets, 0))
-            )
-            for label, amount in row.buckets.items():
-                total.buckets[label] += amount
-            total.unapplied_credit_minor += row.unapplied_credit_minor
-        rows = [aging_out(row) for row in report]
-        rows += [aging_out(total, disputed="") for _, total in sorted(totals.items())]
-        emit(rows, form)
+        emit([aging_out(row) for row in [*report, *aging_totals(report)]], form)
 
     @report_app.command("worklist")
     def worklist_report(

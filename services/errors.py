@@ -1,8 +1,10 @@
 """Errors the application layer reports, besides the domain's own rule violations.
 
 Each has a stable ``code``, a sentence a clerk understands, the ``field`` at fault where there is
-one, and the HTTP ``status`` it maps to. Domain errors (``domain.errors.DomainError``) map to 422
-unless ``DOMAIN_STATUS`` says otherwise.
+one, and the HTTP ``status`` it maps to. Domain errors (``domain.errors.DomainError``, also
+``domain.aging.InvalidBuckets``) map to 422, as does the read models' ``UnknownFigure``
+(``projections.explain``): each error is defined once, in the lowest layer that raises it, and
+none is copied here (``services.api.problems`` answers them all).
 """
 
 from __future__ import annotations
@@ -95,17 +97,6 @@ class KeyNotFound(ServiceError):
         super().__init__(f"Your tenant has no live API key {key_id}.", field="key_id")
 
 
-class InvalidBuckets(ServiceError):
-    code = "invalid_buckets"
-    status = 422
-
-    def __init__(self) -> None:
-        super().__init__(
-            "buckets are rising whole numbers of days separated by commas, e.g. 30,60,90.",
-            field="buckets",
-        )
-
-
 class InvalidRange(ServiceError):
     code = "invalid_range"
     status = 422
@@ -114,27 +105,23 @@ class InvalidRange(ServiceError):
         super().__init__(f"{high} is before {low}; give a range that runs forward.", field=high)
 
 
-class UnknownEventType(ServiceError):
+class UnknownEventType(ServiceError, ValueError):
+    """An event type the product does not know: a report filter naming no event type, or a
+    published record (``services.event_contract``) whose type or schema version the contract
+    does not know. A ValueError too, as is every other record that breaks the contract."""
+
     code = "unknown_event_type"
     status = 422
 
-    def __init__(self, name: str) -> None:
+    def __init__(
+        self, name: object, sentence: str | None = None, *, field: str = "event_type"
+    ) -> None:
         super().__init__(
-            f"There is no event type {name!r}; event types are class names such as "
+            sentence
+            or f"There is no event type {name!r}; event types are class names such as "
             "'PaymentReceived' (see an account's events).",
-            field="event_type",
+            field=field,
         )
-
-
-class UnknownFigure(ServiceError):
-    """A figure ``explain`` does not know: not one of its figures, an aging bucket not among the
-    buckets asked for, or an item the account had not issued by the date."""
-
-    code = "unknown_figure"
-    status = 422
-
-    def __init__(self, sentence: str) -> None:
-        super().__init__(sentence, field="figure")
 
 
 class MomentOutOfRange(ServiceError):
@@ -146,4 +133,109 @@ class MomentOutOfRange(ServiceError):
             f"{field} is out of range once turned into UTC; give a moment between the years 1 "
             "and 9999.",
             field=field,
+        )
+
+
+class UnknownParameter(ServiceError):
+    """A query parameter the endpoint does not take (a misspelt filter must not be ignored:
+    the answer would look like a filtered one)."""
+
+    code = "unknown_parameter"
+    status = 422
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(
+            f"{name!r} is not a parameter of this request; it takes {', '.join(known)}.",
+            field=name,
+        )
+
+
+class RepeatedParameter(ServiceError):
+    code = "repeated_parameter"
+    status = 422
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is given more than once; give it once.", field=name)
+
+
+# --- close of day and the tenant's settings ----------------------------------------------
+
+
+class DayInFuture(ServiceError):
+    code = "day_in_future"
+    status = 422
+
+    def __init__(self, day: str, today: str) -> None:
+        super().__init__(
+            f"{day} has not come yet: it is {today} in the tenant's time zone; a business day"
+            " can be closed from that day on.",
+            field="date",
+        )
+
+
+class DayCloseRunning(ServiceError):
+    code = "day_close_running"
+    status = 409
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__(
+            f"A close of day is running for tenant {tenant_id} (here or on another server);"
+            " nothing was recorded by this request. Ask again once it is over."
+        )
+
+
+class DayCloseInterrupted(ServiceError):
+    """The store went away while accounts were being closed: not one account's failure."""
+
+    code = "day_close_interrupted"
+    status = 503
+
+    def __init__(self, day: str) -> None:
+        super().__init__(
+            f"The close of {day} was interrupted: the database did not answer. The day is not"
+            " recorded as closed; closing it again is safe and finishes it."
+        )
+
+
+class AgendaNotCurrent(ServiceError):
+    """The agenda read model could not be brought up to date (a rebuild holds it)."""
+
+    code = "agenda_not_current"
+    status = 503
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The agenda that says which accounts have something due is being rebuilt; nothing"
+            " was closed. Close the day again once the rebuild is over."
+        )
+
+
+class NoDunningPolicy(ServiceError):
+    code = "no_dunning_policy"
+    status = 404
+
+    def __init__(self, on: str | None) -> None:
+        when = f" on {on}" if on else ""
+        super().__init__(f"Your tenant had no dunning policy in force{when}.", field="as_of")
+
+
+class DayNotClosed(ServiceError):
+    code = "day_not_closed"
+    status = 404
+
+    def __init__(self, day: str) -> None:
+        super().__init__(f"{day} has not been closed.", field="date")
+
+
+class CatchUpTooLong(ServiceError):
+    """Closing through a date would close more missed days than one close may."""
+
+    code = "catch_up_too_long"
+    status = 422
+
+    def __init__(self, first: str, through: str, days: int, most: int, last: str) -> None:
+        super().__init__(
+            f"Closing through {through} would close {days} days, from {first} on; a close"
+            f" closes at most {most} days. Close through {last} first.",
+            field="date",
         )

@@ -49,6 +49,7 @@ from domain.account import Account
 from domain.hash_chain import ENVELOPE_FIELDS
 from domain.money import Money as DomainMoney
 from services.envelope import SCHEMA_VERSION
+from services.errors import UnknownEventType
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 
@@ -105,10 +106,6 @@ HashString = Annotated[str, StringConstraints(pattern=HASH_PATTERN)]
 
 # strict: JSON values are taken as they are, never coerced ("3" is not 3, 1.5 is not "1.5").
 _CONTRACT: Final = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-
-class UnknownEventType(ValueError):
-    """A record whose ``type`` or ``schema_version`` the contract does not know."""
 
 
 class Money(BaseModel):
@@ -298,18 +295,26 @@ def validate(document: Mapping[str, Any]) -> Envelope:
     ``UnknownEventType`` for a type or version the contract does not know, and pydantic's
     ``ValidationError`` (a ``ValueError`` too) when the record breaks its type's contract."""
     if not isinstance(document, Mapping):
-        raise UnknownEventType(f"An event record is a JSON object, not {type(document).__name__}.")
+        raise UnknownEventType(
+            None,
+            f"An event record is a JSON object, not {type(document).__name__}.",
+            field="type",
+        )
     version = document.get("schema_version")
     if version != SCHEMA_VERSION or isinstance(version, bool):
         raise UnknownEventType(
-            f"Schema version {version!r} is not this contract's; it reads version {SCHEMA_VERSION}."
+            document.get("type"),
+            f"Schema version {version!r} is not this contract's; it reads version {SCHEMA_VERSION}.",
+            field="schema_version",
         )
     kind = document.get("type")
     model = _envelope_models().get(kind) if isinstance(kind, str) else None
     if model is None:
         raise UnknownEventType(
+            kind,
             f"{kind!r} is not a published event type of schema version {SCHEMA_VERSION}; "
-            f"known types: {', '.join(_envelope_models())}."
+            f"known types: {', '.join(_envelope_models())}.",
+            field="type",
         )
     return model.model_validate(document)
 

@@ -1,14 +1,16 @@
-"""How the application describes an account in its answers (HTTP bodies, CLI output)."""
+"""How the application describes an account in its answers (HTTP bodies, CLI output).
+
+Invariant: amounts are decimal strings of the account's currency, never floats; a read
+model's minor units become amounts only through ``domain.money.from_minor_units``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 from domain.account import Account
-from domain.money import MINOR_UNITS
 from services.envelope import event_type
 
 
@@ -30,11 +32,6 @@ def account_summary(
         "balance": str(account.balance.amount),
         "unapplied_credit": str(account.unapplied_credit.amount),
     }
-
-
-def amount_of(minor: int, currency: str) -> Decimal:
-    """A read model's minor units as the currency's exact amount (1050 USD → 10.50)."""
-    return Decimal(minor).scaleb(-MINOR_UNITS[currency])
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

@@ -2,8 +2,11 @@
 
 Every refusal the product makes reaches the client in one shape (RFC 9457):
 ``{"type", "title", "status", "detail", "code", "field"}``. ``code`` is stable and meant for
-programs; ``detail`` is a sentence meant for people. A 500 is a bug: it is logged with its
-traceback and answered with a generic problem that leaks nothing.
+programs; ``detail`` is a sentence meant for people. Each error is defined once, in its own
+layer, and carries its code: the domain's rules (``domain.errors.DomainError`` and
+``domain.aging.InvalidBuckets``: 422), the service layer's (``services.errors``: their own
+status) and the read models' (``projections.explain.UnknownFigure``: 422). A 500 is a bug: it
+is logged with its traceback and answered with a generic problem that leaks nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import DomainError
+from projections.directory import InvalidDirectoryQuery
+from projections.explain import UnknownFigure
 from services.errors import ServiceError
 from services.fields import INTAKE_CODES
 from services.logging import get_logger
@@ -79,6 +84,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
         return problem(exc.status, exc.code, exc.message, exc.field)
+
+    # A read model's refusal of what a report asks for: the sentence is the read model's own.
+    @app.exception_handler(UnknownFigure)
+    async def _unknown_figure(_: Request, exc: UnknownFigure) -> JSONResponse:
+        return problem(422, exc.code, str(exc), exc.field)
+
+    # The directory's refusal of a sort key or a cursor: its own code and sentence.
+    @app.exception_handler(InvalidDirectoryQuery)
+    async def _invalid_directory_query(_: Request, exc: InvalidDirectoryQuery) -> JSONResponse:
+        return problem(422, exc.code, str(exc), exc.field)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -15,24 +15,24 @@ Amounts are decimal strings in the currency beside them.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from domain.aging import bucket_labels, parse_limits
+from domain.money import from_minor_units
 from projections.audit_trail import AuditRow, AuditTrail, audit_trail, event_types
 from projections.balances import AccountBalances
 from projections.catalogue import read_models
 from projections.collections import Collections, WorklistRow, worklist
 from projections.database import Database, stored_moment
 from projections.explain import FIGURES, ExplanationLine, explain
-from projections.explain import UnknownFigure as NoSuchFigure
 from projections.ledger import Ledger
 from projections.open_items import OpenItems
 from projections.parking import parked_accounts
-from projections.reports import AgingRow, aging, bucket_labels, statement, trial_balance
+from projections.reports import AgingRow, aging, aging_totals, statement, trial_balance
 from projections.runner import read_model_progress, tracked_positions
 from services.api.accounts import AsKnownAt
 from services.api.common import AccountNumber
@@ -40,20 +40,17 @@ from services.api.security import CallerDep, ReportReaderDep
 from services.api_keys import Role
 from services.errors import (
     AccountNotFound,
-    InvalidBuckets,
     InvalidRange,
     MomentOutOfRange,
     UnknownEventType,
-    UnknownFigure,
 )
 from services.fields import AmountOut, Currency
 from services.relay_positions import relay_position
-from services.views import amount_of, as_utc
+from services.views import as_utc
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 
 _EVENT_TYPES = event_types()
-_MAX_BUCKETS = 20
 _MAX_CURSOR = 2**53  # positions stay exact as JSON numbers
 
 AsOfPosition = Annotated[
@@ -94,18 +91,6 @@ def _moment(value: datetime | None, field: str) -> datetime | None:
         except OverflowError:
             raise MomentOutOfRange(field) from None
     return moment
-
-
-def _bounds(buckets: str) -> tuple[int, ...]:
-    try:
-        bounds = tuple(int(b) for b in buckets.split(","))
-    except ValueError:
-        raise InvalidBuckets from None
-    if len(bounds) > _MAX_BUCKETS or not bounds or any(b <= 0 for b in bounds):
-        raise InvalidBuckets
-    if list(bounds) != sorted(set(bounds)):
-        raise InvalidBuckets
-    return bounds
 
 
 def _in_order(low: Any, high: Any, low_name: str, high_name: str) -> None:
@@ -156,10 +141,10 @@ def _figures(row: AgingRow) -> dict[str, Any]:
     currency = row.currency
     return {
         "currency": currency,
-        "buckets": {label: amount_of(v, currency) for label, v in row.buckets.items()},
-        "open": amount_of(row.open_minor, currency),
-        "unapplied_credit": amount_of(row.unapplied_credit_minor, currency),
-        "disputed": amount_of(row.disputed_minor, currency),
+        "buckets": {label: from_minor_units(v, currency) for label, v in row.buckets.items()},
+        "open": from_minor_units(row.open_minor, currency),
+        "unapplied_credit": from_minor_units(row.unapplied_credit_minor, currency),
+        "disputed": from_minor_units(row.disputed_minor, currency),
     }
 
 
@@ -172,7 +157,7 @@ def _aging_row(row: AgingRow, detail: bool) -> AgingRowOut:
             due_on=line.due_on,
             days_past_due=line.days_past_due,
             bucket=line.bucket,
-            open=amount_of(line.open_minor, line.currency),
+            open=from_minor_units(line.open_minor, line.currency),
             disputed=line.disputed,
         )
         for line in row.lines
@@ -180,19 +165,6 @@ def _aging_row(row: AgingRow, detail: bool) -> AgingRowOut:
     return AgingRowOut(
         account_number=row.account_number, lines=lines if detail else None, **_figures(row)
     )
-
-
-def _aging_totals(rows: Sequence[AgingRow]) -> list[AgingFigures]:
-    totals: dict[str, AgingRow] = {}
-    for row in rows:
-        total = totals.setdefault(
-            row.currency, AgingRow("TOTAL", row.currency, dict.fromkeys(row.buckets, 0))
-        )
-        for label, amount in row.buckets.items():
-            total.buckets[label] += amount
-        total.unapplied_credit_minor += row.unapplied_credit_minor
-        total.disputed_minor += row.disputed_minor
-    return [AgingFigures(**_figures(total)) for _, total in sorted(totals.items())]
 
 
 @router.get("/reports/aging", summary="Aging of open items per account, as of a date")
@@ -210,7 +182,7 @@ def get_aging(
     account: AccountFilter = None,
     detail: Annotated[bool, Query(description="Add each open term to its row.")] = False,
 ) -> AgingResponse:
-    bounds = _bounds(buckets)
+    bounds = parse_limits(buckets)
     known_at = _moment(as_known_at, "as_known_at")
     db = _db(request)
     position = _position(db, OpenItems.name, Ledger.name, AccountBalances.name)
@@ -231,7 +203,7 @@ def get_aging(
         bucket_labels=bucket_labels(bounds),
         as_of_position=position,
         rows=[_aging_row(row, detail) for row in rows],
-        totals=_aging_totals(rows),
+        totals=[AgingFigures(**_figures(total)) for total in aging_totals(rows)],
     )
 
 
@@ -272,9 +244,13 @@ def get_trial_balance(
         currencies=[
             TrialBalanceCurrency(
                 currency=currency,
-                balances={name: amount_of(v, currency) for name, v in by_account.items()},
-                total_debits=amount_of(sum(v for v in by_account.values() if v > 0), currency),
-                total_credits=amount_of(-sum(v for v in by_account.values() if v < 0), currency),
+                balances={name: from_minor_units(v, currency) for name, v in by_account.items()},
+                total_debits=from_minor_units(
+                    sum(v for v in by_account.values() if v > 0), currency
+                ),
+                total_credits=from_minor_units(
+                    -sum(v for v in by_account.values() if v < 0), currency
+                ),
             )
             for currency, by_account in sorted(balances.items())
         ],
@@ -338,8 +314,8 @@ def get_statement(
                 event_type=m["event_type"],
                 category=m["category"],
                 reference=m["reference"],
-                amount=amount_of(m["amount_minor"], currency),
-                balance=amount_of(running, currency),
+                amount=from_minor_units(m["amount_minor"], currency),
+                balance=from_minor_units(running, currency),
                 position=m["position"],
             )
         )
@@ -350,9 +326,9 @@ def get_statement(
         period_to=found.period_to,
         as_known_at=known_at,
         as_of_position=position,
-        opening_balance=amount_of(found.opening_minor, currency),
+        opening_balance=from_minor_units(found.opening_minor, currency),
         movements=movements,
-        closing_balance=amount_of(found.closing_minor, currency),
+        closing_balance=from_minor_units(found.closing_minor, currency),
     )
 
 
@@ -425,17 +401,17 @@ def _worklist_row(row: WorklistRow) -> WorklistRowOut:
         None
         if row.promise_minor is None or row.promise_pay_by is None
         else OpenPromiseOut(
-            amount=amount_of(row.promise_minor, currency), pay_by=row.promise_pay_by
+            amount=from_minor_units(row.promise_minor, currency), pay_by=row.promise_pay_by
         )
     )
     return WorklistRowOut(
         account=row.account_number,
         name=row.name,
         currency=currency,
-        overdue=amount_of(row.overdue_minor, currency),
+        overdue=from_minor_units(row.overdue_minor, currency),
         oldest_days_past_due=row.oldest_days_past_due,
         priority=row.priority,
-        disputed=amount_of(row.disputed_minor, currency),
+        disputed=from_minor_units(row.disputed_minor, currency),
         last_contact=contact,
         open_promise=promise,
         plan_status=cast(PlanStatus | None, row.plan_status),
@@ -499,7 +475,7 @@ def _explanation_event(line: ExplanationLine, currency: str) -> ExplanationEvent
         effective_on=line.effective_on,
         reference=line.reference,
         note=line.note,
-        amount=amount_of(line.amount_minor, currency),
+        amount=from_minor_units(line.amount_minor, currency),
     )
 
 
@@ -532,23 +508,21 @@ def get_explanation(
         Query(description="For aging:<bucket>: age by due date or by invoice date."),
     ] = "due",
 ) -> ExplanationResponse:
-    bounds = _bounds(buckets)
+    bounds = parse_limits(buckets)
     known_at = _moment(as_known_at, "as_known_at")
     db = _db(request)
     position = _position(db, AccountBalances.name, Ledger.name, OpenItems.name, AuditTrail.name)
-    try:
-        found = explain(
-            db,
-            caller.tenant_id,
-            account_number,
-            figure,
-            as_of,
-            known_at=known_at,
-            buckets=bounds,
-            basis=basis,
-        )
-    except NoSuchFigure as unknown:
-        raise UnknownFigure(str(unknown)) from None
+    # An unknown figure is projections.explain.UnknownFigure: a 422 (services.api.problems).
+    found = explain(
+        db,
+        caller.tenant_id,
+        account_number,
+        figure,
+        as_of,
+        known_at=known_at,
+        buckets=bounds,
+        basis=basis,
+    )
     if found is None:
         raise AccountNotFound(account_number)
     currency = found.currency
@@ -560,7 +534,7 @@ def get_explanation(
         as_known_at=known_at,
         as_of_position=position,
         events=[_explanation_event(line, currency) for line in found.lines],
-        total=amount_of(found.total_minor, currency),
+        total=from_minor_units(found.total_minor, currency),
     )
 
 
@@ -606,7 +580,7 @@ def _audit_event(row: AuditRow) -> AuditEvent:
         reason=row.reason,
         correlation_id=row.correlation_id,
         currency=row.currency,
-        balance_effect=amount_of(row.balance_effect_minor, row.currency),
+        balance_effect=from_minor_units(row.balance_effect_minor, row.currency),
         payload=json.loads(row.payload),
         previous_hash=row.previous_hash,
         event_hash=row.event_hash,

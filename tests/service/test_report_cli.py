@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from projections.catalogue import MODELS
 from services.cli import app
 
 BOOK = (
@@ -59,6 +60,19 @@ def test_the_aging_export_in_csv_has_a_row_per_account_and_a_total(ar: CliRunner
     ]
 
 
+def test_the_aging_total_row_carries_the_disputed_total_as_the_api_does(ar: CliRunner) -> None:
+    dispute = '{"invoice_number": "INV-1", "opened_on": "2026-02-10", "description": "Not ordered"}'
+    _ok(ar, "exec", "open_dispute", "R-1", dispute)
+
+    rows = json.loads(_ok(ar, "report", "aging", "--as-of", "2026-03-20", "--format", "json"))
+
+    assert [(r["account"], r["disputed"], r["open"]) for r in rows] == [
+        ("R-1", "60.00", "60.00"),
+        ("R-2", "0.00", "0.00"),
+        ("TOTAL", "60.00", "60.00"),
+    ]
+
+
 def test_the_detail_says_why_each_term_is_in_its_bucket(ar: CliRunner) -> None:
     lines = json.loads(
         _ok(ar, "report", "aging", "--as-of", "2026-03-20", "--detail", "--format", "json")
@@ -100,10 +114,7 @@ def test_the_statement_runs_from_opening_to_closing_balance(ar: CliRunner) -> No
 
 def test_a_rebuild_gives_the_same_reports(ar: CliRunner) -> None:
     before = _ok(ar, "report", "trial-balance", "--as-of", "2026-12-31", "--format", "json")
-    assert (
-        "rebuilt account_balances, open_items, ledger, audit_trail, collections from 8 events"
-        in _ok(ar, "rebuild")
-    )
+    assert f"rebuilt {', '.join(MODELS)} from 8 events" in _ok(ar, "rebuild")
     assert _ok(ar, "report", "trial-balance", "--as-of", "2026-12-31", "--format", "json") == before
     assert sum(Decimal(r["balance"]) for r in json.loads(before)) == 0
 
@@ -112,6 +123,13 @@ def test_bad_report_options_are_refused_with_a_sentence(ar: CliRunner) -> None:
     bad = ar.invoke(app, ["report", "aging", "--as-of", "2026-03-20", "--buckets", "60,30"])
     assert bad.exit_code == 2
     assert "rising whole numbers of days" in bad.output
+    # The same limits as the API's: at most 20 buckets.
+    many = ",".join(str(days) for days in range(1, 22))
+    too_many = ar.invoke(app, ["report", "aging", "--as-of", "2026-03-20", "--buckets", many])
+    assert too_many.exit_code == 2
+    assert "1 to 20 rising whole numbers of days" in too_many.output
+    twenty = ",".join(str(days) for days in range(1, 21))
+    _ok(ar, "report", "aging", "--as-of", "2026-03-20", "--buckets", twenty)
     unknown = ar.invoke(app, ["rebuild", "nonsense"])
     assert unknown.exit_code == 2
     assert "no read model nonsense" in unknown.output
