@@ -54,8 +54,13 @@ infra-status: ## Say whether the local services are running
 	@deploy/local/services.sh status
 
 .PHONY: bench
-bench: env infra-up ## Run the benchmark harness against the local services
-	@$(UV) run --frozen python -m bench
+BENCH_ARGS ?=
+bench: env infra-up ## Run the benchmark harness against the local services (BENCH_ARGS="--close-accounts 100000")
+	@$(UV) run --frozen python -m bench $(BENCH_ARGS)
+
+.PHONY: bench-directory
+bench-directory: env infra-up ## Only the account search figure (ACCOUNTS=100000 by default)
+	@$(UV) run --frozen python -m bench.directory --accounts $(or $(ACCOUNTS),100000)
 
 SEED ?= 1
 MINUTES ?= 10

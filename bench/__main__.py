@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import commands, http, importing, projections, replay, scale
+from bench import close_day, commands, directory, http, importing, projections, replay, scale
 from bench.scratch import local_postgres_url
 
 REPO = Path(__file__).resolve().parent.parent
@@ -194,6 +194,40 @@ def scale_figures(url: str, small: int, large: int) -> list[dict[str, Any]]:
     ]
 
 
+def directory_figure(url: str, accounts: int, repeats: int) -> dict[str, Any]:
+    """Account search over a directory of ``accounts`` (one fill, every query ``repeats`` times)."""
+    found = directory.measure(url, accounts, repeats)
+    return {
+        "figure": f"account search over {accounts} accounts, ms",
+        "queries": found["queries"],
+        "ms": {"search": found["search_ms"], "bare_select": found["bare_select_ms"]},
+        "p50_by_query_ms": found["p50_by_query_ms"],
+        "trigram_index": found["trigram_index"],
+        "ratio_to_baseline": found["ratio_to_baseline"],
+        "goal": "report; p99 under 50 ms",
+    }
+
+
+def close_day_figure(url: str, accounts: int, due_percent: float) -> dict[str, Any]:
+    """One close of day over ``accounts`` accounts, ``due_percent`` of them with something due,
+    against a bare SELECT of the due accounts (one run: the setup is the slow part)."""
+    found = close_day.measure(url, accounts, due_percent)
+    return {
+        "figure": "close of day over many accounts, few due",
+        "accounts": found["accounts"],
+        "accounts_due": found["accounts_due"],
+        "events": found["events"],
+        "wall_seconds": found["close_seconds"],
+        "rates_per_second": {"close_of_day_events": found["events_per_second"]},
+        "ms": {
+            "close_of_day": round(found["close_seconds"] * 1000, 1),
+            "bare_select": found["bare_select_ms"],
+        },
+        "ratio_to_baseline": found["ratio"],
+        "goal": "report",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
@@ -208,6 +242,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-scale", action="store_true", help="skip the slow figures at 100k and 1M events"
     )
+    parser.add_argument(
+        "--close-accounts",
+        type=int,
+        default=10_000,
+        help="accounts of the close-of-day figure (the issue's figure: 100000)",
+    )
+    parser.add_argument(
+        "--close-due-percent", type=float, default=1.0, help="of them with something due"
+    )
+    parser.add_argument(
+        "--directory-accounts", type=int, default=100_000, help="accounts, account search"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/latest.json")
     args = parser.parse_args(argv)
 
@@ -218,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     figures.append(import_figure(url, args.runs, args.invoices))
     figures += projection_figures(url, args.runs, args.accounts, args.commands, command_rate)
     figures.append(replay_figure(url, args.runs, args.replay_events))
+    figures.append(directory_figure(url, args.directory_accounts, repeats=20 * args.runs))
+    figures.append(close_day_figure(url, args.close_accounts, args.close_due_percent))
     if not args.no_scale:
         figures += scale_figures(url, args.small, args.large)
     result = {

@@ -10,8 +10,9 @@ Concept
     applied), ``ledger`` (the balance equation), ``write_offs``, ``settlement``,
     ``plans`` (payment arrangements), ``subscriptions`` (proration),
     ``claims`` (insurance), ``disputes``, ``collections_activity`` (dunning,
-    promises), ``hash_chain`` (tamper evidence), ``provenance``, ``errors`` and
-    ``transcodings``.
+    promises), ``dunning`` (a tenant's dunning policy), ``tenant`` (the tenant's
+    settings aggregate: dunning policy versions, close schedule, days closed),
+    ``hash_chain`` (tamper evidence), ``provenance``, ``errors`` and ``transcodings``.
 
 Invariants
     Imports only the standard library and eventsourcing's domain classes (plus

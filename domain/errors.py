@@ -442,3 +442,82 @@ class InvalidOutcome(DomainError):
 
 class DuplicateBillingRun(DomainError):
     code = "duplicate_billing_run"
+
+
+# --- contact details and collectors ------------------------------------------------
+
+
+class ControlCharacter(DomainError):
+    """Text with a character it may not hold (the same code intake gives the same refusal)."""
+
+    code = "control_character"
+
+
+class TextTooLong(DomainError):
+    code = "text_too_long"
+
+
+class InvalidEmail(DomainError):
+    code = "invalid_email"
+
+
+class InvalidPhone(DomainError):
+    code = "invalid_phone"
+
+
+class InvalidAddress(DomainError):
+    code = "invalid_address"
+
+
+class InvalidPreferredChannel(DomainError):
+    code = "invalid_preferred_channel"
+
+
+class ChannelUnreachable(DomainError):
+    """A preferred channel without the contact detail it needs (an e-mail without an e-mail
+    address, a letter without a billing address, ...)."""
+
+    code = "channel_unreachable"
+
+
+class NoCollectorAssigned(DomainError):
+    code = "no_collector_assigned"
+
+
+# --- dunning policy, close schedule and close of day -----------------------------------
+
+
+class InvalidDunningPolicy(DomainError):
+    code = "invalid_dunning_policy"
+
+
+class DunningPolicyBackdated(DomainError):
+    """A policy dated on or before a day already closed, or before the policy in force."""
+
+    code = "dunning_policy_backdated"
+
+
+class NotDunned(DomainError):
+    """A dunning reset on an account that is at no dunning level."""
+
+    code = "not_dunned"
+
+
+class AccountNotCurrent(DomainError):
+    """A dunning reset while something is still overdue."""
+
+    code = "account_not_current"
+
+
+class InvalidCloseSchedule(DomainError):
+    code = "invalid_close_schedule"
+
+
+class InvalidTimeZone(InvalidCloseSchedule):
+    code = "invalid_time_zone"
+
+
+class DayOutOfOrder(DomainError):
+    """A business day closed before the day after the last one closed."""
+
+    code = "day_out_of_order"

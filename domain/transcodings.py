@@ -31,7 +31,9 @@ from domain.account import OverdueTerm
 from domain.charges import Charge, ChargeLine
 from domain.claims import Claim, ClaimAdjustment
 from domain.collections_activity import CollectionActivity, PromiseToPay
+from domain.contacts import Address
 from domain.disputes import Dispute
+from domain.dunning import DunningLevel, DunningPolicy
 from domain.ledger import LedgerEntry
 from domain.money import Money
 from domain.open_items import InvoiceLine, Movement, OpenItem, Term, TermStatus
@@ -40,6 +42,7 @@ from domain.plans import PaymentPlan, PlanSchedule
 from domain.schedules import InstallmentShare
 from domain.settlement import SettlementOffer
 from domain.subscriptions import BilledPeriod, Subscription
+from domain.tenant import CloseSchedule, DayCloseFailure, DaySummary
 from domain.write_offs import WriteOff
 
 
@@ -90,6 +93,7 @@ class DataclassAsDict(Transcoding):
 
 #: Domain dataclasses held by events or by the aggregate's state, with their stable names.
 DATACLASSES: tuple[tuple[type[Any], str], ...] = (
+    (Address, "receivables.address"),
     (Allocation, "receivables.allocation"),
     (BilledPeriod, "receivables.billed_period"),
     (Charge, "receivables.charge"),
@@ -115,6 +119,12 @@ DATACLASSES: tuple[tuple[type[Any], str], ...] = (
     (Term, "receivables.term"),
     (TermStatus, "receivables.term_status"),
     (WriteOff, "receivables.write_off"),
+    # The tenant's settings (domain.tenant).
+    (CloseSchedule, "receivables.close_schedule"),
+    (DayCloseFailure, "receivables.day_close_failure"),
+    (DaySummary, "receivables.day_summary"),
+    (DunningLevel, "receivables.dunning_level"),
+    (DunningPolicy, "receivables.dunning_policy"),
 )
 
 

@@ -7,6 +7,9 @@ a restart it resumes from the tracking record, and what it had half-done was rol
 The tracking update only moves forward (``WHERE notification_id < new``); two projectors
 started by mistake cannot both apply a batch — the second one's transaction fails and rolls back.
 
+Only accounts' events reach the read models: a tenant's settings (``domain.tenant``) are passed
+by, and shown only to observers (``ar verify`` walks their hash chains).
+
 One account never stops the others: an event that cannot be decoded or handled parks its
 account for the read models concerned (``projections.parking``). The batch that met it is
 redone without that account, nothing of the first attempt written; the park row, the rows of
@@ -32,6 +35,7 @@ from uuid import UUID
 import structlog
 from eventsourcing.application import Application
 
+from domain.tenant import is_tenant_topic
 from projections import parking
 from projections.database import Cursor, Database
 from projections.locks import LockHeld, ReadModelLocks
@@ -73,6 +77,11 @@ class ReadModel(ABC):
 
     def ddl(self) -> list[str]:
         return [statement.replace("{t}", self.prefix) for statement in self.tables]
+
+    def engine_ddl(self, db: Database) -> list[str]:
+        """Statements only ``db``'s engine understands (an index of a PostgreSQL extension),
+        run as they are after ``ddl``; none by default."""
+        return []
 
     @abstractmethod
     def handle(self, change: Change) -> None:
@@ -196,6 +205,8 @@ def _create(c: Cursor, db: Database, model: ReadModel, *, rewind: bool) -> None:
     """The model's tables, its tracking row (at the first event if ``rewind``) and version."""
     for statement in model.ddl():
         c.execute(db.sql(statement))
+    for statement in model.engine_ddl(db):
+        c.execute(statement)
     c.execute(
         db.sql(
             "INSERT INTO projection_tracking (projection, notification_id) VALUES (?, 0)"
@@ -396,6 +407,19 @@ class Projector:
         passed: list[tuple[Any, int]] = []
         skipped: dict[tuple[str, str], tuple[int, int]] = {}
         for notification in notifications:
+            if is_tenant_topic(notification.topic):
+                # A tenant's settings change no account's rows: every model passes them by.
+                # Observers (verify's chain walk) still see them, decoded like any event.
+                if self.observers and any(notification.id > seen[m] for m in self.models):
+                    try:
+                        passed.append(
+                            (self.app.mapper.to_domain_event(notification), notification.id)
+                        )
+                    except parking.TRANSIENT:
+                        raise
+                    except Exception as error:
+                        raise _Unhandled(notification, error, self.names) from error
+                continue
             account_id = str(notification.originator_id)
             wanted: list[ReadModel] = []
             for model in self.models:

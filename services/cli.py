@@ -1,4 +1,5 @@
-"""The ``ar`` command: serve the API, run the projector and the relay, manage API keys.
+"""The ``ar`` command: serve the API, run the projector and the relay, manage API keys, close
+business days (``services.cli_days``).
 
 Every command reads the same settings (``AR_*`` environment variables, see
 ``services.settings``). Errors end with a sentence on stderr and a non-zero exit status.
@@ -26,6 +27,7 @@ import typer.main
 from typer.core import TyperCommand, TyperGroup
 
 from services.cli_accounts import register as register_account_commands
+from services.cli_days import register as register_day_commands
 from services.cli_guard import GuardedTyper
 
 if TYPE_CHECKING:
@@ -145,6 +147,13 @@ def serve(
     projector: Annotated[
         bool, typer.Option(help="Keep the read models current in this process too.")
     ] = True,
+    close_schedule: Annotated[
+        bool,
+        typer.Option(
+            help="Close each tenant's business day at its set time (one server in a cluster"
+            " does it; the others stand by)."
+        ),
+    ] = True,
 ) -> None:
     """Serve the HTTP API."""
     import uvicorn
@@ -167,6 +176,14 @@ def serve(
             daemon=True,
         )
         worker.start()
+    scheduler = None
+    if close_schedule:
+        from services.scheduler import CloseScheduler
+
+        scheduler = threading.Thread(
+            target=CloseScheduler(runtime).run, args=(stop,), name="close-schedule", daemon=True
+        )
+        scheduler.start()
     base = f"http://{settings.host}:{settings.port}"
     store = settings.sqlite_path if not settings.uses_postgres else "PostgreSQL"
     typer.echo(
@@ -185,6 +202,8 @@ def serve(
         stop.set()
         if worker is not None:
             worker.join(timeout=5)
+        if scheduler is not None:
+            scheduler.join(timeout=5)
         runtime.close()
 
 
@@ -403,6 +422,7 @@ def relay(
 
 
 register_account_commands(app, _runtime)
+register_day_commands(app, _runtime)
 
 
 KEYS_HELP = "Create, list and revoke API keys."

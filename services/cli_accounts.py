@@ -4,7 +4,9 @@ They run against the configured store directly (as operators on the server do), 
 ``--tenant`` and ``--actor`` (or ``AR_TENANT`` / ``AR_ACTOR``), through the same application
 and group commit as the HTTP API. Every command the API has is available as
 ``ar exec <command> <account> '<json body>'`` with the same JSON body as over HTTP;
-``ar commands`` lists them. Reads print tables and labelled values (``services.cli_render``),
+``ar commands`` lists them. ``ar accounts list|search|show`` find accounts in the account
+directory (``projections.directory``, brought up to date first, as the reports are) and show
+one with its contact details. Reads print tables and labelled values (``services.cli_render``),
 or JSON with ``--json`` for scripts. A refused command prints its sentence on stderr and exits
 1; nothing is recorded.
 
@@ -21,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -51,6 +54,55 @@ AsKnownAtOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+class AccountStatus(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+#: The directory's options, shared by ``ar accounts list`` and ``ar accounts search``.
+StatusOption = Annotated[
+    AccountStatus | None, typer.Option(help="open or closed.", show_default=False)
+]
+CurrencyOption = Annotated[
+    str | None, typer.Option(help="ISO-4217 code, e.g. USD.", show_default=False)
+]
+OverdueOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--has-overdue/--no-overdue",
+        help="Only accounts with (or without) a term due before --as-of still open.",
+        show_default=False,
+    ),
+]
+DunningOption = Annotated[
+    int | None, typer.Option(min=0, max=99, help="The dunning level.", show_default=False)
+]
+CollectorOption = Annotated[
+    str | None, typer.Option(help="The collector assigned.", show_default=False)
+]
+SortOption = Annotated[
+    str, typer.Option(help="name, number or opened_on; '-' first for descending (-opened_on).")
+]
+LimitOption = Annotated[int, typer.Option(min=1, max=200, help="Accounts per page.")]
+CursorOption = Annotated[
+    str | None,
+    typer.Option(help="The next page: the cursor the previous page printed.", show_default=False),
+]
+DIRECTORY_COLUMNS = (
+    "number",
+    "name",
+    "status",
+    "currency",
+    "balance",
+    "overdue",
+    "dunning",
+    "collector",
+    "email",
+    "phone",
+    "reference",
+)
 
 
 def command_models() -> dict[str, type[AccountCommand]]:
@@ -294,6 +346,131 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
             view = balance_view(state, as_of.date() if as_of else None, known_at)
             _print_account(view, as_json)
 
+    accounts = typer.Typer(
+        name="accounts",
+        help="Find accounts (list, search) and show one with its contact details.",
+        no_args_is_help=True,
+    )
+    app.add_typer(accounts)
+
+    def directory_page(
+        tenant: str,
+        q: str | None,
+        status: AccountStatus | None,
+        currency: str | None,
+        has_overdue: bool | None,
+        dunning_level: int | None,
+        collector: str | None,
+        sort: str,
+        as_of: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> dict[str, Any]:
+        """One page of the directory, brought up to the newest event first."""
+        import contextlib
+
+        from domain.contacts import control_character_in
+        from projections.directory import (
+            AccountDirectory,
+            DirectoryQuery,
+            InvalidDirectoryQuery,
+            search_directory,
+        )
+        from projections.runner import TrackingConflict
+
+        if q is not None and control_character_in(q):
+            typer.echo("error: the search must not contain control characters", err=True)
+            raise typer.Exit(1)
+        with refusals_exit() as runtime:
+            # A running projector that advanced first keeps the table as current as we would.
+            with contextlib.suppress(TrackingConflict):
+                runtime.projector([AccountDirectory.name]).catch_up()
+            query = DirectoryQuery(
+                tenant_id=tenant,
+                q=q,
+                status=None if status is None else status.value,
+                currency=currency,
+                has_overdue=has_overdue,
+                dunning_level=dunning_level,
+                collector=collector,
+                sort=sort,
+                as_of=as_of.date() if as_of else None,
+                limit=limit,
+            )
+            try:
+                page = search_directory(runtime.db, query, today=date.today(), cursor=cursor)
+            except InvalidDirectoryQuery as refused:
+                typer.echo(f"error: {refused}", err=True)
+                raise typer.Exit(1) from None
+            return _directory_document(page)
+
+    @accounts.command("list")
+    def accounts_list(
+        tenant: Tenant,
+        status: StatusOption = None,
+        currency: CurrencyOption = None,
+        has_overdue: OverdueOption = None,
+        dunning_level: DunningOption = None,
+        collector: CollectorOption = None,
+        sort: SortOption = "name",
+        as_of: AsOfOption = None,
+        limit: LimitOption = 50,
+        cursor: CursorOption = None,
+        as_json: AsJson = False,
+    ) -> None:
+        """List the tenant's accounts, a page at a time, filtered and sorted."""
+        document = directory_page(
+            tenant, None, status, currency, has_overdue, dunning_level, collector, sort, as_of,
+            limit, cursor,
+        )  # fmt: skip
+        _print_directory(document, as_json)
+
+    @accounts.command("search")
+    def accounts_search(
+        query: Annotated[
+            str,
+            typer.Argument(
+                help="Words in the number, name, e-mail, phone or external reference; case, "
+                "accents and how a phone number is written do not matter."
+            ),
+        ],
+        tenant: Tenant,
+        status: StatusOption = None,
+        currency: CurrencyOption = None,
+        has_overdue: OverdueOption = None,
+        dunning_level: DunningOption = None,
+        collector: CollectorOption = None,
+        sort: SortOption = "name",
+        as_of: AsOfOption = None,
+        limit: LimitOption = 50,
+        cursor: CursorOption = None,
+        as_json: AsJson = False,
+    ) -> None:
+        """Find accounts by number, name, e-mail, phone or external reference."""
+        document = directory_page(
+            tenant, query, status, currency, has_overdue, dunning_level, collector, sort, as_of,
+            limit, cursor,
+        )  # fmt: skip
+        _print_directory(document, as_json)
+
+    @accounts.command("show")
+    def accounts_show(
+        account: Annotated[str, typer.Argument(help="The account number.")],
+        tenant: Tenant,
+        as_of: AsOfOption = None,
+        as_json: AsJson = False,
+    ) -> None:
+        """One account: its figures, what is overdue, its contact details and collector."""
+        with refusals_exit() as runtime:
+            state = runtime.app.get_account(tenant, account)
+            document = _account_card(state, as_of.date() if as_of else date.today())
+        if as_json:
+            _print_json(document)
+            return
+        from services.cli_render import pairs, show
+
+        show(pairs(document, amounts={"balance", "overdue"}))
+
     @app.command("replay")
     def replay(
         account: Annotated[str, typer.Argument(help="The account number.")],
@@ -326,6 +503,96 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                 _print_json(document)
                 return
             _print_replay(document, day)
+
+
+def _directory_document(page: Any) -> dict[str, Any]:
+    """A directory page as ``--json`` prints it: the shape ``GET /v1/accounts`` answers."""
+    from domain.money import from_minor_units
+
+    return {
+        "accounts": [
+            {
+                "account_number": row.account_number,
+                "name": row.name,
+                "currency": row.currency,
+                "status": row.status,
+                "opened_on": row.opened_on.isoformat(),
+                "balance": str(from_minor_units(row.balance_minor, row.currency)),
+                "has_overdue": row.has_overdue,
+                "oldest_due_on": row.oldest_due_on.isoformat() if row.oldest_due_on else None,
+                "dunning_level": row.dunning_level,
+                "collector": row.collector,
+                "email": row.email,
+                "phone": row.phone,
+                "external_reference": row.external_reference,
+                "preferred_channel": row.preferred_channel,
+                "billing_address": row.address,
+            }
+            for row in page.rows
+        ],
+        "next_cursor": page.next_cursor,
+        "as_of": page.as_of.isoformat(),
+    }
+
+
+def _print_directory(document: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _print_json(document)
+        return
+    from services.cli_render import Column, show, table
+
+    rows = [
+        {
+            "number": a["account_number"],
+            "name": a["name"],
+            "status": a["status"],
+            "currency": a["currency"],
+            "balance": a["balance"],
+            "overdue": a["has_overdue"],
+            "dunning": a["dunning_level"],
+            "collector": a["collector"],
+            "email": a["email"],
+            "phone": a["phone"],
+            "reference": a["external_reference"],
+        }
+        for a in document["accounts"]
+    ]
+    columns: list[Column | str] = [
+        Column("balance", amount=True) if key == "balance" else key for key in DIRECTORY_COLUMNS
+    ]
+    columns[DIRECTORY_COLUMNS.index("dunning")] = Column("dunning", number=True)
+    shown: list[Any] = [table(columns, rows, empty="no accounts found")]
+    if document["next_cursor"]:
+        shown.append(f"more: add --cursor {document['next_cursor']}")
+    show(*shown)
+
+
+def _account_card(account: Any, as_of: date) -> dict[str, Any]:
+    """An account as ``ar accounts show`` prints it, read from the account itself."""
+    from domain.money import Money
+
+    overdue = account.overdue(as_of)
+    address = account.billing_address
+    return {
+        "account_number": account.account_number,
+        "name": account.name,
+        "currency": account.currency,
+        "status": account.status,
+        "opened_on": account.opened_on.isoformat(),
+        "version": account.version,
+        "balance": str(account.balance.amount),
+        "as_of": as_of.isoformat(),
+        "overdue": str(Money.sum((t.outstanding for t in overdue), account.currency).amount),
+        "oldest_overdue_on": overdue[0].due_on.isoformat() if overdue else None,
+        "dunning_level": account.dunning_level,
+        "collector": account.collector,
+        "email": account.email,
+        "phone": account.phone,
+        "preferred_channel": account.preferred_channel,
+        "external_reference": account.external_reference,
+        "billing_address": None if address is None else address.one_line(),
+        "contact_notes": account.contact_notes or None,
+    }
 
 
 def _print_replay(document: dict[str, Any], day: date) -> None:

@@ -22,8 +22,17 @@ from abc import abstractmethod
 from decimal import Decimal
 from typing import Annotated, ClassVar, Literal, Self
 
-from pydantic import BaseModel, Field, Strict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
 
+from domain import contacts
 from domain.account import Account
 from domain.claims import ClaimAdjustment
 from domain.money import Money
@@ -31,6 +40,7 @@ from domain.open_items import Term
 from domain.provenance import Provenance
 from domain.schedules import MAX_TERMS_DAYS, InstallmentShare
 from services.fields import (
+    CONTROL_CHARACTER,
     STRICT,
     BusinessDate,
     Currency,
@@ -915,3 +925,187 @@ class CloseAccount(AccountCommand):
 
     def apply_to(self, account: Account, meta: Provenance) -> None:
         account.close(effective_on=self.effective_on, meta=meta)
+
+
+# --- contact details and the collector --------------------------------------------------
+
+
+def _without_control_characters(multi_line: bool) -> AfterValidator:
+    def check(value: str) -> str:
+        if contacts.control_character_in(value, multi_line=multi_line):
+            raise PydanticCustomError(
+                CONTROL_CHARACTER,
+                "must not contain control characters other than tab and newline (such as NUL)"
+                if multi_line
+                else "must not contain control characters (such as NUL, tab or newline)",
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+AddressLine = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=contacts.ADDRESS_LINE_MAX, strip_whitespace=True),
+    _without_control_characters(multi_line=False),
+]
+OptionalAddressLine = Annotated[
+    str,
+    StringConstraints(max_length=contacts.ADDRESS_LINE_MAX, strip_whitespace=True),
+    _without_control_characters(multi_line=False),
+]
+PostalCode = Annotated[
+    str,
+    StringConstraints(max_length=contacts.POSTAL_CODE_MAX, strip_whitespace=True),
+    _without_control_characters(multi_line=False),
+]
+EmailAddress = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=contacts.EMAIL_MAX, strip_whitespace=True),
+    _without_control_characters(multi_line=False),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": contacts.EMAIL_MAX, "format": "email"}
+    ),
+]
+PhoneNumber = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=contacts.PHONE_MAX, strip_whitespace=True),
+    _without_control_characters(multi_line=False),
+]
+ExternalReference = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=contacts.EXTERNAL_REFERENCE_MAX, strip_whitespace=True
+    ),
+    _without_control_characters(multi_line=False),
+]
+ContactNotes = Annotated[
+    str,
+    StringConstraints(max_length=contacts.NOTES_MAX, strip_whitespace=True),
+    _without_control_characters(multi_line=True),
+]
+PreferredChannel = Literal["email", "letter", "sms", "call"]
+
+
+class AddressIn(BaseModel):
+    """A postal address; the second line, region and postal code may be left out."""
+
+    model_config = STRICT
+    line1: AddressLine
+    line2: OptionalAddressLine = ""
+    city: AddressLine
+    region: OptionalAddressLine = Field("", description="State, province, county, ...")
+    postal_code: PostalCode = ""
+    country: str = Field(description="ISO 3166-1 alpha-2 code, e.g. US.", max_length=2)
+
+    def address(self) -> contacts.Address:
+        return contacts.Address(
+            line1=self.line1,
+            line2=self.line2,
+            city=self.city,
+            region=self.region,
+            postal_code=self.postal_code,
+            country=self.country,
+        )
+
+
+_REMOVES = "null removes it."
+
+
+class ChangeBillingAddress(AccountCommand):
+    """Set the address letters and statements go to."""
+
+    calls: ClassVar[str] = "change_billing_address"
+
+    address: AddressIn | None = Field(description=_REMOVES)
+    effective_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.change_billing_address(
+            address=None if self.address is None else self.address.address(),
+            effective_on=self.effective_on,
+            meta=meta,
+        )
+
+
+class ChangeEmailAddress(AccountCommand):
+    calls: ClassVar[str] = "change_email_address"
+
+    email: EmailAddress | None = Field(description=f"name@example.com; {_REMOVES}")
+    effective_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.change_email_address(email=self.email, effective_on=self.effective_on, meta=meta)
+
+
+class ChangePhoneNumber(AccountCommand):
+    calls: ClassVar[str] = "change_phone_number"
+
+    phone: PhoneNumber | None = Field(
+        description=f"Digits with spaces, '-', '.', '/' or parentheses; {_REMOVES}"
+    )
+    effective_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.change_phone_number(phone=self.phone, effective_on=self.effective_on, meta=meta)
+
+
+class ChangePreferredChannel(AccountCommand):
+    """How the customer prefers to be reached; the account must hold the detail it needs."""
+
+    calls: ClassVar[str] = "change_preferred_channel"
+
+    channel: PreferredChannel | None = Field(description="null: no preference.")
+    effective_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.change_preferred_channel(
+            channel=self.channel, effective_on=self.effective_on, meta=meta
+        )
+
+
+class ChangeExternalReference(AccountCommand):
+    """The customer's own reference for the account: a patient id, a subscriber number."""
+
+    calls: ClassVar[str] = "change_external_reference"
+
+    reference: ExternalReference | None = Field(description=_REMOVES)
+    effective_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.change_external_reference(
+            reference=self.reference, effective_on=self.effective_on, meta=meta
+        )
+
+
+class ChangeContactNotes(AccountCommand):
+    """Replace the notes for whoever contacts the customer; "" clears them."""
+
+    calls: ClassVar[str] = "change_contact_notes"
+
+    notes: ContactNotes = Field(description="May span lines.")
+    effective_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.change_contact_notes(notes=self.notes, effective_on=self.effective_on, meta=meta)
+
+
+class AssignCollector(AccountCommand):
+    """Assign the account to a collector (in place of the one assigned, if any)."""
+
+    calls: ClassVar[str] = "assign_collector"
+
+    collector: Identifier = Field(description="The collector's name or id.")
+    assigned_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.assign_collector(collector=self.collector, assigned_on=self.assigned_on, meta=meta)
+
+
+class UnassignCollector(AccountCommand):
+    calls: ClassVar[str] = "unassign_collector"
+
+    unassigned_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.unassign_collector(unassigned_on=self.unassigned_on, meta=meta)

@@ -32,6 +32,13 @@ Guarantees, and how they are kept:
   asks for the account's backlog (from the event that failed up to the position) to be
   published, in order, before the relay's next batch; only then is the account unparked.
 
+**What is published.** Every event of every account: the billing events of the public contract
+(``services.event_contract``). A tenant's settings (``domain.tenant``: dunning policy versions,
+the close schedule, the days closed) are not billing events and are deliberately passed by:
+what a close of day or a policy does to an account is published as that account's own events
+(``DunningEscalated``, ``PlanInstallmentMissed``, ...), each naming the close in its correlation
+id, and the policy in force on a date is read from the API (``GET /v1/tenant/dunning-policy``).
+
 ``lag()`` (events recorded, not yet published) and the parked accounts are exposed at
 ``/v1/projections`` and by ``ar relay --status``.
 """
@@ -51,6 +58,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
 
+from domain.tenant import is_tenant_topic
 from projections import parking
 from services.bootstrap import Runtime
 from services.envelope import SCHEMA_VERSION, encode, envelope
@@ -269,6 +277,8 @@ class Relay:
         try:
             futures = []
             for notification in notifications:
+                if is_tenant_topic(notification.topic):
+                    continue  # not a billing event: see "What is published" above
                 account = str(notification.originator_id)
                 if notification.id >= held_back.get(account, notification.id + 1) or (
                     account in failed

@@ -39,8 +39,14 @@ How the aggregate is assembled
                            resubmit_claim
     ``disputes``           open_dispute, resolve_dispute
     ``collections``        record_collection_activity, record_promise_to_pay,
-                           escalate_dunning; promises kept, re-opened or broken
-    ``sweep``              the daily ``sweep``
+                           escalate_dunning, reset_dunning; promises kept, re-opened
+                           or broken;
+                           assign_collector, unassign_collector
+    ``contacts``           change_billing_address, change_email_address,
+                           change_phone_number, change_preferred_channel,
+                           change_external_reference, change_contact_notes
+    ``sweep``              the daily ``sweep``; ``close_day``: the sweep and the tenant's
+                           dunning policy, for the close of a business day
     ``queries``            balances, outstanding, installments, overdue, ...
     =====================  ===============================================================
 
@@ -48,7 +54,7 @@ How the aggregate is assembled
     concepts whose rules they trigger, never in a cycle: ``billing``, ``write_offs``
     → ``plans``; ``billing`` → ``settlement``; ``queries`` → ``plans``, ``claims``;
     ``collections`` → ``queries``; ``cash`` and ``sweep`` → ``plans``,
-    ``settlement``, ``collections``.
+    ``settlement``, ``collections`` (and ``sweep`` → ``queries``, for the close of day).
 
 Invariants
     - The id is deterministic: ``uuid5(ACCOUNT_NAMESPACE, [tenant_id, account_number])``.
@@ -81,6 +87,7 @@ from domain.account import (
     cash,
     claims,
     collections,
+    contacts,
     core,
     disputes,
     lifecycle,
@@ -93,6 +100,7 @@ from domain.account.billing import BillingCommands
 from domain.account.cash import CashCommands
 from domain.account.claims import ClaimCommands
 from domain.account.collections import CollectionCommands
+from domain.account.contacts import ContactCommands
 from domain.account.disputes import DisputeCommands
 from domain.account.lifecycle import LifecycleCommands
 from domain.account.plans import PlanCommands
@@ -116,6 +124,7 @@ class Account(
     ClaimCommands,
     DisputeCommands,
     CollectionCommands,
+    ContactCommands,
     DailySweep,
     AccountQueries,
     Aggregate,
@@ -193,3 +202,13 @@ class Account(
     PromiseToPayReopened = collections.PromiseToPayReopened
     PromiseToPayBroken = collections.PromiseToPayBroken
     DunningEscalated = collections.DunningEscalated
+    DunningReset = collections.DunningReset
+    CollectorAssigned = collections.CollectorAssigned
+    CollectorUnassigned = collections.CollectorUnassigned
+
+    BillingAddressChanged = contacts.BillingAddressChanged
+    EmailAddressChanged = contacts.EmailAddressChanged
+    PhoneNumberChanged = contacts.PhoneNumberChanged
+    PreferredChannelChanged = contacts.PreferredChannelChanged
+    ExternalReferenceChanged = contacts.ExternalReferenceChanged
+    ContactNotesChanged = contacts.ContactNotesChanged

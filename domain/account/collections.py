@@ -7,21 +7,28 @@ Concept
     made counts towards it, and it is kept once that cash reaches the amount (when
     the payment is received, through :func:`review_promises`), or broken when the
     daily sweep passes the promised date (see :mod:`domain.account.sweep`). Dunning
-    escalates the reminder level on undisputed overdue invoices.
+    escalates the reminder level on undisputed overdue invoices. An account is assigned to
+    (at most) one collector, who works it; the assignment can move or end.
 
 Invariants
     - A promise counts the cash received between its making and its date; when a
       payment that kept it is reversed, it is open again before the promised date
       and broken after it (:func:`reopen_promises`).
-    - The dunning level only goes up, and only while something undisputed is overdue.
+    - The dunning level only goes up, and only while something undisputed is overdue; it
+      goes back to 0 only by a reset, once nothing is overdue (the account brought current).
+    - The collector is one line of text (the collector's name or id, see
+      :mod:`domain.contacts`); assigning the collector already assigned, or unassigning
+      when none is, is refused. ``collector`` is a class-level default (none), so accounts
+      and snapshots from before assignments existed read as unassigned.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from typing import cast
 
 from domain import collections_activity as collection
-from domain import errors
+from domain import contacts, errors
 from domain.account.core import AccountState, Event, require_date, require_text
 from domain.account.queries import overdue_terms
 from domain.collections_activity import CollectionActivity, PromiseToPay
@@ -110,6 +117,38 @@ class DunningEscalated(Event):
         account.dunning_level = self.level
 
 
+class DunningReset(Event):
+    """The account was brought current: nothing is overdue, dunning starts again at 0."""
+
+    TOPIC = "receivables.account:DunningReset"
+
+    #: The level the account was at until now.
+    previous_level: int
+
+    def evolve(self, account: AccountState) -> None:
+        account.dunning_level = 0
+
+
+class CollectorAssigned(Event):
+    TOPIC = "receivables.account:CollectorAssigned"
+
+    collector: str
+
+    def evolve(self, account: AccountState) -> None:
+        # Events apply to an Account, whose bases include CollectionCommands.
+        cast(CollectionCommands, account).collector = self.collector
+
+
+class CollectorUnassigned(Event):
+    TOPIC = "receivables.account:CollectorUnassigned"
+
+    #: The collector the account was assigned to until now.
+    collector: str
+
+    def evolve(self, account: AccountState) -> None:
+        cast(CollectionCommands, account).collector = None
+
+
 # ================================================================== rules other concepts use
 
 
@@ -144,7 +183,11 @@ def reopen_promises(account: AccountState, on: date, meta: Provenance) -> None:
 
 
 class CollectionCommands(AccountState):
-    """Recording collection activities and promises to pay; escalating dunning."""
+    """Recording collection activities and promises to pay; escalating dunning; assigning
+    the account to a collector."""
+
+    #: The collector the account is assigned to; a class-level default (see the invariants).
+    collector: str | None = None
 
     def record_collection_activity(
         self,
@@ -227,4 +270,46 @@ class CollectionCommands(AccountState):
             meta=meta,
             level=level,
             invoice_numbers=dunnable,
+        )
+
+    def reset_dunning(self, *, reset_on: date, meta: Provenance) -> None:
+        """Dunning starts again at level 0: the account was brought current (nothing is
+        overdue on ``reset_on``, as the account's overdue query counts it)."""
+        self._check_open()
+        self._check_not_before_opening(reset_on, "reset_on")
+        if self.dunning_level == 0:
+            raise errors.NotDunned(f"Account {self.account_number} is at no dunning level.")
+        if overdue_terms(self, reset_on):
+            raise errors.AccountNotCurrent(
+                f"Something is still overdue on account {self.account_number} on {reset_on};"
+                " dunning resets once the account is brought current."
+            )
+        self._trigger(
+            DunningReset, effective_on=reset_on, meta=meta, previous_level=self.dunning_level
+        )
+
+    def assign_collector(self, *, collector: str, assigned_on: date, meta: Provenance) -> None:
+        """Assign the account to a collector (in place of the one assigned, if any)."""
+        self._check_open()
+        contacts.check_text(
+            collector, "collector", "The collector", max_length=contacts.COLLECTOR_MAX
+        )
+        self._check_not_before_opening(assigned_on, "assigned_on")
+        if collector == self.collector:
+            raise errors.NothingChanged(
+                f"Account {self.account_number} is already assigned to {collector}.",
+                field="collector",
+            )
+        self._trigger(CollectorAssigned, effective_on=assigned_on, meta=meta, collector=collector)
+
+    def unassign_collector(self, *, unassigned_on: date, meta: Provenance) -> None:
+        """End the account's assignment to its collector."""
+        self._check_open()
+        self._check_not_before_opening(unassigned_on, "unassigned_on")
+        if self.collector is None:
+            raise errors.NoCollectorAssigned(
+                f"Account {self.account_number} is assigned to no collector."
+            )
+        self._trigger(
+            CollectorUnassigned, effective_on=unassigned_on, meta=meta, collector=self.collector
         )

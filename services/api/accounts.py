@@ -1,25 +1,56 @@
-"""Accounts and the first movements on them: open, charge, pay, read the balance."""
+"""Accounts and the first movements on them: open, charge, pay, read the balance; the account
+directory (``GET /v1/accounts``: search, filters, sort, cursor paging) and the account's
+contact details and collector, each changed by its own command."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import AfterValidator, BaseModel, Field
 
+from domain.money import from_minor_units
+from projections.directory import (
+    DEFAULT_SORT,
+    MAX_LIMIT,
+    SORT_KEYS,
+    AccountDirectory,
+    DirectoryQuery,
+    DirectoryRow,
+    search_directory,
+)
+from projections.runner import tracked_positions
 from services.api.common import (
     AccountNumber,
     AccountResponse,
     IdempotencyKey,
     answer,
+    command_endpoint,
     provenance,
     receivables,
 )
 from services.api.security import ClerkDep, ReaderDep
-from services.commands import OpenAccount
+from services.commands import (
+    AssignCollector,
+    ChangeBillingAddress,
+    ChangeContactNotes,
+    ChangeEmailAddress,
+    ChangeExternalReference,
+    ChangePhoneNumber,
+    ChangePreferredChannel,
+    OpenAccount,
+    UnassignCollector,
+)
 from services.envelope import envelope, json_ready
-from services.fields import AmountOut
+from services.errors import RepeatedParameter, UnknownParameter
+from services.fields import (
+    IDENTIFIER_MAX_LENGTH,
+    IDENTIFIER_PATTERN,
+    AmountOut,
+    Currency,
+    one_line_if_given,
+)
 from services.views import account_summary, as_utc, balance_view, open_items_view
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
@@ -79,6 +110,177 @@ class EventsPage(BaseModel):
     )
 
 
+class DirectoryEntry(BaseModel):
+    """One account as the directory lists it (its contact details as last changed)."""
+
+    account_number: str
+    name: str
+    currency: str
+    status: Literal["open", "closed"]
+    opened_on: date
+    balance: AmountOut
+    has_overdue: bool = Field(description="A term due before as_of still has something open.")
+    oldest_due_on: date | None = Field(
+        description="The earliest due date of a term with something outstanding."
+    )
+    dunning_level: int
+    collector: str | None
+    email: str | None
+    phone: str | None
+    external_reference: str | None
+    preferred_channel: str | None
+    billing_address: str | None = Field(description="The billing address on one line.")
+
+
+class DirectoryPageResponse(BaseModel):
+    accounts: list[DirectoryEntry]
+    next_cursor: str | None = Field(
+        description="Pass as cursor, with the same q, filters and sort, for the next page; "
+        "null on the last page."
+    )
+    as_of: date = Field(description="The business date has_overdue is read as of.")
+    as_of_position: int = Field(
+        description="The last event the directory reflects (its place in the event log)."
+    )
+
+
+class AddressOut(BaseModel):
+    line1: str
+    line2: str
+    city: str
+    region: str
+    postal_code: str
+    country: str
+
+
+class ContactDetailsResponse(BaseModel):
+    account_number: str
+    version: int = Field(description="The account version the details reflect.")
+    billing_address: AddressOut | None
+    email: str | None
+    phone: str | None
+    preferred_channel: str | None
+    external_reference: str | None
+    contact_notes: str
+    collector: str | None
+
+
+def entry(row: DirectoryRow) -> DirectoryEntry:
+    return DirectoryEntry(
+        account_number=row.account_number,
+        name=row.name,
+        currency=row.currency,
+        status=row.status,
+        opened_on=row.opened_on,
+        balance=from_minor_units(row.balance_minor, row.currency),
+        has_overdue=row.has_overdue,
+        oldest_due_on=row.oldest_due_on,
+        dunning_level=row.dunning_level,
+        collector=row.collector,
+        email=row.email,
+        phone=row.phone,
+        external_reference=row.external_reference,
+        preferred_channel=row.preferred_channel,
+        billing_address=row.address,
+    )
+
+
+_DIRECTORY_PARAMETERS = [
+    "q",
+    "status",
+    "currency",
+    "has_overdue",
+    "dunning_level",
+    "collector",
+    "sort",
+    "as_of",
+    "limit",
+    "cursor",
+]
+
+
+def _directory_parameters_only(request: Request) -> None:
+    """A misspelt or repeated filter is refused, never ignored: the answer would look
+    filtered when it is not."""
+    names = request.query_params.keys()
+    for name in names:
+        if name not in _DIRECTORY_PARAMETERS:
+            raise UnknownParameter(name, _DIRECTORY_PARAMETERS)
+        if len(request.query_params.getlist(name)) > 1:
+            raise RepeatedParameter(name)
+
+
+@router.get(
+    "",
+    summary="Find accounts: search, filter, sort, a page at a time",
+    dependencies=[Depends(_directory_parameters_only)],
+)
+def list_accounts(
+    request: Request,
+    caller: ReaderDep,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Words found in the number, name, e-mail, phone or external "
+            "reference; case and accents do not matter, nor how a phone number is written.",
+        ),
+        AfterValidator(one_line_if_given),
+    ] = None,
+    status: Annotated[Literal["open", "closed"] | None, Query()] = None,
+    currency: Annotated[Currency | None, Query()] = None,
+    has_overdue: Annotated[
+        bool | None, Query(description="Only accounts with (true) or without (false) overdue.")
+    ] = None,
+    dunning_level: Annotated[int | None, Query(ge=0, le=99)] = None,
+    collector: Annotated[
+        str | None,
+        Query(min_length=1, max_length=IDENTIFIER_MAX_LENGTH, pattern=IDENTIFIER_PATTERN),
+    ] = None,
+    sort: Annotated[
+        str,
+        Query(
+            max_length=20,
+            description=f"{', '.join(SORT_KEYS)}; '-' first for descending (-opened_on). "
+            "Ties go to the account number.",
+        ),
+    ] = DEFAULT_SORT,
+    as_of: Annotated[
+        date | None,
+        Query(
+            description="Business date has_overdue is read as of; default today (or the cursor's)."
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=1000, description="The next_cursor of the previous page.")
+    ] = None,
+) -> DirectoryPageResponse:
+    query = DirectoryQuery(
+        tenant_id=caller.tenant_id,
+        q=q,
+        status=status,
+        currency=currency,
+        has_overdue=has_overdue,
+        dunning_level=dunning_level,
+        collector=collector,
+        sort=sort,
+        as_of=as_of,
+        limit=limit,
+    )
+    db = request.app.state.runtime.db
+    # The position first: the rows read after it reflect at least that much.
+    position = tracked_positions(db).get(AccountDirectory.name, 0)
+    page = search_directory(db, query, today=date.today(), cursor=cursor)
+    return DirectoryPageResponse(
+        accounts=[entry(row) for row in page.rows],
+        next_cursor=page.next_cursor,
+        as_of=page.as_of,
+        as_of_position=position,
+    )
+
+
 @router.post("", status_code=201, summary="Open an account")
 def open_account(
     body: OpenAccountRequest,
@@ -107,6 +309,58 @@ def get_account(
     return AccountResponse.model_validate(
         account_summary(receivables(request).get_account(caller.tenant_id, account_number))
     )
+
+
+@router.get(
+    "/{account_number}/contact-details",
+    summary="An account's contact details and collector, as last changed",
+)
+def get_contact_details(
+    account_number: AccountNumber, request: Request, caller: ReaderDep
+) -> ContactDetailsResponse:
+    account = receivables(request).get_account(caller.tenant_id, account_number)
+    address = account.billing_address
+    return ContactDetailsResponse(
+        account_number=account.account_number,
+        version=account.version,
+        billing_address=(
+            None if address is None else AddressOut.model_validate(address, from_attributes=True)
+        ),
+        email=account.email,
+        phone=account.phone,
+        preferred_channel=account.preferred_channel,
+        external_reference=account.external_reference,
+        contact_notes=account.contact_notes,
+        collector=account.collector,
+    )
+
+
+command_endpoint(
+    router, "billing-address-changes", ChangeBillingAddress, "Change the billing address"
+)
+command_endpoint(router, "email-address-changes", ChangeEmailAddress, "Change the e-mail address")
+command_endpoint(router, "phone-number-changes", ChangePhoneNumber, "Change the phone number")
+command_endpoint(
+    router,
+    "preferred-channel-changes",
+    ChangePreferredChannel,
+    "Change how the customer prefers to be reached",
+)
+command_endpoint(
+    router,
+    "external-reference-changes",
+    ChangeExternalReference,
+    "Change the customer's own reference (patient id, subscriber number)",
+)
+command_endpoint(
+    router, "contact-notes-changes", ChangeContactNotes, "Replace the notes for contacting"
+)
+command_endpoint(
+    router, "collector-assignments", AssignCollector, "Assign the account to a collector"
+)
+command_endpoint(
+    router, "collector-unassignments", UnassignCollector, "End the collector's assignment"
+)
 
 
 AsOf = Annotated[

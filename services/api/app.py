@@ -26,12 +26,14 @@ from services.api import (
     billing,
     cash,
     collections,
+    days,
     insurance,
     keys,
     lifecycle,
     problems,
     reports,
     subscriptions,
+    tenant,
 )
 from services.api.body_limit import BodyLimit
 from services.api.json_keys import RefuseDuplicateKeys
@@ -65,6 +67,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(lifecycle.router)
     app.include_router(keys.router)
     app.include_router(reports.router)
+    app.include_router(days.router)
+    app.include_router(tenant.router)
     install(runtime.db, read_models())
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")

@@ -55,3 +55,6 @@ ReaderDep = Annotated[Caller, Depends(_role_guard(Role.clerk, Role.auditor))]
 AuditorDep = Annotated[Caller, Depends(_role_guard(Role.auditor))]
 ReportReaderDep = Annotated[Caller, Depends(_role_guard(Role.clerk, Role.auditor, Role.reporter))]
 AdminDep = Annotated[Caller, Depends(_role_guard(Role.admin))]
+#: The tenant's settings (dunning policy, close schedule, days closed): admins set them, and
+#: clerks and auditors read them.
+SettingsReaderDep = Annotated[Caller, Depends(_role_guard(Role.admin, Role.clerk, Role.auditor))]

@@ -15,6 +15,8 @@ def test_the_harness_measures_every_figure_next_to_its_baseline(tmp_path: Path) 
     out = tmp_path / "results.json"
     tiny = ["--runs", "1", "--seconds", "0.3", "--clients", "2", "--accounts", "20"]
     tiny += ["--small", "100", "--large", "300", "--invoices", "30", "--replay-events", "100"]
+    tiny += ["--directory-accounts", "300"]
+    tiny += ["--close-accounts", "200"]
     subprocess.run(
         [sys.executable, "-m", "bench", *tiny, "--commands", "2", "--out", str(out)],
         cwd=REPO,
@@ -31,11 +33,13 @@ def test_the_harness_measures_every_figure_next_to_its_baseline(tmp_path: Path) 
         "command latency at half the sustained rate, ms",
         "bulk import events/s (CSV of accounts, invoices, payments)",
         "as-of replay of an account with 100 events, ms",
+        "account search over 300 accounts, ms",
         "projection rebuild events/s",
         "aging report over every account, ms",
         "relay to Kafka records/s",
         "peak memory of a rebuild, MB",
         "aging report over the large history's accounts, ms",
+        "close of day over many accounts, few due",
     }
     latency = figures.pop("command latency at half the sustained rate, ms")
     assert latency["in_process"]["p99"] >= latency["in_process"]["p50"] > 0

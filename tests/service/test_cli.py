@@ -229,7 +229,13 @@ def _modules_loaded_by_ar(*args: str) -> set[str]:
 
 @pytest.mark.parametrize(
     "args",
-    [("--help",), ("--version",), ("balance", "--help"), ("project", "--help")],
+    [
+        ("--help",),
+        ("--version",),
+        ("balance", "--help"),
+        ("project", "--help"),
+        ("accounts", "search", "--help"),
+    ],
     ids=" ".join,
 )
 def test_help_and_version_load_neither_the_store_nor_the_application(args: tuple[str]) -> None:
@@ -253,7 +259,8 @@ def test_ar_help_lists_every_command_in_order(ar: CliRunner) -> None:
     names = re.findall(r"^│ (\S+)\s", listed, flags=re.MULTILINE)
     assert [n for n in names if not n.startswith("-")] == [
         "serve", "project", "relay", "open-account", "exec", "import", "commands", "balance",
-        "replay", "rebuild", "verify", "explain", "keys", "report",
+        "replay", "close-day", "accounts", "tenant", "rebuild", "verify", "explain", "keys",
+        "report",
     ]  # fmt: skip
 
 

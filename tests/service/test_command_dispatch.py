@@ -28,6 +28,9 @@ STORED_NAMES = frozenset(
         "resubmit_claim", "open_dispute", "resolve_dispute", "record_collection_activity",
         "record_promise_to_pay", "escalate_dunning", "sweep", "change_details",
         "change_payment_terms", "close",
+        "change_billing_address", "change_email_address", "change_phone_number",
+        "change_preferred_channel", "change_external_reference", "change_contact_notes",
+        "assign_collector", "unassign_collector",
     }
 )  # fmt: skip
 

@@ -169,7 +169,7 @@ def test_parked_accounts_show_in_the_status_outputs_and_retry_ends_identical_to_
     assert status.exit_code == 0, status.output
     # The parked table's columns: consumer, account, tenant, ...
     assert [A1, TENANT] in [line.split()[1:3] for line in status.stdout.splitlines()]
-    assert "5 parked" in status.stdout
+    assert f"{len(read_models())} parked" in status.stdout  # one row per read model
 
     acme = runtime.keys.create(name="ops", tenant_id=TENANT, role=Role.clerk)
     beta = runtime.keys.create(name="ops", tenant_id=OTHER, role=Role.clerk)
@@ -196,7 +196,7 @@ def test_parked_accounts_show_in_the_status_outputs_and_retry_ends_identical_to_
     restored(runtime)
     retried = CliRunner().invoke(cli, ["project", "--retry-parked", f"{TENANT}/A-1"])
     assert retried.exit_code == 0, retried.output
-    assert retried.stdout.count("resumed from 5 events") == 5
+    assert retried.stdout.count("resumed from 5 events") == len(read_models())
     paid(runtime, "5.00", "p-5")  # a later event of the resumed account is projected as usual
     Projector(runtime.app, runtime.db, read_models()).catch_up()
     assert balances(runtime)[f"{TENANT}/A-1"] == (4500, 6)

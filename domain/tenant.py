@@ -1,0 +1,418 @@
+"""The tenant's settings: its dunning policy, when its day closes, and the days it has closed.
+
+Concept
+    Each tenant (one business using the product) has one :class:`Tenant` aggregate holding
+    what applies to all its accounts at once, each change an event:
+
+    - ``DunningPolicySet``: a new *version* of the dunning policy (see :mod:`domain.dunning`),
+      in force from its ``effective_on`` until a later version's. What was in force on any
+      date is answerable from the events alone (:meth:`Tenant.policy_in_force`), which is what
+      an auditor asks.
+    - ``CloseScheduleSet`` / ``CloseScheduleCleared``: the local time of day, in the tenant's
+      IANA time zone, at which the server closes the business day on its own, from a first
+      business day on.
+    - ``DayClosed``: a business day was closed for every account of the tenant, with what the
+      close did (:class:`DaySummary`). The close itself is the services' work
+      (``services.close_day``); this is its record, and what makes it happen once.
+
+    Events carry the same business date, provenance and hash chain fields as an account's
+    (:mod:`domain.hash_chain`), so ``ar verify`` walks the tenant's chain like any other.
+
+Invariants
+    - The id is deterministic: ``uuid5(TENANT_NAMESPACE, tenant_id)``; topics are the stable
+      strings ``receivables.tenant:<Event>``, the aggregate's ``receivables.tenant:Tenant``.
+    - Days are closed in order, each once: the first close may be any day; after it, only the
+      day after the last one closed (:class:`~domain.errors.DayOutOfOrder`).
+    - A policy never changes a day already closed, nor goes back before the version in force:
+      its ``effective_on`` is after the last closed day and not before the latest version's
+      (:class:`~domain.errors.DunningPolicyBackdated`).
+    - The domain reads no clock: the caller says which day it is. The time zone is checked
+      against the IANA database the standard library ships (``zoneinfo``), which is data, not
+      a clock.
+
+Vocabulary
+    business day, close of day, policy version, in force, close schedule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self, TypeAlias
+from uuid import UUID, uuid5
+from zoneinfo import available_timezones
+
+from eventsourcing.domain import Aggregate
+
+from domain import errors
+from domain.dunning import DunningLevel, DunningPolicy, check_levels
+from domain.hash_chain import GENESIS_HASH, compute_hash
+from domain.provenance import Provenance
+
+if TYPE_CHECKING:
+    from eventsourcing.domain import CanMutateAggregate
+
+#: Fixed namespace of tenant ids; never change it, ids derive from it.
+TENANT_NAMESPACE: Final = UUID("0d7f3c2e-6a41-4b8e-9f25-3c1d8e6b7a90")
+#: The start of every tenant event's topic: readers of the whole store tell them apart by it.
+TOPIC_PREFIX: Final = "receivables.tenant:"
+#: How many failed accounts a ``DayClosed`` names (the count is always whole).
+FAILURES_KEPT: Final = 50
+
+_TIME_OF_DAY = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+
+
+def is_tenant_topic(topic: str) -> bool:
+    """Whether a stored event's topic is one of the tenant's (not an account's)."""
+    return topic.startswith(TOPIC_PREFIX)
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def check_time_zone(name: str) -> str:
+    if not isinstance(name, str) or name not in _zones():
+        raise errors.InvalidTimeZone(
+            f"{name!r} is not an IANA time zone; use a name such as 'Europe/Berlin' or"
+            " 'America/New_York'.",
+            field="time_zone",
+        )
+    return name
+
+
+def check_time_of_day(at: str) -> str:
+    if not isinstance(at, str) or not _TIME_OF_DAY.fullmatch(at):
+        raise errors.InvalidCloseSchedule(
+            f"{at!r} is not a time of day; give it as HH:MM on a 24-hour clock, e.g. '18:30'.",
+            field="at",
+        )
+    return at
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSchedule:
+    """Close each business day at ``at`` (HH:MM) local time in ``time_zone``, from
+    ``starts_on`` (the first business day the schedule closes) on."""
+
+    at: str
+    time_zone: str
+    starts_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class DayCloseFailure:
+    """An account the close of day could not close, and the code of why."""
+
+    account_number: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class DaySummary:
+    """What the close of one business day did across the tenant's accounts."""
+
+    #: Accounts the close found something due on (the rest were not touched).
+    accounts_due: int
+    accounts_failed: int
+    offers_lapsed: int
+    installments_missed: int
+    plans_defaulted: int
+    promises_broken: int
+    dunning_escalated: int
+    dunning_reset: int
+    #: The dunning policy version in force on the day (None: none was).
+    policy_version: int | None
+    #: The first ``FAILURES_KEPT`` failed accounts; ``accounts_failed`` counts them all.
+    failures: tuple[DayCloseFailure, ...] = ()
+
+    def counts(self) -> dict[str, int]:
+        """The figures a person reads, by name."""
+        return {
+            "accounts_due": self.accounts_due,
+            "accounts_failed": self.accounts_failed,
+            "offers_lapsed": self.offers_lapsed,
+            "installments_missed": self.installments_missed,
+            "plans_defaulted": self.plans_defaulted,
+            "promises_broken": self.promises_broken,
+            "dunning_escalated": self.dunning_escalated,
+            "dunning_reset": self.dunning_reset,
+        }
+
+
+# ================================================================== events
+
+
+class TenantEvent(Aggregate.Event):
+    """Base of every tenant event: business date, provenance, hash chain."""
+
+    TOPIC: ClassVar[str]
+
+    effective_on: date
+    actor: str
+    reason: str | None
+    correlation_id: str
+    previous_hash: str
+    event_hash: str
+
+    def apply(self, aggregate: Any) -> None:
+        self.evolve(aggregate)
+        aggregate.last_event_hash = self.event_hash
+
+    def evolve(self, tenant: Tenant) -> None:
+        """Change the tenant's state; overridden by each event."""
+
+
+class Registered(TenantEvent, Aggregate.Created):
+    TOPIC = "receivables.tenant:Registered"
+
+    tenant_id: str
+
+
+class DunningPolicySet(TenantEvent):
+    TOPIC = "receivables.tenant:DunningPolicySet"
+
+    version: int
+    levels: list[DunningLevel]
+
+    def evolve(self, tenant: Tenant) -> None:
+        tenant.policies.append(
+            DunningPolicy(
+                version=self.version, effective_on=self.effective_on, levels=tuple(self.levels)
+            )
+        )
+
+
+class CloseScheduleSet(TenantEvent):
+    TOPIC = "receivables.tenant:CloseScheduleSet"
+
+    at: str
+    time_zone: str
+
+    def evolve(self, tenant: Tenant) -> None:
+        tenant.schedule = CloseSchedule(self.at, self.time_zone, self.effective_on)
+
+
+class CloseScheduleCleared(TenantEvent):
+    TOPIC = "receivables.tenant:CloseScheduleCleared"
+
+    def evolve(self, tenant: Tenant) -> None:
+        tenant.schedule = None
+
+
+class DayClosed(TenantEvent):
+    """The business day ``effective_on`` was closed for every account of the tenant."""
+
+    TOPIC = "receivables.tenant:DayClosed"
+
+    summary: DaySummary
+
+    def evolve(self, tenant: Tenant) -> None:
+        tenant.closed[self.effective_on.isoformat()] = self.summary
+        if tenant.first_closed_on is None:
+            tenant.first_closed_on = self.effective_on
+        tenant.last_closed_on = self.effective_on
+
+
+# ================================================================== the aggregate
+
+
+class Tenant(Aggregate):
+    """One tenant's settings and the days it has closed."""
+
+    TOPIC = "receivables.tenant:Tenant"
+
+    if TYPE_CHECKING:
+        # A class attribute is a variable to mypy; callers annotate with Tenant.Event.
+        Event: TypeAlias = TenantEvent
+    else:
+        Event = TenantEvent
+    Registered = Registered
+    Created = Registered
+    DunningPolicySet = DunningPolicySet
+    CloseScheduleSet = CloseScheduleSet
+    CloseScheduleCleared = CloseScheduleCleared
+    DayClosed = DayClosed
+
+    def __init__(self, *, tenant_id: str, effective_on: date) -> None:
+        self.tenant_id = tenant_id
+        self.registered_on = effective_on
+        self.last_event_hash = GENESIS_HASH
+        self.policies: list[DunningPolicy] = []
+        self.schedule: CloseSchedule | None = None
+        self.first_closed_on: date | None = None
+        self.last_closed_on: date | None = None
+        #: Each closed day's summary, by its ISO date (JSON keys are text).
+        self.closed: dict[str, DaySummary] = {}
+
+    @staticmethod
+    def id_for(tenant_id: str) -> UUID:
+        return uuid5(TENANT_NAMESPACE, tenant_id)
+
+    @staticmethod
+    def create_id(tenant_id: str) -> UUID:
+        return Tenant.id_for(tenant_id)
+
+    # ---------------------------------------------------------------- commands
+
+    @classmethod
+    def register(cls, *, tenant_id: str, registered_on: date, meta: Provenance) -> Self:
+        """The tenant's settings start here (the first setting recorded creates them)."""
+        if not isinstance(tenant_id, str) or not tenant_id.strip():
+            raise errors.MissingValue("The tenant is required.", field="tenant_id")
+        tenant_uuid = cls.id_for(tenant_id)
+        event_hash = compute_hash(
+            topic=Registered.TOPIC,
+            originator_id=tenant_uuid,
+            originator_version=cls.INITIAL_VERSION,
+            effective_on=registered_on,
+            payload={"originator_topic": cls.TOPIC, "tenant_id": tenant_id},
+            actor=meta.actor,
+            reason=meta.reason,
+            correlation_id=meta.correlation_id,
+            previous_hash=GENESIS_HASH,
+        )
+        return cls._create(
+            Registered,
+            id=tenant_uuid,
+            effective_on=registered_on,
+            actor=meta.actor,
+            reason=meta.reason,
+            correlation_id=meta.correlation_id,
+            previous_hash=GENESIS_HASH,
+            event_hash=event_hash,
+            tenant_id=tenant_id,
+        )
+
+    def set_dunning_policy(
+        self, *, levels: Sequence[tuple[int, str]], effective_on: date, meta: Provenance
+    ) -> None:
+        """A new version of the dunning policy, in force from ``effective_on``: levels as
+        ``(days past due, action)`` in order (see :func:`domain.dunning.check_levels`)."""
+        ladder = check_levels(levels)
+        self._check_date(effective_on, "effective_on")
+        if self.last_closed_on is not None and effective_on <= self.last_closed_on:
+            raise errors.DunningPolicyBackdated(
+                f"{self.last_closed_on} is closed; a new policy can take effect from"
+                f" {self.last_closed_on + timedelta(days=1)} on.",
+                field="effective_on",
+            )
+        latest = self.latest_policy
+        if latest is not None and effective_on < latest.effective_on:
+            raise errors.DunningPolicyBackdated(
+                f"Version {latest.version} is in force from {latest.effective_on}; a new"
+                " version cannot take effect before it.",
+                field="effective_on",
+            )
+        self._trigger(
+            DunningPolicySet,
+            effective_on=effective_on,
+            meta=meta,
+            version=len(self.policies) + 1,
+            levels=list(ladder),
+        )
+
+    def set_close_schedule(
+        self, *, at: str, time_zone: str, starts_on: date, meta: Provenance
+    ) -> None:
+        """Close each business day at ``at`` local time in ``time_zone``, from ``starts_on``."""
+        check_time_of_day(at)
+        check_time_zone(time_zone)
+        self._check_date(starts_on, "starts_on")
+        self._trigger(
+            CloseScheduleSet, effective_on=starts_on, meta=meta, at=at, time_zone=time_zone
+        )
+
+    def clear_close_schedule(self, *, cleared_on: date, meta: Provenance) -> None:
+        """Stop closing days on a schedule (a close can still be asked for)."""
+        self._check_date(cleared_on, "cleared_on")
+        self._trigger(CloseScheduleCleared, effective_on=cleared_on, meta=meta)
+
+    def close_day(self, *, business_date: date, summary: DaySummary, meta: Provenance) -> None:
+        """Record that ``business_date`` was closed, with what the close did."""
+        self._check_date(business_date, "business_date")
+        expected = self.next_day_to_close
+        if expected is not None and business_date != expected:
+            raise errors.DayOutOfOrder(
+                f"{self.last_closed_on} was the last day closed; {expected} is next, not"
+                f" {business_date}.",
+                field="business_date",
+            )
+        self._trigger(DayClosed, effective_on=business_date, meta=meta, summary=summary)
+
+    # ---------------------------------------------------------------- queries
+
+    @property
+    def latest_policy(self) -> DunningPolicy | None:
+        return self.policies[-1] if self.policies else None
+
+    def policy_in_force(self, on: date) -> DunningPolicy | None:
+        """The newest version in force on ``on`` (None: no policy yet on that date)."""
+        found = None
+        for policy in self.policies:
+            if policy.effective_on <= on:
+                found = policy
+        return found
+
+    @property
+    def next_day_to_close(self) -> date | None:
+        """The day after the last one closed (None: no day closed yet, any may be first)."""
+        return None if self.last_closed_on is None else self.last_closed_on + timedelta(days=1)
+
+    def days_to_close(self, through: date) -> list[date]:
+        """The days a close through ``through`` closes, in order: the missed days from the
+        last one closed, or only ``through`` if none was ever closed; none if it is closed."""
+        first = self.next_day_to_close or through
+        return [first + timedelta(days=n) for n in range((through - first).days + 1)]
+
+    def is_closed(self, day: date) -> bool:
+        """Whether ``day`` is closed: closed itself, or before the first day closed (that
+        close decided everything due before it)."""
+        return self.last_closed_on is not None and day <= self.last_closed_on
+
+    def summary_of(self, day: date) -> DaySummary | None:
+        """What the close of ``day`` did (None: it was not closed on its own)."""
+        return self.closed.get(day.isoformat())
+
+    # ---------------------------------------------------------------- recording
+
+    def _check_date(self, value: date, field: str) -> None:
+        if not isinstance(value, date):
+            raise errors.MissingValue(f"The {field.replace('_', ' ')} must be a date.", field=field)
+
+    def _trigger(
+        self,
+        event_class: type[TenantEvent],
+        *,
+        effective_on: date,
+        meta: Provenance,
+        **payload: Any,
+    ) -> None:
+        version = self.version + 1
+        previous_hash = self.last_event_hash
+        event_hash = compute_hash(
+            topic=event_class.TOPIC,
+            originator_id=self.id,
+            originator_version=version,
+            effective_on=effective_on,
+            payload=payload,
+            actor=meta.actor,
+            reason=meta.reason,
+            correlation_id=meta.correlation_id,
+            previous_hash=previous_hash,
+        )
+        mutate: type[CanMutateAggregate[UUID]] = event_class
+        self.trigger_event(
+            mutate,
+            effective_on=effective_on,
+            actor=meta.actor,
+            reason=meta.reason,
+            correlation_id=meta.correlation_id,
+            previous_hash=previous_hash,
+            event_hash=event_hash,
+            **payload,
+        )

@@ -1,0 +1,228 @@
+"""The caller's tenant's settings over HTTP: its dunning policy and its close schedule.
+
+- ``PUT /v1/tenant/dunning-policy``: a new version of the policy, levels in order with the
+  days past due that trigger them and what each means; in force from ``effective_on`` (by
+  default the first day not yet closed). Levels that are not increasing, or a date on or
+  before a closed day, are refused (``422``) with nothing recorded; the latest version again
+  records nothing (``200`` instead of ``201``).
+- ``GET /v1/tenant/dunning-policy[?as_of=DATE]``: the version in force on the date (today by
+  default), with who set it when: what an auditor asks. ``GET .../versions`` lists them all.
+- ``PUT /v1/tenant/close-schedule``: the local time of day and IANA time zone at which the
+  server closes the tenant's business day on its own; ``GET`` reads it, ``DELETE`` stops it.
+
+Admins change the settings; clerks and auditors read them.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations.
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field, Strict
+
+from domain.dunning import ACTIONS, MAX_DAYS_PAST_DUE, MAX_LEVELS, DunningPolicy
+from domain.provenance import Provenance
+from domain.tenant import CloseSchedule, Tenant
+from services.api.security import AdminDep, SettingsReaderDep
+from services.api_keys import Caller
+from services.app import Receivables
+from services.errors import NoDunningPolicy
+from services.fields import STRICT, BusinessDate
+from services.tenants import TenantSettings
+
+router = APIRouter(prefix="/v1/tenant", tags=["tenant settings"])
+
+Action = Literal["reminder", "second_notice", "final_notice", "collections"]
+assert set(ACTIONS) == {"reminder", "second_notice", "final_notice", "collections"}
+
+
+class LevelIn(BaseModel):
+    model_config = STRICT
+    days_past_due: Annotated[int, Strict()] = Field(
+        ge=1, le=MAX_DAYS_PAST_DUE, description="Days the oldest overdue term is past due."
+    )
+    action: Action = Field(description="What the level means, mildest first.")
+
+
+class DunningPolicyIn(BaseModel):
+    model_config = STRICT
+    levels: list[LevelIn] = Field(
+        max_length=MAX_LEVELS,
+        description="Level 1 first; days past due strictly increasing. Empty: no automatic "
+        "dunning from the date.",
+    )
+    effective_on: BusinessDate | None = Field(
+        None, description="In force from this business date; default: the first day not closed."
+    )
+
+
+class LevelOut(BaseModel):
+    level: int
+    days_past_due: int
+    action: str
+
+
+class DunningPolicyOut(BaseModel):
+    version: int
+    effective_on: date
+    levels: list[LevelOut]
+    set_by: str | None = Field(None, description="The actor who set this version.")
+    reason: str | None = None
+    recorded_at: str | None = Field(None, description="When this version was recorded.")
+
+
+class CloseScheduleIn(BaseModel):
+    model_config = STRICT
+    at: str = Field(
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="Local time of day, HH:MM (24-hour clock).",
+        examples=["18:30"],
+    )
+    time_zone: str = Field(
+        min_length=1, max_length=64, description="IANA time zone.", examples=["Europe/Berlin"]
+    )
+
+
+class CloseScheduleOut(BaseModel):
+    at: str
+    time_zone: str
+    starts_on: date = Field(description="The first business day the schedule closes.")
+    last_closed_on: date | None
+    today: date = Field(description="The tenant's business date now, in its time zone.")
+
+
+def settings(request: Request) -> TenantSettings:
+    state: Any = request.app.state
+    found = getattr(state, "tenant_settings", None)
+    if found is None:
+        app: Receivables = state.runtime.app
+        found = state.tenant_settings = TenantSettings(app)
+    assert isinstance(found, TenantSettings)
+    return found
+
+
+def _meta(request: Request, caller: Caller) -> Provenance:
+    return Provenance(actor=caller.name, correlation_id=request.state.correlation_id)
+
+
+def _policy_out(tenant: Tenant, policy: DunningPolicy, request: Request) -> DunningPolicyOut:
+    """The version with who set it: read from its event, so the answer is the record's."""
+    found: Any = None
+    app: Receivables = request.app.state.runtime.app
+    for event in app.events.get(tenant.id):
+        if isinstance(event, Tenant.DunningPolicySet) and event.version == policy.version:
+            found = event
+    return DunningPolicyOut(
+        version=policy.version,
+        effective_on=policy.effective_on,
+        levels=[
+            LevelOut(level=s.level, days_past_due=s.days_past_due, action=s.action)
+            for s in policy.levels
+        ],
+        set_by=None if found is None else found.actor,
+        reason=None if found is None else found.reason,
+        recorded_at=None if found is None else found.timestamp.isoformat(),
+    )
+
+
+@router.put(
+    "/dunning-policy",
+    status_code=201,
+    summary="Set your tenant's dunning policy (a new version)",
+    response_model=DunningPolicyOut,
+)
+def put_dunning_policy(
+    body: DunningPolicyIn, request: Request, response: Response, caller: AdminDep
+) -> DunningPolicyOut:
+    tenants = settings(request)
+    outcome = tenants.set_dunning_policy(
+        caller.tenant_id,
+        [(level.days_past_due, level.action) for level in body.levels],
+        body.effective_on,
+        _meta(request, caller),
+    )
+    response.status_code = 201 if outcome.recorded else 200
+    tenant = tenants.get(caller.tenant_id)
+    assert tenant is not None
+    return _policy_out(tenant, outcome.policy, request)
+
+
+@router.get(
+    "/dunning-policy",
+    summary="The dunning policy in force on a date",
+    response_model=DunningPolicyOut,
+)
+def get_dunning_policy(
+    request: Request,
+    caller: SettingsReaderDep,
+    as_of: Annotated[
+        BusinessDate | None, Query(description="Business date; default: today.")
+    ] = None,
+) -> DunningPolicyOut:
+    tenants = settings(request)
+    tenant = tenants.get(caller.tenant_id)
+    on = as_of or tenants.today(caller.tenant_id, tenant)
+    policy = None if tenant is None else tenant.policy_in_force(on)
+    if tenant is None or policy is None:
+        raise NoDunningPolicy(on.isoformat())
+    return _policy_out(tenant, policy, request)
+
+
+@router.get(
+    "/dunning-policy/versions",
+    summary="Every version of the dunning policy, oldest first",
+    response_model=list[DunningPolicyOut],
+)
+def list_dunning_policies(request: Request, caller: SettingsReaderDep) -> list[DunningPolicyOut]:
+    tenant = settings(request).get(caller.tenant_id)
+    if tenant is None:
+        return []
+    return [_policy_out(tenant, policy, request) for policy in tenant.policies]
+
+
+def _schedule_out(
+    tenants: TenantSettings, tenant: Tenant, schedule: CloseSchedule
+) -> CloseScheduleOut:
+    return CloseScheduleOut(
+        at=schedule.at,
+        time_zone=schedule.time_zone,
+        starts_on=schedule.starts_on,
+        last_closed_on=tenant.last_closed_on,
+        today=tenants.today(tenant.tenant_id, tenant),
+    )
+
+
+@router.put(
+    "/close-schedule",
+    summary="Close your tenant's business day each day at a local time",
+    response_model=CloseScheduleOut,
+)
+def put_close_schedule(
+    body: CloseScheduleIn, request: Request, caller: AdminDep
+) -> CloseScheduleOut:
+    tenants = settings(request)
+    schedule = tenants.set_close_schedule(
+        caller.tenant_id, body.at, body.time_zone, _meta(request, caller)
+    )
+    tenant = tenants.get(caller.tenant_id)
+    assert tenant is not None
+    return _schedule_out(tenants, tenant, schedule)
+
+
+@router.get(
+    "/close-schedule",
+    summary="When your tenant's business day closes (null: not on a schedule)",
+    response_model=CloseScheduleOut | None,
+)
+def get_close_schedule(request: Request, caller: SettingsReaderDep) -> CloseScheduleOut | None:
+    tenants = settings(request)
+    tenant = tenants.get(caller.tenant_id)
+    if tenant is None or tenant.schedule is None:
+        return None
+    return _schedule_out(tenants, tenant, tenant.schedule)
+
+
+@router.delete("/close-schedule", status_code=204, summary="Stop closing days on a schedule")
+def delete_close_schedule(request: Request, caller: AdminDep) -> None:
+    settings(request).clear_close_schedule(caller.tenant_id, _meta(request, caller))
