@@ -1,5 +1,5 @@
 """The ``ar`` command: serve the API, run the projector and the relay, manage API keys, close
-business days (``services.cli_days``).
+business days (``services.cli_days``), and the reports (``services.cli_reports``).
 
 Every command reads the same settings (``AR_*`` environment variables, see
 ``services.settings``). Errors end with a sentence on stderr and a non-zero exit status.
@@ -7,28 +7,28 @@ Results are printed for a person (``services.cli_render``); ``--json`` and ``--f
 for scripts.
 
 Declaring the commands loads typer and little else, so that ``ar --help`` answers at once: the
-application, the store, the read models and Kafka are imported inside a command, when it runs.
-The commands whose modules load the store as they are imported (the report commands, and
-``keys``, whose role names come from the key store) are ``LATER``: ``ar --help`` lists them
-by name and help, and their module is imported when one of them is run or asked for its help.
+application, the store, the read models and Kafka are imported inside a command, when it runs
+(``tests/service/test_cli.py`` holds every command module to this). The help is typer's boxed
+rich help, drawn without the Markdown and traceback renderers it imports and ``ar`` never asks
+for (``ArGroup.main``).
 """
 
-# Not ``from __future__ import annotations``: ``_keys_app`` declares its commands with a role
-# type imported inside it, and typer reads those annotations, so they are evaluated in place.
-
+import importlib
 import signal
+import sys
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import types
+from collections.abc import Sequence
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import typer.main
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperGroup
 
 from services.cli_accounts import register as register_account_commands
 from services.cli_days import register as register_day_commands
 from services.cli_guard import GuardedTyper
+from services.cli_reports import register as register_report_commands
 
 if TYPE_CHECKING:
     from services.bootstrap import Runtime
@@ -38,31 +38,57 @@ if TYPE_CHECKING:
 DISTRIBUTION = "receivables"
 
 
-@dataclass(frozen=True)
-class Later:
-    """A command listed before its module is imported: its help as ``ar --help`` shows it, and
-    how to load it (with the other commands of its module, by name)."""
+class _Deferred(type):
+    """A class of rich's that typer's help module imports and the help never uses: the real
+    class is imported the first time it is called or asked for an attribute."""
 
-    help: str
-    load: Callable[[], Mapping[str, Any]]
+    _module: str
+
+    def _real(cls) -> Any:
+        return getattr(importlib.import_module(cls._module), cls.__name__)
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return cls._real()(*args, **kwargs)
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(cls._real(), name)
 
 
-class _Listed(TyperCommand):
-    """Stands in the listing for a ``Later`` command until the command is run."""
+# typer.rich_utils imports these at its top for Markdown help text and pretty tracebacks; ``ar``
+# writes its help as rich text and turns pretty tracebacks off, and the two (with markdown_it
+# and pygments beneath them) would be half the time of ``ar --help``.
+_UNUSED_BY_HELP = {"rich.markdown": "Markdown", "rich.traceback": "Traceback"}
+
+
+def _import_help_without_markdown() -> None:
+    """Import typer's rich help with stand-ins for what it does not use; once, before typer
+    imports it itself. The stand-ins are in ``sys.modules`` only meanwhile: anything importing
+    rich.markdown afterwards gets the real module."""
+    if "typer.rich_utils" in sys.modules:
+        return
+    standing_in = [name for name in _UNUSED_BY_HELP if name not in sys.modules]
+    for name in standing_in:
+        stand_in = types.ModuleType(name)
+        deferred = _Deferred(_UNUSED_BY_HELP[name], (), {"_module": name})
+        setattr(stand_in, _UNUSED_BY_HELP[name], deferred)
+        sys.modules[name] = stand_in
+    try:
+        importlib.import_module("typer.rich_utils")
+    finally:
+        for name in standing_in:
+            del sys.modules[name]
 
 
 class ArGroup(TyperGroup):
-    """``ar``'s commands: the ``LATER`` ones are listed by name and loaded when one is run."""
+    """``ar``'s commands; asked for help, it draws it without loading what help never uses."""
 
-    def __init__(self, **attrs: Any) -> None:
-        super().__init__(**attrs)
-        for name, later in LATER.items():
-            self.commands.setdefault(name, _Listed(name, help=later.help))
-
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        if args and isinstance(self.commands.get(args[0]), _Listed):
-            self.commands.update(LATER[args[0]].load())
-        return super().resolve_command(ctx, args)
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **options: Any) -> Any:
+        asked = sys.argv[1:] if args is None else list(args)
+        if not asked or "--help" in asked:
+            _import_help_without_markdown()
+        return super().main(args, *rest, **options)
 
 
 # Guarded: bad settings or a database that is away end in a sentence, not a traceback.
@@ -423,103 +449,84 @@ def relay(
 
 register_account_commands(app, _runtime)
 register_day_commands(app, _runtime)
+register_report_commands(app, _runtime)
 
 
-KEYS_HELP = "Create, list and revoke API keys."
+class KeyRole(StrEnum):
+    """The roles of ``services.api_keys.Role``, for ``--role``: that module comes with the key
+    store, so it is imported when a key is created, not to declare the option (a test in
+    tests/service/test_cli.py holds the two equal)."""
+
+    clerk = "clerk"
+    auditor = "auditor"
+    reporter = "reporter"
+    admin = "admin"
 
 
-def _keys_app() -> typer.Typer:
-    """``ar keys``: built when it runs, for ``Role`` comes with the key store."""
+keys_app = typer.Typer(name="keys", help="Create, list and revoke API keys.", no_args_is_help=True)
+app.add_typer(keys_app)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[
+        str, typer.Option(help="Who holds the key; recorded as the actor on their events.")
+    ],
+    tenant: Annotated[str, typer.Option(help="The tenant the key works in.")],
+    role: Annotated[KeyRole, typer.Option(help="clerk, auditor, reporter or admin.")],
+) -> None:
+    """Create an API key and print it once."""
     from services.api_keys import Role
 
-    keys_app = typer.Typer(name="keys", help=KEYS_HELP, no_args_is_help=True)
+    runtime = _runtime()
+    issued = runtime.keys.create(name=name, tenant_id=tenant, role=Role(role.value))
+    typer.echo(issued.secret)
+    runtime.close()
 
-    @keys_app.command("create")
-    def keys_create(
-        name: Annotated[
-            str, typer.Option(help="Who holds the key; recorded as the actor on their events.")
-        ],
-        tenant: Annotated[str, typer.Option(help="The tenant the key works in.")],
-        role: Annotated[Role, typer.Option(help="clerk, auditor, reporter or admin.")],
-    ) -> None:
-        """Create an API key and print it once."""
-        runtime = _runtime()
-        issued = runtime.keys.create(name=name, tenant_id=tenant, role=role)
-        typer.echo(issued.secret)
-        runtime.close()
 
-    @keys_app.command("list")
-    def keys_list(
-        tenant: Annotated[str, typer.Option(help="The tenant whose keys to list.")],
-    ) -> None:
-        """List a tenant's keys (never their secrets)."""
-        from services.cli_render import show, table
+@keys_app.command("list")
+def keys_list(
+    tenant: Annotated[str, typer.Option(help="The tenant whose keys to list.")],
+) -> None:
+    """List a tenant's keys (never their secrets)."""
+    from services.cli_render import show, table
 
-        runtime = _runtime()
-        rows = runtime.keys.list(tenant)
-        runtime.close()
-        keys = [
-            {
-                "key_id": row["key_id"],
-                "role": row["role"],
-                "name": row["name"],
-                "created": row["created_at"],
-                "status": "revoked" if row["revoked_at"] else "live",
-                "revoked": row["revoked_at"],
-            }
-            for row in rows
-        ]
-        show(
-            table(
-                ["key_id", "role", "name", "created", "status", "revoked"],
-                keys,
-                empty=f"tenant {tenant} has no keys",
-            )
+    runtime = _runtime()
+    rows = runtime.keys.list(tenant)
+    runtime.close()
+    keys = [
+        {
+            "key_id": row["key_id"],
+            "role": row["role"],
+            "name": row["name"],
+            "created": row["created_at"],
+            "status": "revoked" if row["revoked_at"] else "live",
+            "revoked": row["revoked_at"],
+        }
+        for row in rows
+    ]
+    show(
+        table(
+            ["key_id", "role", "name", "created", "status", "revoked"],
+            keys,
+            empty=f"tenant {tenant} has no keys",
         )
-
-    @keys_app.command("revoke")
-    def keys_revoke(
-        key_id: Annotated[str, typer.Argument(help="The key's id (the part after 'ar_').")],
-        tenant: Annotated[str, typer.Option(help="The tenant the key belongs to.")],
-    ) -> None:
-        """Revoke a key: it stops working at once."""
-        runtime = _runtime()
-        revoked = runtime.keys.revoke(tenant, key_id)
-        runtime.close()
-        if not revoked:
-            typer.echo(f"error: tenant {tenant} has no live key {key_id}", err=True)
-            raise typer.Exit(1)
-        typer.echo(f"revoked {key_id}")
-
-    return keys_app
+    )
 
 
-def _keys() -> Mapping[str, Any]:
-    return {"keys": typer.main.get_group(_keys_app())}
-
-
-def _reports() -> Mapping[str, Any]:
-    from services.cli_reports import register as register_report_commands
-
-    reports = typer.Typer()
-    register_report_commands(reports, _runtime)
-    return typer.main.get_group(reports).commands
-
-
-# Their help as their modules declare it, word for word (tests/service/test_cli.py compares).
-LATER: dict[str, Later] = {
-    "rebuild": Later("Rebuild read models from the first event.", _reports),
-    "verify": Later(
-        "Rebuild every read model from the events, compare with the live tables, walk every\n"
-        "account's hash chain; print each discrepancy. Exit status 1 if there is any.",
-        _reports,
-    ),
-    "explain": Later(
-        "The events that make up a figure, each with its amount, and their sum.", _reports
-    ),
-    "keys": Later(KEYS_HELP, _keys),
-    "report": Later("Reports from the read models, as text, CSV or JSON.", _reports),
-}
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (the part after 'ar_').")],
+    tenant: Annotated[str, typer.Option(help="The tenant the key belongs to.")],
+) -> None:
+    """Revoke a key: it stops working at once."""
+    runtime = _runtime()
+    revoked = runtime.keys.revoke(tenant, key_id)
+    runtime.close()
+    if not revoked:
+        typer.echo(f"error: tenant {tenant} has no live key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
 
 
 if __name__ == "__main__":

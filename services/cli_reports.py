@@ -1,9 +1,19 @@
-"""The reporting and projection commands of ``ar``: rebuild, and reports with exports.
+"""The reporting and projection commands of ``ar``: rebuild, verify, explain, and the reports.
 
 ``ar rebuild [MODEL...]`` empties read models and replays every event into them, with a
-progress bar on a terminal; running projectors stand by meanwhile and carry on after it. ``ar report aging|trial-balance|statement|worklist`` bring the
+progress bar on a terminal; running projectors stand by meanwhile and carry on after it.
+``ar report aging|worklist|trial-balance|statement|audit-trail`` and ``ar explain`` bring the
 read models up to date (so the embedded default needs no projector running), then print the
-report as text, CSV or JSON. Amounts are decimal strings in the account's currency.
+report. Amounts are decimal strings in the account's currency.
+
+For a person a report is a table (``services.cli_render``): amounts right-aligned, nothing
+shown as a dash, and the total rows the report itself works out (aging's ``TOTAL`` per
+currency) under a rule. For scripts, ``--format csv`` and ``--format json`` print the same
+rows as they always have: empty cells are "", the total rows are rows like the others.
+
+Declaring these commands loads typer and nothing of the store: the read models, the
+application and the database are imported inside a command, when it runs, so that ``ar
+--help`` stays quick (``tests/service/test_cli.py`` holds it so).
 """
 
 from __future__ import annotations
@@ -13,24 +23,21 @@ import csv
 import dataclasses
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 
-from domain.aging import InvalidBuckets, parse_limits
-from domain.money import from_minor_units
-from projections.audit_trail import AuditRow, audit_trail, event_types
-from projections.catalogue import MODELS
-from projections.collections import WorklistRow, worklist
-from projections.database import stored_moment
-from projections.reports import AgingRow, aging, aging_totals, statement, trial_balance
-from projections.runner import TrackingConflict
-from services.bootstrap import Runtime
 from services.cli_accounts import AsKnownAtOption, Tenant, progress_bar
-from services.views import as_utc
+
+if TYPE_CHECKING:
+    from projections.collections import WorklistRow
+    from projections.reports import AgingRow
+    from services.bootstrap import Runtime
+    from services.cli_render import Column
 
 
 class Format(StrEnum):
@@ -48,39 +55,84 @@ FormatOption = Annotated[Format, typer.Option("--format", help="text, csv or jso
 AsOf = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Business date (YYYY-MM-DD).")]
 MOMENT_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
 
+#: What a text report with no rows prints.
+NOTHING_FOUND = "(nothing)"
+
 
 def decimal(minor: int, currency: str) -> str:
     """Minor units as printed: the decimal string of the currency (1050 USD → "10.50")."""
+    from domain.money import from_minor_units
+
     return str(from_minor_units(minor, currency))
 
 
 def current(runtime: Runtime) -> None:
     """Bring every read model up to the newest event (another projector may be doing it too)."""
+    from projections.runner import TrackingConflict
+
     # A running projector that advanced first keeps the tables as current as we would.
     with contextlib.suppress(TrackingConflict):
         runtime.projector().catch_up()
 
 
-def emit(rows: list[dict[str, Any]], form: Format, document: Any = None) -> None:
-    """Print rows as an aligned table, CSV with a header, or JSON (``document`` if given)."""
+def _as_utc(moment: datetime | None) -> datetime | None:
+    from services.views import as_utc
+
+    return as_utc(moment)
+
+
+def emit(
+    rows: list[dict[str, Any]],
+    form: Format,
+    document: Any = None,
+    *,
+    columns: Sequence[Column | str] | None = None,
+    totals: Sequence[Mapping[str, Any]] = (),
+) -> None:
+    """Print rows as a table, CSV with a header, or JSON (``document`` if given).
+
+    The table shows ``columns`` (default every key of the first row, as text) with ``totals``
+    under a rule; CSV and JSON carry the total rows among the ``rows``, as scripts expect.
+    """
     if form is Format.json:
         typer.echo(json.dumps(rows if document is None else document, indent=2, default=str))
         return
-    if not rows:
-        if form is Format.text:
-            typer.echo("(nothing)")
-        return
     if form is Format.csv:
+        if not rows:
+            return
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         typer.echo(out.getvalue(), nl=False)
         return
-    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in rows[0]}
-    typer.echo("  ".join(k.ljust(widths[k]) for k in rows[0]))
-    for row in rows:
-        typer.echo("  ".join(str(row[k]).ljust(widths[k]) for k in row))
+    from services.cli_render import show, table
+
+    # "" is CSV's nothing; a person reads it as a dash, as everywhere else in ``ar``.
+    def shown(row: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: None if v == "" else v for k, v in row.items()}
+
+    show(
+        table(
+            columns if columns is not None else list(rows[0]) if rows else [],
+            [shown(r) for r in rows],
+            totals=[shown(t) for t in totals],
+            empty=NOTHING_FOUND,
+        )
+    )
+
+
+def _columns(
+    names: Sequence[str], amounts: Sequence[str] = (), numbers: Sequence[str] = ()
+) -> list[Column | str]:
+    from services.cli_render import Column
+
+    return [
+        Column(name, amount=name in amounts, number=name in numbers)
+        if name in amounts or name in numbers
+        else name
+        for name in names
+    ]
 
 
 def aging_out(row: AgingRow) -> dict[str, Any]:
@@ -121,6 +173,8 @@ def worklist_out(row: WorklistRow) -> dict[str, Any]:
 
 
 def _bucket_bounds(buckets: str) -> tuple[int, ...]:
+    from domain.aging import InvalidBuckets, parse_limits
+
     try:
         return parse_limits(buckets)
     except InvalidBuckets as invalid:
@@ -128,18 +182,31 @@ def _bucket_bounds(buckets: str) -> tuple[int, ...]:
         raise typer.Exit(2) from None
 
 
+class _Rebuild(TyperCommand):
+    """``ar rebuild``: its own help names the read models, read from the catalogue only then."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from projections.catalogue import MODELS
+
+        for param in self.params:
+            if isinstance(param, TyperArgument) and param.name == "models":
+                param.help = f"Read models to rebuild (default all): {', '.join(MODELS)}."
+        super().format_help(ctx, formatter)
+
+
 def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
     report_app = typer.Typer(help="Reports from the read models, as text, CSV or JSON.")
-    app.add_typer(report_app, name="report")
 
-    @app.command("rebuild")
+    @app.command("rebuild", cls=_Rebuild)
     def rebuild(
         models: Annotated[
             list[str] | None,
-            typer.Argument(help=f"Read models to rebuild (default all): {', '.join(MODELS)}."),
+            typer.Argument(help="Read models to rebuild (default all).", show_default=False),
         ] = None,
     ) -> None:
         """Rebuild read models from the first event."""
+        from projections.catalogue import MODELS
+
         unknown = [m for m in models or [] if m not in MODELS]
         if unknown:
             typer.echo(
@@ -164,8 +231,9 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
 
     @app.command("verify")
     def verify_command(form: FormatOption = Format.text) -> None:
-        """Rebuild every read model from the events, compare with the live tables, walk every
-        account's hash chain; print each discrepancy. Exit status 1 if there is any."""
+        """Compare every read model with a rebuild from the events, and walk every hash chain.
+
+        Prints each discrepancy; exit status 1 if there is any."""
         from projections.verify import ModelsMoving, verify
 
         runtime = runtime_factory()
@@ -229,7 +297,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                 account,
                 figure,
                 as_of.date(),
-                known_at=as_utc(as_known_at),
+                known_at=_as_utc(as_known_at),
                 buckets=bounds,
                 basis=basis.value,
             )
@@ -262,10 +330,18 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
             "total": total,
         }
         if form is Format.text:
-            emit(rows, form)
+            names = ["position", "event", "date", "reference", "note", "amount"]
+            emit(
+                rows,
+                form,
+                columns=_columns(names, amounts=["amount"], numbers=["position"]),
+                totals=[{"event": "total", "amount": total}] if rows else (),
+            )
             typer.echo(f"{figure} as of {found.as_of.isoformat()}: {total} {found.currency}")
         else:
             emit(rows, form, document)
+
+    app.add_typer(report_app, name="report")
 
     @report_app.command("aging")
     def aging_report(
@@ -281,6 +357,9 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         form: FormatOption = Format.text,
     ) -> None:
         """Aging of open items per account, with a total row."""
+        from domain.aging import bucket_labels
+        from projections.reports import aging, aging_totals
+
         bounds = _bucket_bounds(buckets)
         runtime = runtime_factory()
         try:
@@ -289,7 +368,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                 runtime.db,
                 tenant,
                 as_of.date(),
-                known_at=as_utc(as_known_at),
+                known_at=_as_utc(as_known_at),
                 basis=basis.value,
                 buckets=bounds,
                 account_number=account,
@@ -314,9 +393,39 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                 for row in report
                 for line in row.lines
             ]
-            emit(lines, form)
+            emit(
+                lines,
+                form,
+                columns=_columns(
+                    [
+                        "account",
+                        "item",
+                        "term",
+                        "issued_on",
+                        "due_on",
+                        "days_past_due",
+                        "bucket",
+                        "open",
+                        "currency",
+                        "disputed",
+                    ],
+                    amounts=["open"],
+                    numbers=["term", "days_past_due"],
+                ),
+            )
             return
-        emit([aging_out(row) for row in [*report, *aging_totals(report)]], form)
+        rows = [aging_out(row) for row in report]
+        totals = [aging_out(row) for row in aging_totals(report)]
+        if form is not Format.text:
+            emit([*rows, *totals], form)
+            return
+        amounts = [*bucket_labels(bounds), "open", "unapplied_credit", "disputed"]
+        emit(
+            rows,
+            form,
+            columns=_columns(["account", "currency", *amounts], amounts=amounts),
+            totals=totals,
+        )
 
     @report_app.command("worklist")
     def worklist_report(
@@ -327,6 +436,8 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         form: FormatOption = Format.text,
     ) -> None:
         """Accounts to chase: undisputed overdue, highest amount × days past due first."""
+        from projections.collections import worklist
+
         runtime = runtime_factory()
         try:
             current(runtime)
@@ -334,12 +445,18 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                 runtime.db,
                 tenant,
                 as_of.date(),
-                known_at=as_utc(as_known_at),
+                known_at=_as_utc(as_known_at),
                 currency=currency.upper() if currency else None,
             )
         finally:
             runtime.close()
-        emit([worklist_out(row) for row in rows], form)
+        printed = [worklist_out(row) for row in rows]
+        columns = _columns(
+            list(printed[0]) if printed else [],
+            amounts=["overdue", "disputed", "promise"],
+            numbers=["oldest_days_past_due", "priority", "dunning_level"],
+        )
+        emit(printed, form, columns=columns)
 
     @report_app.command("trial-balance")
     def trial_balance_report(
@@ -349,10 +466,14 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         form: FormatOption = Format.text,
     ) -> None:
         """Each ledger account's balance (debit positive) as of the date; sums to zero."""
+        from projections.reports import trial_balance
+
         runtime = runtime_factory()
         try:
             current(runtime)
-            balances = trial_balance(runtime.db, tenant, as_of.date(), known_at=as_utc(as_known_at))
+            balances = trial_balance(
+                runtime.db, tenant, as_of.date(), known_at=_as_utc(as_known_at)
+            )
         finally:
             runtime.close()
         emit(
@@ -362,6 +483,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                 for name, amount in by_account.items()
             ],
             form,
+            columns=_columns(["currency", "ledger_account", "balance"], amounts=["balance"]),
         )
 
     @report_app.command("statement")
@@ -374,6 +496,8 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         form: FormatOption = Format.text,
     ) -> None:
         """Opening balance, every movement of the period, closing balance."""
+        from projections.reports import statement
+
         runtime = runtime_factory()
         try:
             current(runtime)
@@ -383,7 +507,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                 account,
                 period_from.date(),
                 period_to.date(),
-                known_at=as_utc(as_known_at),
+                known_at=_as_utc(as_known_at),
             )
         finally:
             runtime.close()
@@ -430,7 +554,10 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
             "movements": rows[1:-1],
             "closing_balance": decimal(found.closing_minor, currency),
         }
-        emit(rows, form, document)
+        columns = _columns(
+            ["date", "movement", "reference", "amount", "balance"], amounts=["amount", "balance"]
+        )
+        emit(rows, form, document, columns=columns)
 
     @report_app.command("audit-trail")
     def audit_trail_report(
@@ -453,10 +580,14 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         """Every event, oldest first: who, why, when, how much, and its hash-chain link.
 
         Text leaves out the payloads and hashes; CSV and JSON carry them for auditors."""
+        from projections.audit_trail import AuditRow, audit_trail, event_types
+        from projections.database import stored_moment
+        from services.errors import UnknownEventType
+
         if event_type is not None and event_type not in event_types():
-            typer.echo(f"error: there is no event type {event_type!r}", err=True)
+            typer.echo(f"error: {UnknownEventType(event_type).message}", err=True)
             raise typer.Exit(2)
-        start, end = as_utc(recorded_from), as_utc(recorded_to)
+        start, end = _as_utc(recorded_from), _as_utc(recorded_to)
         try:
             if start is not None and end is not None and end < start:
                 typer.echo("error: --to is before --from", err=True)
@@ -507,9 +638,24 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         if form is Format.json:
             emit(rows, form, [r | {"payload": json.loads(r["payload"])} for r in rows])
             return
-        if form is Format.text:
-            rows = [
-                {k: v for k, v in r.items() if k not in ("payload", "previous_hash", "event_hash")}
-                for r in rows
-            ]
-        emit(rows, form)
+        if form is Format.csv:
+            emit(rows, form)
+            return
+        shown = [
+            "position",
+            "recorded_at",
+            "effective_on",
+            "account",
+            "version",
+            "event_type",
+            "actor",
+            "reason",
+            "correlation_id",
+            "amount",
+            "currency",
+        ]
+        emit(
+            [{k: r[k] for k in shown} for r in rows],
+            form,
+            columns=_columns(shown, amounts=["amount"], numbers=["position", "version"]),
+        )

@@ -15,6 +15,7 @@ from datetime import date
 
 from domain import ledger
 from domain.account import Account
+from domain.aging import DEFAULT_LIMITS, bucket_of
 from domain.money import Money
 from services.commands import AccountCommand
 from tests.ledger.runner import (
@@ -26,14 +27,6 @@ from tests.ledger.runner import (
     TermFigure,
 )
 from tests.unit.unit_support import balance_by_equation, balance_by_open_items
-
-
-def bucket_of(days_late: int) -> str:
-    """The aging bucket of a term this many days past its due date (0 or less: not yet due)."""
-    for label, limit in zip(BUCKETS, (0, 30, 60, 90), strict=False):
-        if days_late <= limit:
-            return label
-    return BUCKETS[-1]
 
 
 class AccountFigures:
@@ -71,7 +64,7 @@ class AccountFigures:
     def aging(self, as_of: date) -> dict[str, Money]:
         buckets = dict.fromkeys(BUCKETS, Money.zero(self.account.currency))
         for line in self.aging_lines(as_of):
-            buckets[bucket_of(line.days_late)] += line.open
+            buckets[bucket_of(line.days_late, DEFAULT_LIMITS)] += line.open
         return buckets
 
     def totals(self) -> dict[str, Money]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from projections.catalogue import MODELS
 from services.cli import app
+from services.errors import UnknownEventType
 
 BOOK = (
     "kind,account,date,number,amount,due_on,invoice,name,currency\n"
@@ -57,6 +59,95 @@ def test_the_aging_export_in_csv_has_a_row_per_account_and_a_total(ar: CliRunner
         ("R-1", "60.00", "0.00", "60.00", "0.00"),
         ("R-2", "0.00", "0.00", "0.00", "5.00"),
         ("TOTAL", "60.00", "0.00", "60.00", "5.00"),
+    ]
+
+
+def _cells(line: str) -> list[str]:
+    """A table line's cells as printed: two spaces or more apart."""
+    return re.split(r"\s{2,}", line.strip())
+
+
+def _table(output: str) -> tuple[list[str], list[list[str]], list[list[str]]]:
+    """A printed table: its header, its rows, and the total rows under the last rule."""
+    lines = output.splitlines()
+    assert "\x1b" not in output
+    assert all(line == line.rstrip() for line in lines)
+    rules = [i for i, line in enumerate(lines) if line and set(line) == {"─"}]
+    assert rules[0] == 1, output
+    end = rules[1] if len(rules) > 1 else len(lines)
+    totals = [_cells(line) for line in lines[end + 1 :] if line] if len(rules) > 1 else []
+    return _cells(lines[0]), [_cells(line) for line in lines[2:end]], totals
+
+
+def test_the_aging_report_for_a_person_is_a_table_with_the_total_row_under_a_rule(
+    ar: CliRunner,
+) -> None:
+    printed = _ok(ar, "report", "aging", "--as-of", "2026-03-20")
+    header, rows, totals = _table(printed)
+
+    assert header == [
+        "account", "currency", "not yet due", "1-30", "31-60", "61-90", "over 90", "open",
+        "unapplied credit", "disputed",
+    ]  # fmt: skip
+    assert rows == [
+        ["R-1", "USD", "0.00", "0.00", "60.00", "0.00", "0.00", "60.00", "0.00", "0.00"],
+        ["R-2", "USD", "0.00", "0.00", "0.00", "0.00", "0.00", "0.00", "5.00", "0.00"],
+    ]
+    assert totals == [
+        ["TOTAL", "USD", "0.00", "0.00", "60.00", "0.00", "0.00", "60.00", "5.00", "0.00"]
+    ]
+    # Amounts are right-aligned: every row's cell ends where its column's heading does.
+    lines = printed.splitlines()
+    cell_ends = [[m.end() for m in re.finditer(r"\S+(?: \S+)*", lines[i])] for i in (0, 2, 3, 5)]
+    for column in range(2, len(header)):
+        assert len({ends[column] for ends in cell_ends}) == 1, header[column]
+
+
+def test_the_other_reports_for_a_person_show_the_same_figures_as_their_exports(
+    ar: CliRunner,
+) -> None:
+    _, detail, _ = _table(_ok(ar, "report", "aging", "--as-of", "2026-03-20", "--detail"))
+    assert detail == [
+        ["R-1", "INV-1", "1", "2026-01-05", "2026-02-04", "44", "31-60", "60.00", "USD", "no"]
+    ]
+
+    header, worklist, _ = _table(_ok(ar, "report", "worklist", "--as-of", "2026-03-20"))
+    (chase,) = worklist
+    row = dict(zip(header, chase, strict=True))
+    assert (row["account"], row["overdue"], row["oldest days past due"]) == ("R-1", "60.00", "44")
+    assert (row["promise"], row["plan"]) == ("—", "—")  # nothing is a dash, not a blank
+
+    _, balances, _ = _table(_ok(ar, "report", "trial-balance", "--as-of", "2026-12-31"))
+    exported = json.loads(
+        _ok(ar, "report", "trial-balance", "--as-of", "2026-12-31", "--format", "json")
+    )
+    assert balances == [[r["currency"], r["ledger_account"], r["balance"]] for r in exported]
+
+    statement = ["report", "statement", "R-1", "--from", "2026-01-10", "--to", "2026-12-31"]
+    _, movements, _ = _table(_ok(ar, *statement))
+    assert movements == [
+        ["2026-01-10", "opening balance", "—", "—", "100.00"],
+        ["2026-01-20", "payments", "P-1", "-40.00", "60.00"],
+        ["2026-12-31", "closing balance", "—", "—", "60.00"],
+    ]
+
+    explain = ["explain", "R-1", "outstanding:INV-1", "--as-of", "2026-03-15"]
+    printed = _ok(ar, *explain)
+    _, lines, totals = _table(printed.split("outstanding:INV-1 as of")[0])
+    assert [(line[1], line[-1]) for line in lines] == [
+        ("InvoiceIssued", "100.00"),
+        ("PaymentReceived", "-40.00"),
+    ]
+    assert totals == [["total", "60.00"]]
+    assert printed.endswith("outstanding:INV-1 as of 2026-03-15: 60.00 USD\n")
+
+    header, events, _ = _table(_ok(ar, "report", "audit-trail", "--account", "R-1"))
+    assert "event hash" not in header
+    assert [dict(zip(header, e, strict=True))["amount"] for e in events] == [
+        "0.00",
+        "100.00",
+        "0.00",
+        "-40.00",
     ]
 
 
@@ -171,4 +262,4 @@ def test_the_audit_trail_export_filters_and_carries_the_chain(ar: CliRunner) -> 
     assert "event_hash" not in text
     bad = ar.invoke(app, ["report", "audit-trail", "--event-type", "PaymentMade"])
     assert bad.exit_code == 2
-    assert "no event type 'PaymentMade'" in bad.output
+    assert UnknownEventType("PaymentMade").message in bad.output

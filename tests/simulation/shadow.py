@@ -3,7 +3,8 @@
 Concept
     The simulation checks the product against a second, much smaller implementation of the
     rules it exercises, written without importing ``domain/`` or ``services/`` (two
-    implementations share no bug by construction). For each account the shadow keeps, in
+    implementations share no bug by construction); it takes from them one bound the product
+    sets rather than a rule it computes, the longest payment terms (``MAX_TERMS_DAYS``). For each account the shadow keeps, in
     integer minor units: the balance, every category the balance is made of, each invoice's
     total and what is still open on it, each payment's unapplied part, and the unapplied credit.
 
@@ -34,6 +35,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from domain.schedules import MAX_TERMS_DAYS
 
 #: Decimal places of the currencies the simulation uses (ISO 4217), stated here again on purpose.
 MINOR_PLACES = {"USD": 2, "EUR": 2, "JPY": 0}
@@ -240,7 +243,7 @@ def _open(account: AccountShadow | None, body: dict[str, Any]) -> Verdict:
         raise Unsure(f"currency {currency!r}")
     opened_on = day(body.get("opened_on"), "opened_on")
     terms = body.get("payment_terms_days", 30)
-    if not isinstance(terms, int) or isinstance(terms, bool) or not 0 <= terms <= 365:
+    if not isinstance(terms, int) or isinstance(terms, bool) or not 0 <= terms <= MAX_TERMS_DAYS:
         raise Refuse(f"payment terms {terms!r}")
     after = AccountShadow(
         tenant=body["tenant"],
