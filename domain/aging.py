@@ -10,6 +10,16 @@ Concept
     read models' SQL restates the assignment for speed (``projections.reports``), and a
     property test holds it to this one.
 
+    *Payment plans.* While a payment plan over an invoice is being kept — agreed on or
+    before the as-of date and not defaulted, closed, credited, written off or completed by
+    it — what is open on the invoice is aged by the plan's installments instead of its own
+    terms: each installment's outstanding as of the date (cash pays installments earliest
+    first, reductions shrink the schedule from the last one back), with the installment's
+    due date, the plan's invoices filling its installments in the plan's order. A missed
+    installment is past due by its own due date. From the day the plan ends the invoice is
+    aged by its own terms again. The rule is
+    :func:`domain.account.queries.aged_terms`; on basis ``invoice`` a plan changes nothing.
+
 Invariants
     - Limits are 1 to :data:`MAX_BUCKETS` whole numbers of days, each positive, strictly
       rising; anything else is :class:`InvalidBuckets` (``invalid_buckets``), whoever asks

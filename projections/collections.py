@@ -29,7 +29,12 @@ known_at`` everywhere, as in :mod:`projections.reports`):
 - *overdue*: the open amount of its terms past their due date (``days_past_due > 0`` in
   :func:`projections.reports.aging_lines`). Terms of a disputed invoice are left out of the
   overdue amount and the priority and shown apart as ``disputed_minor``; an account whose only
-  overdue terms are disputed is not on the worklist.
+  overdue terms are disputed is not on the worklist. What a payment plan being kept covers is
+  aged by the plan's installments, not the invoice's terms (``aging_lines`` restates
+  ``domain.account.queries.aged_terms``): an account whose only overdue amounts are covered by
+  a kept plan with no installment past due is not on the worklist; once an installment is
+  missed it is, by the installment's outstanding and the days since its due date; once the
+  plan defaults or ends, by the invoice's own terms again.
 - *priority*: the sum over the account's undisputed overdue terms of open amount (in major
   units: dollars, not cents) × days past due — "amount-days" — highest first; ties go to the
   oldest days past due, then the account number. $100 thirty days late (3,000) comes before

@@ -14,7 +14,9 @@ Figures (``FIGURES`` lists them):
   yet due``, default buckets 30/60/90 unless others are given; the buckets are
   ``domain.aging``'s): for each term in the bucket, the event that issued it and each
   movement's share of that term under the waterfall (``domain.open_items.waterfall``, the
-  domain's own code, not a copy).
+  domain's own code, not a copy). What a payment plan kept as of the date ages by one of its
+  installments instead (``domain.account.queries.aged_terms``) is one line, from the event
+  that put the plan's schedule in force, naming the rule, the plan and the installment.
 
 Invariant: ``Explanation.total`` is the sum of its lines' amounts, and equals what the reports
 say for the same figure and cut. The balance and item figures can be read from tables under a
@@ -37,7 +39,7 @@ from domain.open_items import Term, waterfall
 from projections.balances import TALLIES
 from projections.database import Database
 from projections.ledger import RECEIVABLES, UNAPPLIED_CREDIT
-from projections.reports import aging_lines, known_at_text
+from projections.reports import AgingLine, aging_lines, known_at_text
 
 TALLY_FIGURES: dict[str, str] = {
     column.removesuffix("_minor"): category for column, category in TALLIES.items()
@@ -320,6 +322,9 @@ def _aging_bucket(
     ):
         if line.bucket != bucket:
             continue
+        if line.plan_id is not None:
+            lines.append(_plan_share(db, line, account_ids[line.item_number], as_of, known_at))
+            continue
         shape = amounts.get(line.item_number, [])
         if line.term_index >= len(shape):  # issued by a batch committed between the two reads
             continue
@@ -362,3 +367,33 @@ def _aging_bucket(
                 )
             open_before = open_after
     return lines
+
+
+def _plan_share(
+    db: Database, line: AgingLine, account_id: str, as_of: date, known_at: datetime | None
+) -> ExplanationLine:
+    """An amount aged by a payment plan's installment: one line, from the event that put the
+    plan's schedule in force on the date, naming the rule, the plan and the installment."""
+    schedule = db.query_one(
+        "SELECT s.position, s.effective_on, COALESCE(a.event_type, ?) AS event_type"
+        " FROM open_item_plan_terms s LEFT JOIN audit_trail a ON a.position = s.position"
+        " WHERE s.account_id = ? AND s.plan_id = ? AND s.installment_index = 0"
+        " AND s.effective_on <= ? AND s.recorded_at <= ? ORDER BY s.position DESC LIMIT 1",
+        (PENDING, account_id, line.plan_id, as_of.isoformat(), known_at_text(known_at)),
+    )
+    position, event_type, effective_on = (
+        (int(schedule["position"]), schedule["event_type"], _date(schedule["effective_on"]))
+        if schedule
+        else (0, PENDING, as_of)
+    )
+    return ExplanationLine(
+        position,
+        event_type,
+        effective_on,
+        line.item_number,
+        line.open_minor,
+        f"aged by payment plan {line.plan_id} installment {line.term_index + 1}"
+        f" due {line.due_on.isoformat()}, not by the invoice's own terms: the plan is kept"
+        f" as of {as_of.isoformat()} (its invoices return to their own terms when it"
+        " defaults or ends)",
+    )

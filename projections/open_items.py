@@ -12,6 +12,18 @@ Tables (``{t}`` is empty for the live model):
   caused it: ``amount_minor`` > 0 reduces (payment, credit note, discount, write-off, void),
   < 0 re-opens (reversal, recovery).
 - ``open_item_disputes``: when each dispute on an item was opened and resolved.
+- ``open_item_plans``: each payment plan's invoices, in the plan's order (``seq``), with the
+  date the plan was agreed and the event that agreed it (``position``, ``recorded_at``).
+- ``open_item_plan_terms``: every schedule a plan had (the one agreed, each change), one row
+  per installment: the schedule's ``effective_on``, ``base_minor`` and event ``position``
+  (movements of a later position count towards it), the installment's ``due_on``,
+  ``amount_minor`` and ``before_minor`` (the sum of the earlier installments).
+- ``open_item_plan_ends``: each time a plan ended (defaulted, completed, credited, written
+  off) with its business date, and when a reversal re-opened it (``reopened_at``).
+
+The plan tables let the aging SQL restate ``domain.account.queries.aged_terms``: while a plan
+is in force as of D (agreed by D, no end dated by D that was not re-opened), its invoices are
+aged by the installments of its schedule in force on D, not by their own terms.
 
 Invariant: an item's outstanding as of D, known at T, is its total less the movements with
 ``effective_on <= D`` recorded by T; a term's outstanding is what the waterfall leaves of it.
@@ -40,12 +52,15 @@ def moment(change: Change) -> str:
 
 class OpenItems(ReadModel):
     name: ClassVar[str] = "open_items"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     table_names: ClassVar[list[str]] = [
         "open_items",
         "open_item_terms",
         "open_item_movements",
         "open_item_disputes",
+        "open_item_plans",
+        "open_item_plan_terms",
+        "open_item_plan_ends",
     ]
     tables: ClassVar[list[str]] = [
         "CREATE TABLE IF NOT EXISTS {t}open_items ("
@@ -108,11 +123,47 @@ class OpenItems(ReadModel):
         " PRIMARY KEY (account_id, dispute_id))",
         "CREATE INDEX IF NOT EXISTS {t}open_item_disputes_by_tenant"
         " ON {t}open_item_disputes (tenant_id)",
+        "CREATE TABLE IF NOT EXISTS {t}open_item_plans ("
+        " account_id TEXT NOT NULL,"
+        " plan_id TEXT NOT NULL,"
+        " item_number TEXT NOT NULL,"
+        " tenant_id TEXT NOT NULL,"
+        " seq INTEGER NOT NULL,"
+        " agreed_on {date} NOT NULL,"
+        " position {bigint} NOT NULL,"
+        " recorded_at {timestamp} NOT NULL,"
+        " PRIMARY KEY (account_id, plan_id, item_number))",
+        "CREATE INDEX IF NOT EXISTS {t}open_item_plans_by_tenant"
+        " ON {t}open_item_plans (tenant_id, agreed_on)",
+        "CREATE TABLE IF NOT EXISTS {t}open_item_plan_terms ("
+        " account_id TEXT NOT NULL,"
+        " plan_id TEXT NOT NULL,"
+        " position {bigint} NOT NULL,"
+        " installment_index INTEGER NOT NULL,"
+        " tenant_id TEXT NOT NULL,"
+        " effective_on {date} NOT NULL,"
+        " recorded_at {timestamp} NOT NULL,"
+        " base_minor {money} NOT NULL,"
+        " due_on {date} NOT NULL,"
+        " amount_minor {money} NOT NULL,"
+        " before_minor {money} NOT NULL,"
+        " PRIMARY KEY (account_id, plan_id, position, installment_index))",
+        "CREATE TABLE IF NOT EXISTS {t}open_item_plan_ends ("
+        " account_id TEXT NOT NULL,"
+        " plan_id TEXT NOT NULL,"
+        " position {bigint} NOT NULL,"
+        " tenant_id TEXT NOT NULL,"
+        " status TEXT NOT NULL,"
+        " ended_on {date} NOT NULL,"
+        " recorded_at {timestamp} NOT NULL,"
+        " reopened_at {timestamp},"
+        " PRIMARY KEY (account_id, plan_id, position))",
     ]
 
     def handle(self, change: Change) -> None:
         account: Account = change.account
         recorded_at = moment(change)
+        self._plans(change, account, recorded_at)
         for item in change.new_items:
             self.write(
                 f"INSERT INTO {self.t('open_items')} (account_id, item_number, tenant_id,"
@@ -230,4 +281,74 @@ class OpenItems(ReadModel):
                 f"UPDATE {self.t('open_item_disputes')} SET resolved_on = ?,"
                 " resolved_recorded_at = ? WHERE account_id = ? AND dispute_id = ?",
                 (event.effective_on.isoformat(), recorded_at, change.account_id, event.dispute_id),
+            )
+
+    def _plans(self, change: Change, account: Account, recorded_at: str) -> None:
+        event = change.event
+        if isinstance(event, Account.PaymentPlanAgreed):
+            self.write(
+                f"INSERT INTO {self.t('open_item_plans')} (account_id, plan_id, item_number,"
+                " tenant_id, seq, agreed_on, position, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                *[
+                    (
+                        change.account_id,
+                        event.plan_id,
+                        number,
+                        account.tenant_id,
+                        seq,
+                        event.effective_on.isoformat(),
+                        change.position,
+                        recorded_at,
+                    )
+                    for seq, number in enumerate(event.invoice_numbers)
+                ],
+            )
+        if isinstance(event, (Account.PaymentPlanAgreed, Account.PaymentPlanChanged)):
+            before, rows = 0, []
+            for index, term in enumerate(event.installments):
+                amount = to_minor_units(term.amount)
+                rows.append(
+                    (
+                        change.account_id,
+                        event.plan_id,
+                        change.position,
+                        index,
+                        account.tenant_id,
+                        event.effective_on.isoformat(),
+                        recorded_at,
+                        to_minor_units(event.base),
+                        term.due_on.isoformat(),
+                        amount,
+                        before,
+                    )
+                )
+                before += amount
+            self.write(
+                f"INSERT INTO {self.t('open_item_plan_terms')} (account_id, plan_id, position,"
+                " installment_index, tenant_id, effective_on, recorded_at, base_minor, due_on,"
+                " amount_minor, before_minor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                *rows,
+            )
+        elif isinstance(
+            event,
+            (Account.PaymentPlanDefaulted, Account.PaymentPlanCompleted, Account.PaymentPlanClosed),
+        ):
+            self.write(
+                f"INSERT INTO {self.t('open_item_plan_ends')} (account_id, plan_id, position,"
+                " tenant_id, status, ended_on, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    change.account_id,
+                    event.plan_id,
+                    change.position,
+                    account.tenant_id,
+                    account.plans[event.plan_id].status,
+                    event.effective_on.isoformat(),
+                    recorded_at,
+                ),
+            )
+        elif isinstance(event, Account.PaymentPlanReopened):
+            self.write(
+                f"UPDATE {self.t('open_item_plan_ends')} SET reopened_at = ?"
+                " WHERE account_id = ? AND plan_id = ? AND reopened_at IS NULL",
+                (recorded_at, change.account_id, event.plan_id),
             )

@@ -29,6 +29,7 @@ from domain.aging import (
     check_limits,
     days_past_due,
 )
+from domain.plans import CASH_KINDS
 from projections.database import Database, stored_moment
 from projections.ledger import LEDGER_ACCOUNTS, UNAPPLIED_CREDIT
 
@@ -78,6 +79,9 @@ class AgingLine:
     open_minor: int
     bucket: str
     disputed: bool
+    #: The payment plan whose installment ``term_index`` ages this amount (None: the item's
+    #: own term ``term_index``).
+    plan_id: str | None = None
 
 
 @dataclass
@@ -94,34 +98,140 @@ class AgingRow:
         return sum(self.buckets.values())
 
 
+def _least(a: str, b: str) -> str:
+    return f"(CASE WHEN {a} <= {b} THEN {a} ELSE {b} END)"
+
+
+def _greatest(a: str, b: str) -> str:
+    return f"(CASE WHEN {a} >= {b} THEN {a} ELSE {b} END)"
+
+
+def _clamp(value: str, high: str) -> str:
+    """SQL for ``value`` kept between 0 and ``high``."""
+    return f"(CASE WHEN {value} < 0 THEN 0 WHEN {value} > {high} THEN {high} ELSE {value} END)"
+
+
+#: Movement kinds that are the customer's cash (``domain.plans.CASH_KINDS``).
+_CASH = "('" + "', '".join(sorted(CASH_KINDS)) + "')"
+
+
 def _open_terms(
     tenant_id: str, as_of: date, known_at: datetime | None, account_number: str | None
 ) -> tuple[str, list[Any]]:
-    """SQL for every term issued by the date with what the waterfall leaves open of it
-    (``open_minor``) and whether a dispute was open on its item, under the cut."""
+    """SQL for every term issued by the date with what is open on it (``open_minor``), the
+    date it is aged by and whether a dispute was open on its item, under the cut.
+
+    Restates ``domain.account.queries.aged_terms``: an item on a payment plan in force as of
+    the date (``governed``) is aged by the plan's installments — each installment's
+    outstanding as ``domain.plans.installment_progress`` gives it from the cash and the
+    reductions since its schedule took effect (``installments``), the plan's invoices' open
+    amounts, in the plan's order, filling them earliest first, the last installment taking
+    any rest (``shares``); every other item by its own terms (the waterfall)."""
     known = known_at_text(known_at)
     day = as_of.isoformat()
     only_account = " AND i.account_number = ?" if account_number else ""
     params: list[Any] = [tenant_id, day, known]  # the movements counted
     params += [day, known, day, known]  # the disputes open
     params += [tenant_id, day, known] + ([account_number] if account_number else [])  # the items
+    params += [tenant_id, day, known, day, known, known]  # the plans in force
+    params += [day, known]  # their schedules in force
+    params += [day, known]  # the movements since each schedule
+    open_item = "CASE WHEN i.total_minor - i.reduced_minor > 0 THEN i.total_minor - i.reduced_minor ELSE 0 END"
+    reduced = _clamp("pr.cut_minor", "pr.base_minor")
+    paid = _clamp("pr.cash_minor", f"(pr.base_minor - {reduced})")
+    left = f"(pr.base_minor - {reduced})"
+    outstanding = _greatest(
+        "0",
+        f"{_least('t.before_minor + t.amount_minor', left)} - {_greatest('t.before_minor', paid)}",
+    )
+    share_end = "s.before_minor + s.open_minor"
+    room_end = (
+        f"CASE WHEN n.installment_index = n.last_index THEN {share_end}"
+        " ELSE n.room_before + n.outstanding_minor END"
+    )
+    low = _greatest("s.before_minor", "n.room_before")
+    high = _least(share_end, room_end)
     return (
         "WITH reduced AS ("
         " SELECT account_id, item_number, SUM(amount_minor) AS reduced_minor"
         " FROM open_item_movements WHERE tenant_id = ? AND effective_on <= ? AND recorded_at <= ?"
-        " GROUP BY account_id, item_number)"
+        " GROUP BY account_id, item_number),"
+        " items AS ("
         " SELECT i.account_id, i.account_number, i.item_number, i.currency, i.issued_on,"
-        " t.term_index, t.due_on,"
-        f" {_waterfall_open('COALESCE(r.reduced_minor, 0)', 't.before_minor', 't.amount_minor')}"
-        " AS open_minor,"
+        " i.total_minor, COALESCE(r.reduced_minor, 0) AS reduced_minor,"
         " EXISTS (SELECT 1 FROM open_item_disputes d WHERE d.account_id = i.account_id"
         "  AND d.item_number = i.item_number AND d.opened_on <= ? AND d.opened_recorded_at <= ?"
         "  AND NOT (d.resolved_on IS NOT NULL AND d.resolved_on <= ? AND d.resolved_recorded_at <= ?))"
         "  AS disputed"
         " FROM open_items i"
-        " JOIN open_item_terms t ON t.account_id = i.account_id AND t.item_number = i.item_number"
         " LEFT JOIN reduced r ON r.account_id = i.account_id AND r.item_number = i.item_number"
-        " WHERE i.tenant_id = ? AND i.issued_on <= ? AND i.recorded_at <= ?" + only_account,
+        " WHERE i.tenant_id = ? AND i.issued_on <= ? AND i.recorded_at <= ?" + only_account + "),"
+        " in_force AS ("
+        " SELECT p.account_id, p.plan_id, p.item_number, p.seq, p.position FROM open_item_plans p"
+        " WHERE p.tenant_id = ? AND p.agreed_on <= ? AND p.recorded_at <= ?"
+        " AND p.account_id IN (SELECT account_id FROM items)"
+        " AND NOT EXISTS (SELECT 1 FROM open_item_plan_ends e WHERE e.account_id = p.account_id"
+        "  AND e.plan_id = p.plan_id AND e.ended_on <= ? AND e.recorded_at <= ?"
+        "  AND (e.reopened_at IS NULL OR e.reopened_at > ?))),"
+        " governed AS ("
+        " SELECT f.account_id, f.plan_id, f.item_number, f.seq FROM in_force f"
+        " WHERE NOT EXISTS (SELECT 1 FROM in_force g WHERE g.account_id = f.account_id"
+        "  AND g.item_number = f.item_number AND g.position > f.position)),"
+        " schedules AS ("
+        " SELECT s.account_id, s.plan_id, MAX(s.position) AS position FROM open_item_plan_terms s"
+        " WHERE s.effective_on <= ? AND s.recorded_at <= ?"
+        " AND EXISTS (SELECT 1 FROM governed g WHERE g.account_id = s.account_id"
+        "  AND g.plan_id = s.plan_id)"
+        " GROUP BY s.account_id, s.plan_id),"
+        " progress AS ("
+        " SELECT s.account_id, s.plan_id, s.position,"
+        f" COALESCE(SUM(CASE WHEN m.kind IN {_CASH} THEN m.amount_minor ELSE 0 END), 0)"
+        " AS cash_minor,"
+        f" COALESCE(SUM(CASE WHEN m.kind NOT IN {_CASH} THEN m.amount_minor ELSE 0 END), 0)"
+        " AS cut_minor"
+        " FROM schedules s"
+        " JOIN open_item_plans p ON p.account_id = s.account_id AND p.plan_id = s.plan_id"
+        " LEFT JOIN open_item_movements m ON m.account_id = p.account_id"
+        "  AND m.item_number = p.item_number AND m.position > s.position"
+        "  AND m.effective_on <= ? AND m.recorded_at <= ? AND m.kind <> 'void'"
+        " GROUP BY s.account_id, s.plan_id, s.position),"
+        " outstanding AS ("
+        " SELECT t.account_id, t.plan_id, t.installment_index, t.due_on,"
+        f" {outstanding} AS outstanding_minor"
+        " FROM (SELECT pr.*, MIN(t0.base_minor) AS base_minor FROM progress pr"
+        "  JOIN open_item_plan_terms t0 ON t0.account_id = pr.account_id"
+        "  AND t0.plan_id = pr.plan_id AND t0.position = pr.position"
+        "  GROUP BY pr.account_id, pr.plan_id, pr.position, pr.cash_minor, pr.cut_minor) pr"
+        " JOIN open_item_plan_terms t ON t.account_id = pr.account_id"
+        "  AND t.plan_id = pr.plan_id AND t.position = pr.position),"
+        " installments AS ("
+        " SELECT o.account_id, o.plan_id, o.installment_index, o.due_on, o.outstanding_minor,"
+        " CAST(SUM(o.outstanding_minor) OVER (PARTITION BY o.account_id, o.plan_id"
+        "  ORDER BY o.installment_index) AS BIGINT) - o.outstanding_minor AS room_before,"
+        " MAX(o.installment_index) OVER (PARTITION BY o.account_id, o.plan_id) AS last_index"
+        " FROM outstanding o),"
+        " shares AS ("
+        " SELECT g.account_id, g.plan_id, g.item_number, "
+        f" {open_item} AS open_minor,"
+        f" CAST(SUM({open_item}) OVER (PARTITION BY g.account_id, g.plan_id ORDER BY g.seq)"
+        f" AS BIGINT) - ({open_item}) AS before_minor"
+        " FROM governed g JOIN items i ON i.account_id = g.account_id"
+        "  AND i.item_number = g.item_number)"
+        " SELECT i.account_id, i.account_number, i.item_number, i.currency, i.issued_on,"
+        " t.term_index, t.due_on,"
+        f" {_waterfall_open('i.reduced_minor', 't.before_minor', 't.amount_minor')}"
+        " AS open_minor, i.disputed, CAST(NULL AS TEXT) AS plan_id"
+        " FROM items i"
+        " JOIN open_item_terms t ON t.account_id = i.account_id AND t.item_number = i.item_number"
+        " WHERE NOT EXISTS (SELECT 1 FROM governed g WHERE g.account_id = i.account_id"
+        "  AND g.item_number = i.item_number)"
+        " UNION ALL"
+        " SELECT i.account_id, i.account_number, i.item_number, i.currency, i.issued_on,"
+        f" n.installment_index, n.due_on, {high} - {low} AS open_minor, i.disputed, s.plan_id"
+        " FROM shares s"
+        " JOIN installments n ON n.account_id = s.account_id AND n.plan_id = s.plan_id"
+        " JOIN items i ON i.account_id = s.account_id AND i.item_number = s.item_number"
+        f" WHERE {high} > {low}",
         params,
     )
 
@@ -160,10 +270,17 @@ def aging_lines(
                 open_minor=open_minor,
                 bucket=labels[bucket_index(days, buckets)],
                 disputed=bool(row["disputed"]),
+                plan_id=row["plan_id"],
             )
         )
     lines.sort(
-        key=lambda line: (line.account_number, line.due_on, line.item_number, line.term_index)
+        key=lambda line: (
+            line.account_number,
+            line.due_on,
+            line.item_number,
+            line.plan_id or "",
+            line.term_index,
+        )
     )
     return lines
 
@@ -266,7 +383,17 @@ def _nothing_dated_after(
         " UNION ALL SELECT MAX(effective_on) FROM ledger_lines WHERE tenant_id = ?) dates",
         [tenant_id] * 5,
     )
-    return latest is None or latest["latest"] is None or _as_date(latest["latest"]) <= as_of
+    if latest is not None and latest["latest"] is not None and _as_date(latest["latest"]) > as_of:
+        return False
+    # The terms' running figures know nothing of plans: an account with a plan that has not
+    # ended is aged from the dated tables.
+    kept = db.query_one(
+        "SELECT 1 AS kept FROM open_item_plans p WHERE p.tenant_id = ? AND NOT EXISTS ("
+        " SELECT 1 FROM open_item_plan_ends e WHERE e.account_id = p.account_id"
+        " AND e.plan_id = p.plan_id AND e.reopened_at IS NULL AND e.ended_on <= ?) LIMIT 1",
+        [tenant_id, as_of.isoformat()],
+    )
+    return kept is None
 
 
 def _current_terms(tenant_id: str, account_number: str | None) -> tuple[str, list[Any]]:

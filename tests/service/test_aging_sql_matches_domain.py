@@ -6,13 +6,15 @@ and are restated in SQL by ``projections.reports`` so that an aging report over 
 is one query. This test holds the restatement to the rules: hypothesis draws a history of an
 account (charges, invoices on one term or in installment shares, debit notes, payments with
 and without allocations, credit applied and refunded, credit notes, payment reversals,
-write-offs and recoveries, voids, disputes opened and resolved; back-dated at times; in a
-currency of 2, 0 or 3 decimals), records it through the application, runs the projector, and
+write-offs and recoveries, voids, disputes opened and resolved, payment plans agreed, changed,
+kept or missed as sweeps find them, and defaulted; back-dated at times; in a currency of 2, 0
+or 3 decimals), records it through the application, runs the projector, and
 then, for random as-of dates, bucket limits and bases, and as known now or at a moment in the
 middle of the history, compares
 
 - every open term of ``aging_lines`` (and its bucket, days past due and dispute flag) with what
-  ``Account.installments(number, as_of)`` leaves open on each term of each item,
+  ``Account.aged(as_of)`` leaves open on each term of each item — its own terms, or its share
+  of the installments of a payment plan kept as of the date (the plan-aware rule),
 - the per-bucket sums and the disputed sum of ``aging`` — summed by the database
   (``detail=False``, both from the dated movements and, as of a date after everything, from the
   terms' running figures) and from its lines (``detail=True``) — with the domain's,
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from domain.account import Account
@@ -68,6 +70,10 @@ KINDS = [
     "void",
     *["dispute"] * 3,
     *["resolve"] * 3,
+    *["plan"] * 5,
+    "change_plan",
+    "default_plan",
+    *["sweep"] * 2,
 ]
 
 SHARES: list[list[tuple[int, str]] | None] = [
@@ -91,6 +97,7 @@ class History:
     invoices: list[str] = field(default_factory=list)
     payments: list[str] = field(default_factory=list)
     write_offs: list[str] = field(default_factory=list)
+    plans: list[str] = field(default_factory=list)
     recorded: list[str] = field(default_factory=list)
 
     def amount(self, minor: int) -> str:
@@ -220,6 +227,8 @@ class History:
                     "recovered_on": day,
                 },
             )
+        elif kind in ("plan", "change_plan", "default_plan", "sweep"):
+            self.plan_step(kind, rng, on)
         elif kind == "void" and self.invoices:
             self.send("void_invoice", {"invoice_number": pick(self.invoices), "effective_on": day})
         elif kind == "dispute" and self.open_items():
@@ -239,6 +248,62 @@ class History:
                     "resolved_on": day,
                 },
             )
+
+    def schedule(self, total_minor: int, on: date, rng: random.Random) -> list[dict[str, str]]:
+        """Installments of ``total_minor`` due from ``on``: one to three, 10 to 40 days apart."""
+        count = min(total_minor, rng.randint(1, 3))
+        parts = [total_minor // count] * count
+        parts[-1] += total_minor - sum(parts)
+        due, result = on, []
+        for part in parts:
+            due = due + timedelta(days=rng.randint(10, 40))
+            result.append({"due_on": due.isoformat(), "amount": self.amount(part)})
+        return result
+
+    def active_plans(self) -> list[str]:
+        return sorted(p.plan_id for p in self.account().plans.values() if p.status == "active")
+
+    def plan_step(self, kind: str, rng: random.Random, on: date) -> None:
+        day = on.isoformat()
+        if kind == "plan":
+            account = self.account()
+            free = [
+                n
+                for n in sorted(account.open_items)
+                if account.items[n].plan_id is None and not account.items[n].disputed
+            ]
+            if not free:
+                return
+            chosen = rng.sample(free, min(len(free), rng.randint(1, 2)))
+            base = sum(to_minor_units(account.outstanding(n)) for n in chosen)
+            plan = self.next_id("plan")
+            body = {
+                "plan_id": plan,
+                "invoice_numbers": chosen,
+                "installments": self.schedule(base, on, rng),
+                "agreed_on": day,
+                "default_after_missed": rng.choice([1, 2]),
+            }
+            if self.send("agree_payment_plan", body):
+                self.plans.append(plan)
+        elif kind == "change_plan" and self.active_plans():
+            account = self.account()
+            plan = rng.choice(self.active_plans())
+            base = sum(
+                to_minor_units(account.outstanding(n)) for n in account.plans[plan].invoice_numbers
+            )
+            self.send(
+                "change_payment_plan",
+                {"plan_id": plan, "installments": self.schedule(base, on, rng), "changed_on": day},
+            )
+        elif kind == "default_plan" and self.active_plans():
+            self.send(
+                "default_payment_plan",
+                {"plan_id": rng.choice(self.active_plans()), "defaulted_on": day},
+            )
+        elif kind == "sweep":
+            # A sweep late in the story finds the installments due by then missed.
+            self.send("sweep", {"as_of": (on + timedelta(days=rng.randint(0, 40))).isoformat()})
 
     def open_disputes(self) -> list[str]:
         return sorted(
@@ -278,33 +343,31 @@ class OpenTerm:
 
 def domain_terms(
     account: Account, as_of: date, basis: str, limits: tuple[int, ...]
-) -> dict[tuple[str, int], OpenTerm]:
-    """Every term with something open as of the date, as the domain's own code says."""
+) -> dict[tuple[str, str, int], OpenTerm]:
+    """Every term with something open as of the date, as the domain's own code ages it: by
+    the item's own terms, or by the installments of a payment plan kept as of the date."""
     labels = bucket_labels(limits)
     found = {}
-    for item in account.items.values():
-        if item.issued_on > as_of:
+    for term in account.aged(as_of):
+        if term.outstanding.is_zero:
             continue
-        disputed = disputed_on(account, item.number, as_of)
-        for term in account.installments(item.number, as_of):
-            if term.outstanding.is_zero:
-                continue
-            days = days_past_due(as_of, term.due_on, item.issued_on, basis)
-            found[(item.number, term.index)] = OpenTerm(
-                item.number,
-                term.index,
-                term.due_on,
-                item.issued_on,
-                to_minor_units(term.outstanding),
-                days,
-                labels[bucket_index(days, limits)],
-                disputed,
-            )
+        item = account.items[term.invoice_number]
+        days = days_past_due(as_of, term.due_on, item.issued_on, basis)
+        found[(item.number, term.plan_id or "", term.index)] = OpenTerm(
+            item.number,
+            term.index,
+            term.due_on,
+            item.issued_on,
+            to_minor_units(term.outstanding),
+            days,
+            labels[bucket_index(days, limits)],
+            disputed_on(account, item.number, as_of),
+        )
     return found
 
 
 def domain_figures(
-    terms: dict[tuple[str, int], OpenTerm], limits: tuple[int, ...]
+    terms: dict[tuple[str, str, int], OpenTerm], limits: tuple[int, ...]
 ) -> tuple[dict[str, int], int]:
     buckets = dict.fromkeys(bucket_labels(limits), 0)
     for term in terms.values():
@@ -330,7 +393,7 @@ def check_cut(
         db, tenant, as_of, known_at=known_at, basis=basis, buckets=limits, account_number=ACCOUNT
     )
     assert {
-        (line.item_number, line.term_index): OpenTerm(
+        (line.item_number, line.plan_id or "", line.term_index): OpenTerm(
             line.item_number,
             line.term_index,
             line.due_on,
@@ -484,6 +547,8 @@ def test_the_aging_sql_leaves_open_on_each_term_what_the_domain_does(
     Projector(runtime.app, runtime.db, read_models()).catch_up()
 
     now = history.account()
+    event(f"payment plans agreed: {min(len(now.plans), 2)}")
+    event(f"plan aged at the end: {any(t.plan_id for t in now.aged(THE_END))}")
     then = runtime.app.get_account(history.tenant, ACCOUNT, as_known_at=known_at)
     for n, cut in enumerate(cuts):
         _, _, basis, limits = cut

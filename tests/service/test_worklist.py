@@ -306,20 +306,12 @@ def test_last_contact_promise_plan_status_and_dunning_level_are_shown_as_of_the_
     letter = (date(2026, 2, 20), "letter", "final notice sent")
     assert seen(date(2026, 3, 4)) == (30000, 31, *letter, None, None, None, None, None, 1)
     assert seen(date(2026, 3, 5)) == (30000, 32, *letter, None, None, None, None, None, 2)
-    assert seen(date(2026, 3, 15)) == (
-        30000,
-        42,
-        *letter,
-        None,
-        None,
-        None,
-        "plan-1",
-        "current",
-        2,
-    )
+    # A plan being kept ages the invoice by its installments: nothing is overdue to chase.
+    assert worklist(runtime.db, TENANT, date(2026, 3, 15)) == []
+    # The first installment (100.00, due 31 March) missed: overdue by it, and by its date.
     assert seen(date(2026, 4, 5)) == (
-        30000,
-        63,
+        10000,
+        5,
         *letter,
         "ptp-2",
         10000,
@@ -328,18 +320,10 @@ def test_last_contact_promise_plan_status_and_dunning_level_are_shown_as_of_the_
         "missed",
         2,
     )
-    # The missed installment was made good on 10 April, and the payment kept ptp-2.
-    assert seen(date(2026, 4, 12)) == (
-        20000,
-        70,
-        *letter,
-        None,
-        None,
-        None,
-        "plan-1",
-        "current",
-        2,
-    )
+    # The missed installment was made good on 10 April, and the payment kept ptp-2: the plan
+    # is kept again, so the account is off the worklist.
+    assert worklist(runtime.db, TENANT, date(2026, 4, 12)) == []
+    # Defaulted on 1 May: the invoice is aged by its own terms again (due 1 February).
     assert seen(date(2026, 5, 5)) == (
         20000,
         93,
@@ -388,14 +372,15 @@ def test_a_plans_status_follows_its_changes_in_the_order_they_were_recorded(
     projected(runtime)
 
     def status(as_of: date, known_at: datetime | None = None) -> str | None:
-        (row,) = worklist(runtime.db, TENANT, as_of, known_at=known_at)
-        return row.plan_status
+        # A plan being kept keeps its account off the worklist (None).
+        rows = worklist(runtime.db, TENANT, as_of, known_at=known_at)
+        return rows[0].plan_status if rows else None
 
     assert [status(date(2026, 4, d)) for d in (5, 12, 18, 25)] == [
         "missed",
-        "current",
-        "current",
-        "current",  # P-2, recorded after the reversal, pays the installment again
+        None,
+        None,
+        None,  # P-2, recorded after the reversal, pays the installment again
     ]
     assert status(date(2026, 4, 25), known_at=before_p2) == "missed"
 

@@ -282,8 +282,11 @@ def test_a_dispute_an_open_promise_or_a_current_plan_holds_dunning() -> None:
     planned.collect_events()
     assert dunning_hold(planned, d("2024-02-20")) == PLAN_CURRENT
     assert closed_on(planned, "2024-02-20") == []
-    # The first installment is missed on 2 March: the plan is no longer current.
-    assert closed_on(planned, "2024-03-02") == ["PlanInstallmentMissed", "DunningEscalated"]
+    # The first installment is missed on 2 March: the plan is no longer current, and what is
+    # past due is the installment, by its own date (1 March), so it is dunned once it is as
+    # late as the first level asks.
+    assert closed_on(planned, "2024-03-02") == ["PlanInstallmentMissed"]
+    assert closed_on(planned, "2024-03-11") == ["DunningEscalated"]
 
 
 def test_without_a_policy_the_close_is_the_sweep() -> None:
