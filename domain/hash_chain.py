@@ -39,6 +39,7 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from domain.money import Money
+from domain.provenance import Provenance
 
 GENESIS_HASH: Final[str] = "0" * 64
 
@@ -152,6 +153,39 @@ def compute_hash(
             previous_hash=previous_hash,
         )
     ).hexdigest()
+
+
+def chained_envelope(
+    *,
+    topic: str,
+    originator_id: UUID,
+    originator_version: int,
+    effective_on: date,
+    meta: Provenance,
+    previous_hash: str,
+    payload: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The envelope fields of the next event of an aggregate's chain: its business date, the
+    caller's provenance, the hash of the event before it and its own hash over all of it.
+    Every aggregate records its events through this, so every chain is hashed alike."""
+    return {
+        "effective_on": effective_on,
+        "actor": meta.actor,
+        "reason": meta.reason,
+        "correlation_id": meta.correlation_id,
+        "previous_hash": previous_hash,
+        "event_hash": compute_hash(
+            topic=topic,
+            originator_id=originator_id,
+            originator_version=originator_version,
+            effective_on=effective_on,
+            payload=payload,
+            actor=meta.actor,
+            reason=meta.reason,
+            correlation_id=meta.correlation_id,
+            previous_hash=previous_hash,
+        ),
+    }
 
 
 def payload_of(event: Any) -> dict[str, Any]:

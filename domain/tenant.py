@@ -49,7 +49,7 @@ from eventsourcing.domain import Aggregate
 
 from domain import errors
 from domain.dunning import DunningLevel, DunningPolicy, check_levels
-from domain.hash_chain import GENESIS_HASH, compute_hash
+from domain.hash_chain import GENESIS_HASH, chained_envelope
 from domain.provenance import Provenance
 
 if TYPE_CHECKING:
@@ -265,28 +265,16 @@ class Tenant(Aggregate):
         if not isinstance(tenant_id, str) or not tenant_id.strip():
             raise errors.MissingValue("The tenant is required.", field="tenant_id")
         tenant_uuid = cls.id_for(tenant_id)
-        event_hash = compute_hash(
+        envelope = chained_envelope(
             topic=Registered.TOPIC,
             originator_id=tenant_uuid,
             originator_version=cls.INITIAL_VERSION,
             effective_on=registered_on,
+            meta=meta,
+            previous_hash=GENESIS_HASH,
             payload={"originator_topic": cls.TOPIC, "tenant_id": tenant_id},
-            actor=meta.actor,
-            reason=meta.reason,
-            correlation_id=meta.correlation_id,
-            previous_hash=GENESIS_HASH,
         )
-        return cls._create(
-            Registered,
-            id=tenant_uuid,
-            effective_on=registered_on,
-            actor=meta.actor,
-            reason=meta.reason,
-            correlation_id=meta.correlation_id,
-            previous_hash=GENESIS_HASH,
-            event_hash=event_hash,
-            tenant_id=tenant_id,
-        )
+        return cls._create(Registered, id=tenant_uuid, **envelope, tenant_id=tenant_id)
 
     def set_dunning_policy(
         self, *, levels: Sequence[tuple[int, str]], effective_on: date, meta: Provenance
@@ -392,27 +380,14 @@ class Tenant(Aggregate):
         meta: Provenance,
         **payload: Any,
     ) -> None:
-        version = self.version + 1
-        previous_hash = self.last_event_hash
-        event_hash = compute_hash(
+        envelope = chained_envelope(
             topic=event_class.TOPIC,
             originator_id=self.id,
-            originator_version=version,
+            originator_version=self.version + 1,
             effective_on=effective_on,
+            meta=meta,
+            previous_hash=self.last_event_hash,
             payload=payload,
-            actor=meta.actor,
-            reason=meta.reason,
-            correlation_id=meta.correlation_id,
-            previous_hash=previous_hash,
         )
         mutate: type[CanMutateAggregate[UUID]] = event_class
-        self.trigger_event(
-            mutate,
-            effective_on=effective_on,
-            actor=meta.actor,
-            reason=meta.reason,
-            correlation_id=meta.correlation_id,
-            previous_hash=previous_hash,
-            event_hash=event_hash,
-            **payload,
-        )
+        self.trigger_event(mutate, **envelope, **payload)

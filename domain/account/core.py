@@ -49,7 +49,7 @@ from domain.charges import Charge
 from domain.claims import Claim
 from domain.collections_activity import CollectionActivity, PromiseToPay
 from domain.disputes import Dispute
-from domain.hash_chain import GENESIS_HASH, compute_hash
+from domain.hash_chain import GENESIS_HASH, chained_envelope
 from domain.ledger import LedgerEntry
 from domain.money import Money, check_within_bound
 from domain.open_items import VOIDED, Movement, OpenItem
@@ -225,29 +225,16 @@ class AccountState:
         meta: Provenance,
         **payload: Any,
     ) -> None:
-        version = self.version + 1
-        previous_hash = self.last_event_hash
-        event_hash = compute_hash(
+        envelope = chained_envelope(
             topic=event_class.TOPIC,
             originator_id=self.id,
-            originator_version=version,
+            originator_version=self.version + 1,
             effective_on=effective_on,
+            meta=meta,
+            previous_hash=self.last_event_hash,
             payload=payload,
-            actor=meta.actor,
-            reason=meta.reason,
-            correlation_id=meta.correlation_id,
-            previous_hash=previous_hash,
         )
-        self.trigger_event(
-            event_class,
-            effective_on=effective_on,
-            actor=meta.actor,
-            reason=meta.reason,
-            correlation_id=meta.correlation_id,
-            previous_hash=previous_hash,
-            event_hash=event_hash,
-            **payload,
-        )
+        self.trigger_event(event_class, **envelope, **payload)
 
     # ---------------------------------------------------------------- guards
 

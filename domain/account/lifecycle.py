@@ -30,7 +30,7 @@ from eventsourcing.domain import Aggregate
 
 from domain import errors
 from domain.account.core import CLOSED, AccountState, Event, require_date, require_text
-from domain.hash_chain import GENESIS_HASH, compute_hash
+from domain.hash_chain import GENESIS_HASH, chained_envelope
 from domain.money import check_currency
 from domain.provenance import Provenance
 from domain.schedules import MAX_TERMS_DAYS, InstallmentShare, check_shares, normalize_shares
@@ -130,28 +130,16 @@ class LifecycleCommands(AccountState):
             "currency": currency,
             "payment_terms_days": payment_terms_days,
         }
-        event_hash = compute_hash(
+        envelope = chained_envelope(
             topic=Opened.TOPIC,
             originator_id=account_id,
             originator_version=cls.INITIAL_VERSION,
             effective_on=effective_on,
+            meta=meta,
+            previous_hash=GENESIS_HASH,
             payload={"originator_topic": cls.TOPIC, **payload},
-            actor=meta.actor,
-            reason=meta.reason,
-            correlation_id=meta.correlation_id,
-            previous_hash=GENESIS_HASH,
         )
-        return cls._create(
-            Opened,
-            id=account_id,
-            effective_on=effective_on,
-            actor=meta.actor,
-            reason=meta.reason,
-            correlation_id=meta.correlation_id,
-            previous_hash=GENESIS_HASH,
-            event_hash=event_hash,
-            **payload,
-        )
+        return cls._create(Opened, id=account_id, **envelope, **payload)
 
     def change_details(self, *, name: str, effective_on: date, meta: Provenance) -> None:
         """Change the customer's name on the account."""
