@@ -34,7 +34,7 @@ from typer.core import TyperArgument, TyperCommand
 from services.cli_accounts import AsKnownAtOption, Tenant, progress_bar
 
 if TYPE_CHECKING:
-    from projections.collections import WorklistRow
+    from projections.collections import HistoryItem, WorklistRow
     from projections.reports import AgingRow
     from services.bootstrap import Runtime
     from services.cli_render import Column
@@ -147,11 +147,38 @@ def aging_out(row: AgingRow) -> dict[str, Any]:
     }
 
 
-def worklist_out(row: WorklistRow) -> dict[str, Any]:
-    """One worklist row as printed: amounts as decimal strings, "" where there is nothing."""
+def _day(value: date | None) -> str:
+    return "" if value is None else value.isoformat()
 
-    def day(value: date | None) -> str:
-        return "" if value is None else value.isoformat()
+
+def history_out(item: HistoryItem, currency: str) -> dict[str, Any]:
+    """One activity or promise of a row's history as ``--format json`` prints it (the API's
+    shape)."""
+    return {
+        "kind": item.kind,
+        "on": item.on.isoformat(),
+        "id": item.id,
+        "channel": item.channel,
+        "outcome": item.outcome,
+        "amount": None if item.amount_minor is None else decimal(item.amount_minor, currency),
+        "pay_by": None if item.pay_by is None else item.pay_by.isoformat(),
+        "status": item.status,
+    }
+
+
+def history_text(item: HistoryItem, currency: str) -> str:
+    """One history item in a few words: "2026-03-10 call: no answer", "2026-03-10 promise
+    60.00 by 2026-03-31: broken"."""
+    if item.kind == "promise" and item.amount_minor is not None:
+        amount = decimal(item.amount_minor, currency)
+        return f"{item.on.isoformat()} promise {amount} by {_day(item.pay_by)}: {item.status}"
+    return f"{item.on.isoformat()} {item.channel}: {item.outcome}"
+
+
+def worklist_out(row: WorklistRow) -> dict[str, Any]:
+    """One worklist row as printed: amounts as decimal strings, "" where there is nothing;
+    the history is a nested list here (JSON) and a "; "-joined line in text and CSV."""
+    day = _day
 
     return {
         "account": row.account_number,
@@ -169,6 +196,9 @@ def worklist_out(row: WorklistRow) -> dict[str, Any]:
         "plan": row.plan_id or "",
         "plan_status": row.plan_status or "",
         "dunning_level": row.dunning_level,
+        "collector": row.collector or "",
+        "next_action_on": day(row.next_action_on),
+        "history": [history_out(item, row.currency) for item in row.history],
     }
 
 
@@ -433,30 +463,68 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         as_of: AsOf,
         as_known_at: AsKnownAtOption = None,
         currency: Annotated[str | None, typer.Option(help="One currency only.")] = None,
+        collector: Annotated[
+            str | None,
+            typer.Option(help="Accounts assigned to this collector; 'unassigned': to none."),
+        ] = None,
+        level: Annotated[
+            int | None, typer.Option(min=0, max=9, help="One dunning level only; 0: none.")
+        ] = None,
+        sort: Annotated[
+            str, typer.Option(help="priority (default), next_action or account.")
+        ] = "priority",
+        limit: Annotated[
+            int | None, typer.Option(min=1, max=200, help="A page of this many rows.")
+        ] = None,
+        cursor: Annotated[
+            str | None, typer.Option(help="The next cursor the previous page printed.")
+        ] = None,
         form: FormatOption = Format.text,
     ) -> None:
-        """Accounts to chase: undisputed overdue, highest amount × days past due first."""
-        from projections.collections import worklist
+        """Accounts to chase, highest amount × days past due first, with what to do next.
 
+        Filtered by collector, dunning level and currency, a page at a time; each row has its
+        next-action date and its latest activities and promises.
+        """
+        from projections.collections import InvalidWorklistQuery, WorklistQuery, worklist_page
+        from services.tenants import TenantSettings
+
+        query = WorklistQuery(
+            tenant_id=tenant,
+            as_of=as_of.date(),
+            known_at=_as_utc(as_known_at),
+            currency=currency.upper() if currency else None,
+            collector=collector,
+            level=level,
+            sort=sort,
+            limit=limit,
+        )
         runtime = runtime_factory()
         try:
             current(runtime)
-            rows = worklist(
-                runtime.db,
-                tenant,
-                as_of.date(),
-                known_at=_as_utc(as_known_at),
-                currency=currency.upper() if currency else None,
-            )
+            found = TenantSettings(runtime.app).get(tenant)
+            policy = None if found is None else found.policy_in_force(query.as_of)
+            try:
+                page = worklist_page(runtime.db, query, policy=policy, cursor=cursor)
+            except InvalidWorklistQuery as refused:
+                typer.echo(f"error: {refused}", err=True)
+                raise typer.Exit(1) from None
         finally:
             runtime.close()
-        printed = [worklist_out(row) for row in rows]
+        printed = [worklist_out(row) for row in page.rows]
+        if form is Format.json:
+            emit(printed, form, {"rows": printed, "next_cursor": page.next_cursor})
+            return
+        for out, row in zip(printed, page.rows, strict=True):
+            out["history"] = "; ".join(history_text(item, row.currency) for item in row.history)
         columns = _columns(
             list(printed[0]) if printed else [],
             amounts=["overdue", "disputed", "promise"],
             numbers=["oldest_days_past_due", "priority", "dunning_level"],
         )
         emit(printed, form, columns=columns)
+        if page.next_cursor:
+            typer.echo(f"more: add --cursor {page.next_cursor}", err=form is not Format.text)
 
     @report_app.command("trial-balance")
     def trial_balance_report(

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import DomainError
+from projections.collections import InvalidWorklistQuery
 from projections.directory import InvalidDirectoryQuery
 from projections.explain import UnknownFigure
 from services.errors import ServiceError
@@ -93,6 +94,11 @@ def install(app: FastAPI) -> None:
     # The directory's refusal of a sort key or a cursor: its own code and sentence.
     @app.exception_handler(InvalidDirectoryQuery)
     async def _invalid_directory_query(_: Request, exc: InvalidDirectoryQuery) -> JSONResponse:
+        return problem(422, exc.code, str(exc), exc.field)
+
+    # The worklist's refusal of a sort key or a cursor: its own code and sentence.
+    @app.exception_handler(InvalidWorklistQuery)
+    async def _invalid_worklist_query(_: Request, exc: InvalidWorklistQuery) -> JSONResponse:
         return problem(422, exc.code, str(exc), exc.field)
 
     @app.exception_handler(RequestValidationError)

@@ -18,15 +18,26 @@ import json
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from domain.aging import bucket_labels, parse_limits
+from domain.dunning import MAX_LEVELS
 from domain.money import from_minor_units
 from projections.audit_trail import AuditRow, AuditTrail, audit_trail, event_types
 from projections.balances import AccountBalances
 from projections.catalogue import read_models
-from projections.collections import Collections, WorklistRow, worklist
+from projections.collections import (
+    DEFAULT_SORT,
+    MAX_LIMIT,
+    SORTS,
+    UNASSIGNED,
+    Collections,
+    HistoryItem,
+    WorklistQuery,
+    WorklistRow,
+    worklist_page,
+)
 from projections.database import Database, stored_moment
 from projections.explain import FIGURES, ExplanationLine, explain
 from projections.ledger import Ledger
@@ -37,14 +48,17 @@ from projections.runner import read_model_progress, tracked_positions
 from services.api.accounts import AsKnownAt
 from services.api.common import AccountNumber
 from services.api.security import CallerDep, ReportReaderDep
+from services.api.tenant import settings
 from services.api_keys import Role
 from services.errors import (
     AccountNotFound,
     InvalidRange,
     MomentOutOfRange,
+    RepeatedParameter,
     UnknownEventType,
+    UnknownParameter,
 )
-from services.fields import AmountOut, Currency
+from services.fields import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, AmountOut, Currency
 from services.relay_positions import relay_position
 from services.views import as_utc
 
@@ -349,6 +363,20 @@ class OpenPromiseOut(BaseModel):
 PlanStatus = Literal["current", "missed", "defaulted"]
 
 
+class HistoryItemOut(BaseModel):
+    kind: Literal["activity", "promise"]
+    on: date = Field(description="The activity's date, or the date the promise was made.")
+    id: str = Field(description="The activity id or the promise id.")
+    channel: str | None = Field(description="An activity's channel; null for a promise.")
+    outcome: str | None = Field(description="An activity's outcome; null for a promise.")
+    amount: AmountOut | None = Field(description="A promise's amount; null for an activity.")
+    pay_by: date | None = Field(description="A promise's date; null for an activity.")
+    status: Literal["open", "kept", "broken"] | None = Field(
+        description="A promise's status as of the date (broken once a close of day passed its "
+        "date unpaid); null for an activity."
+    )
+
+
 class WorklistRowOut(BaseModel):
     account: str = Field(description="The account number.")
     name: str = Field(description="The account's current name.")
@@ -373,20 +401,51 @@ class WorklistRowOut(BaseModel):
         "worklist (completed, credited and written-off plans are not shown)."
     )
     dunning_level: int = Field(description="The highest level escalated to by the date; 0: none.")
+    collector: str | None = Field(
+        description="The collector the account is assigned to as of the date; null: none."
+    )
+    next_action_on: date = Field(
+        description="The earliest of the open promise's pay-by date, the plan's next unpaid "
+        "installment's due date and the date the next level of the tenant's dunning policy "
+        "would be reached; never before as_of, and as_of when there is none of them."
+    )
+    history: list[HistoryItemOut] = Field(
+        description="The latest activities and promises (at most 5), latest first."
+    )
 
 
 class WorklistResponse(BaseModel):
     as_of: date
     as_known_at: datetime | None
     currency: str | None = Field(description="The one currency asked for; null for all.")
+    collector: str | None = Field(description="The collector asked for; null for all.")
+    level: int | None = Field(description="The dunning level asked for; null for all.")
+    sort: str
     as_of_position: AsOfPosition
     rows: list[WorklistRowOut] = Field(
-        description="Grouped by currency, then highest priority first; ties go to the oldest "
-        "days past due, then the account number."
+        description="In the sort asked for; by default grouped by currency, then highest "
+        "priority first; ties go to the oldest days past due, then the account number."
+    )
+    next_cursor: str | None = Field(
+        description="Pass as cursor, with the same date, filters and sort, for the next page; "
+        "null on the last page."
     )
 
 
-def _worklist_row(row: WorklistRow) -> WorklistRowOut:
+def _history_item(item: HistoryItem, currency: str) -> HistoryItemOut:
+    return HistoryItemOut(
+        kind=cast(Literal["activity", "promise"], item.kind),
+        on=item.on,
+        id=item.id,
+        channel=item.channel,
+        outcome=item.outcome,
+        amount=None if item.amount_minor is None else from_minor_units(item.amount_minor, currency),
+        pay_by=item.pay_by,
+        status=cast(Literal["open", "kept", "broken"] | None, item.status),
+    )
+
+
+def _worklist_row(row: WorklistRow, row_as_of: date) -> WorklistRowOut:
     currency = row.currency
     contact = (
         None
@@ -416,12 +475,38 @@ def _worklist_row(row: WorklistRow) -> WorklistRowOut:
         open_promise=promise,
         plan_status=cast(PlanStatus | None, row.plan_status),
         dunning_level=row.dunning_level,
+        collector=row.collector,
+        next_action_on=row.next_action_on or row_as_of,
+        history=[_history_item(item, currency) for item in row.history],
     )
+
+
+_WORKLIST_PARAMETERS = [
+    "as_of",
+    "as_known_at",
+    "currency",
+    "collector",
+    "level",
+    "sort",
+    "limit",
+    "cursor",
+]
+
+
+def _worklist_parameters_only(request: Request) -> None:
+    """A misspelt or repeated filter is refused, never ignored: the answer would look
+    filtered when it is not."""
+    for name in request.query_params:
+        if name not in _WORKLIST_PARAMETERS:
+            raise UnknownParameter(name, _WORKLIST_PARAMETERS)
+        if len(request.query_params.getlist(name)) > 1:
+            raise RepeatedParameter(name)
 
 
 @router.get(
     "/reports/worklist",
-    summary="The collections worklist: accounts with undisputed overdue amounts, by priority",
+    summary="The collections worklist: accounts with undisputed overdue amounts, a page at a time",
+    dependencies=[Depends(_worklist_parameters_only)],
 )
 def get_worklist(
     request: Request,
@@ -431,17 +516,58 @@ def get_worklist(
     currency: Annotated[
         Currency | None, Query(description="One currency only (ISO 4217, e.g. USD).")
     ] = None,
+    collector: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=IDENTIFIER_MAX_LENGTH,
+            pattern=IDENTIFIER_PATTERN,
+            description=f"The accounts assigned to this collector as of the date; "
+            f"{UNASSIGNED!r}: those assigned to none.",
+        ),
+    ] = None,
+    level: Annotated[
+        int | None, Query(ge=0, le=MAX_LEVELS, description="One dunning level only; 0: none.")
+    ] = None,
+    sort: Annotated[
+        str,
+        Query(
+            max_length=20,
+            description=f"{', '.join(SORTS)}: priority (the default) groups by currency, highest "
+            "first; next_action by the next-action date; account by number.",
+        ),
+    ] = DEFAULT_SORT,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=1000, description="The next_cursor of the previous page.")
+    ] = None,
 ) -> WorklistResponse:
     known_at = _moment(as_known_at, "as_known_at")
+    query = WorklistQuery(
+        tenant_id=caller.tenant_id,
+        as_of=as_of,
+        known_at=known_at,
+        currency=currency,
+        collector=collector,
+        level=level,
+        sort=sort,
+        limit=limit,
+    )
+    tenant = settings(request).get(caller.tenant_id)
+    policy = None if tenant is None else tenant.policy_in_force(as_of)
     db = _db(request)
     position = _position(db, OpenItems.name, AccountBalances.name, Collections.name)
-    rows = worklist(db, caller.tenant_id, as_of, known_at=known_at, currency=currency)
+    page = worklist_page(db, query, policy=policy, cursor=cursor)
     return WorklistResponse(
         as_of=as_of,
         as_known_at=known_at,
         currency=currency,
+        collector=collector,
+        level=level,
+        sort=sort,
         as_of_position=position,
-        rows=[_worklist_row(row) for row in rows],
+        rows=[_worklist_row(row, as_of) for row in page.rows],
+        next_cursor=page.next_cursor,
     )
 
 

@@ -246,7 +246,8 @@ def test_the_worklist_puts_the_larger_amount_days_first_and_leaves_out_what_is_d
 
     report = _worklist(client, as_of="2026-03-31")
 
-    assert report["rows"] == [
+    without_history = [{k: v for k, v in row.items() if k != "history"} for row in report["rows"]]
+    assert without_history == [
         {
             "account": "A-2",
             "name": "Ann",
@@ -259,6 +260,8 @@ def test_the_worklist_puts_the_larger_amount_days_first_and_leaves_out_what_is_d
             "open_promise": {"amount": "150.00", "pay_by": "2026-04-15"},
             "plan_status": None,
             "dunning_level": 1,
+            "collector": None,
+            "next_action_on": "2026-04-15",
         },
         {
             "account": "A-1",
@@ -272,8 +275,18 @@ def test_the_worklist_puts_the_larger_amount_days_first_and_leaves_out_what_is_d
             "open_promise": None,
             "plan_status": None,
             "dunning_level": 0,
+            "collector": None,
+            "next_action_on": "2026-03-31",
         },
     ]
+    # Each row's latest calls and promises, newest first (the promise's id was made for it).
+    a2_history, a1_history = (row["history"] for row in report["rows"])
+    assert [(h["kind"], h["on"]) for h in a2_history] == [
+        ("promise", "2026-03-20"),
+        ("activity", "2026-03-20"),
+    ]
+    assert (a2_history[0]["amount"], a2_history[0]["pay_by"]) == ("150.00", "2026-04-15")
+    assert a1_history == []
     assert (report["as_of"], report["as_known_at"], report["currency"]) == (
         "2026-03-31",
         None,

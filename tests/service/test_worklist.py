@@ -427,7 +427,7 @@ def test_the_worklist_as_known_at_a_moment_ignores_what_was_back_dated_after_it(
     as_of = date(2026, 3, 31)
     then = worklist(runtime.db, TENANT, as_of, known_at=known_then)
     assert then == [
-        WorklistRow("A-2", "Bob", "USD", 6000, 58, Decimal("3480.00"), 0),
+        WorklistRow("A-2", "Bob", "USD", 6000, 58, Decimal("3480.00"), 0, next_action_on=as_of),
         WorklistRow(
             "A-1",
             "Ann",
@@ -439,6 +439,7 @@ def test_the_worklist_as_known_at_a_moment_ignores_what_was_back_dated_after_it(
             last_contact_on=date(2026, 3, 20),
             last_contact_channel="call",
             last_contact_outcome="no answer",
+            next_action_on=as_of,
         ),
     ]
 
@@ -466,6 +467,7 @@ def test_the_worklist_as_known_at_a_moment_ignores_what_was_back_dated_after_it(
             promise_id="ptp-1",
             promise_minor=10000,
             promise_pay_by=date(2026, 4, 10),
+            next_action_on=date(2026, 4, 10),
         )
     ]
 
@@ -537,25 +539,55 @@ R1_ON_20_MARCH = {
     "plan": "",
     "plan_status": "",
     "dunning_level": 0,
+    "collector": "",
+    "next_action_on": "2026-03-31",
 }
+R1_HISTORY = [
+    {
+        "kind": "promise",
+        "on": "2026-03-10",
+        "id": "ptp-1",
+        "channel": None,
+        "outcome": None,
+        "amount": "60.00",
+        "pay_by": "2026-03-31",
+        "status": "open",
+    },
+    {
+        "kind": "activity",
+        "on": "2026-03-10",
+        "id": "act-1",
+        "channel": "call",
+        "outcome": "promised to pay",
+        "amount": None,
+        "pay_by": None,
+        "status": None,
+    },
+]
 
 
 def test_the_worklist_exports_as_json_and_csv(ar: CliRunner) -> None:
     as_json = json.loads(_ok(ar, "report", "worklist", "--as-of", "2026-03-20", "--format", "json"))
-    assert as_json == [R1_ON_20_MARCH]
+    assert as_json == {"rows": [{**R1_ON_20_MARCH, "history": R1_HISTORY}], "next_cursor": None}
 
     as_csv = list(
         csv.DictReader(
             io.StringIO(_ok(ar, "report", "worklist", "--as-of", "2026-03-20", "--format", "csv"))
         )
     )
-    assert as_csv == [{k: str(v) for k, v in R1_ON_20_MARCH.items()}]
+    assert as_csv == [
+        {
+            **{k: str(v) for k, v in R1_ON_20_MARCH.items()},
+            "history": "2026-03-10 promise 60.00 by 2026-03-31: open; "
+            "2026-03-10 call: promised to pay",
+        }
+    ]
 
 
 def test_the_worklist_command_takes_a_date_and_a_currency(ar: CliRunner) -> None:
     before_the_call = json.loads(
         _ok(ar, "report", "worklist", "--as-of", "2026-03-05", "--format", "json")
-    )
+    )["rows"]
     assert [
         (r["account"], r["priority"], r["last_contact_on"], r["promise"]) for r in before_the_call
     ] == [("R-1", "1740.00", "", "")]
@@ -572,6 +604,6 @@ def test_the_worklist_command_takes_a_date_and_a_currency(ar: CliRunner) -> None
                 "--format",
                 "json",
             )
-        )
+        )["rows"]
         == []
     )
