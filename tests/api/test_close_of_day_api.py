@@ -274,3 +274,59 @@ def test_a_close_schedule_is_set_read_and_stopped(http: Clients) -> None:
     assert schedule["today"] == "2026-04-30"  # 08:00 in New York
     assert http.admin.delete("/v1/tenant/close-schedule").status_code == 204
     assert http.clerk.get("/v1/tenant/close-schedule").json() is None
+
+
+def test_the_collectors_queue_after_a_close_of_day_shows_broken_promises_and_spares_kept_plans(
+    http: Clients,
+) -> None:
+    """The office's day end to end: the close breaks a promise and steps dunning by the policy;
+    the worklist then shows the broken promise in the row's history and the day the next level
+    falls due, and leaves out an account whose plan is being kept until an installment is
+    missed."""
+    http.admin.put(
+        "/v1/tenant/dunning-policy", json={"levels": LADDER, "effective_on": "2026-01-01"}
+    )
+    owing(http.clerk, "A-1", due_on="2026-02-01")
+    post(
+        http.clerk,
+        "/v1/accounts/A-1/promises-to-pay",
+        {"amount": "50.00", "pay_by": "2026-02-20", "promised_on": "2026-02-10"},
+    )
+    owing(http.clerk, "A-2", due_on="2026-02-01")
+    post(
+        http.clerk,
+        "/v1/accounts/A-2/payment-plans",
+        {
+            "plan_id": "P-1",
+            "invoice_numbers": ["I-A-2"],
+            "installments": [
+                {"due_on": "2026-03-01", "amount": "50.00"},
+                {"due_on": "2026-04-01", "amount": "50.00"},
+            ],
+            "agreed_on": "2026-02-05",
+        },
+    )
+
+    close(http, "2026-02-21")
+    http.runtime.projector().catch_up()
+
+    def worklist(as_of: str) -> list[dict[str, Any]]:
+        response = http.clerk.get("/v1/reports/worklist", params={"as_of": as_of})
+        assert response.status_code == 200, response.text
+        rows: list[dict[str, Any]] = response.json()["rows"]
+        return rows
+
+    rows = worklist("2026-02-21")
+    assert [row["account"] for row in rows] == ["A-1"]
+    a1 = rows[0]
+    assert [(h["kind"], h["status"]) for h in a1["history"] if h["kind"] == "promise"] == [
+        ("promise", "broken")
+    ]
+    # 20 days past due took A-1 to the reminder (15 days); the second notice falls due at 30.
+    assert a1["dunning_level"] == 1
+    assert a1["next_action_on"] == "2026-03-03"
+
+    # Once A-2 misses its first installment, it is on the queue by that installment alone.
+    late = {row["account"]: row for row in worklist("2026-03-05")}
+    assert late["A-2"]["overdue"] == "50.00"
+    assert late["A-2"]["oldest_days_past_due"] == 4
