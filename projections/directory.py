@@ -50,10 +50,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, Final
 
+from domain import plans as plan_rules
 from domain.account import Account
 from domain.account.core import CLOSED, OPEN
 from domain.contacts import control_character_in, phone_digits
 from domain.money import to_minor_units
+from domain.schedules import LATEST_DATE
 from projections.database import Cursor, Database
 from projections.replay import Change
 from projections.runner import ReadModel
@@ -187,9 +189,16 @@ def row_values(
 
 
 def oldest_due_on(account: Account) -> date | None:
-    """The earliest due date of a term with something outstanding on the account now."""
-    dates = [account.items[number].earliest_open_due_on() for number in account.open_items]
-    return min(dates, default=None)
+    """The earliest due date of a term with something outstanding on the account now. An
+    invoice on a payment plan being kept is dated by the plan's installments, as aging dates
+    it (:func:`domain.account.queries.aged_terms`), so a customer keeping to a plan is not
+    listed as overdue until an installment is missed."""
+    if not any(plan.status == plan_rules.ACTIVE for plan in account.plans.values()):
+        dates = [account.items[number].earliest_open_due_on() for number in account.open_items]
+        return min(dates, default=None)
+    # Everything recorded counts, and only a plan that has ended no longer dates its invoices.
+    aged = account.aged(LATEST_DATE)
+    return min((term.due_on for term in aged if term.outstanding.is_positive), default=None)
 
 
 class AccountDirectory(ReadModel):

@@ -226,6 +226,41 @@ def test_the_directory_filters_by_status_currency_overdue_dunning_and_collector(
     assert found(runtime, has_overdue=True) == []
 
 
+def test_an_account_keeping_to_its_payment_plan_is_not_listed_as_overdue(
+    runtime: Runtime,
+) -> None:
+    """The directory dates an invoice on a plan being kept by the plan's installments, as aging
+    does: overdue only once an installment is missed, and by its own terms once the plan ends."""
+    opened(runtime, "P-1", "Pat Plan")
+    owing(runtime, "P-1", "INV-P", "100.00", "2026-01-31")
+    do(
+        runtime,
+        "agree_payment_plan",
+        {
+            "plan_id": "PL-1",
+            "invoice_numbers": ["INV-P"],
+            "installments": [
+                {"due_on": "2026-02-15", "amount": "50.00"},
+                {"due_on": "2026-03-15", "amount": "50.00"},
+            ],
+            "agreed_on": "2026-01-20",
+            "default_after_missed": 1,
+        },
+        "P-1",
+    )
+    projected(runtime)
+    assert found(runtime, has_overdue=True, as_of=date(2026, 2, 10)) == []
+    assert found(runtime, has_overdue=True, as_of=date(2026, 2, 16)) == ["P-1"]
+    (row,) = search_directory(runtime.db, DirectoryQuery(TENANT, q="P-1"), today=TODAY).rows
+    assert row.oldest_due_on == date(2026, 2, 15)
+
+    # The first installment missed: the plan defaults and the invoice is dated by its terms.
+    do(runtime, "sweep", {"as_of": "2026-02-16"}, "P-1")
+    projected(runtime)
+    (row,) = search_directory(runtime.db, DirectoryQuery(TENANT, q="P-1"), today=TODAY).rows
+    assert row.oldest_due_on == date(2026, 1, 31)
+
+
 def test_the_directory_sorts_by_name_number_or_opening_either_way(runtime: Runtime) -> None:
     people(runtime)
     opened(runtime, "C-1", "jane doe")  # the same name as A-2 once normalised: ties by number
