@@ -55,7 +55,7 @@ infra-status: ## Say whether the local services are running
 
 .PHONY: bench
 BENCH_ARGS ?=
-bench: env infra-up ## Run the benchmark harness against the local services (BENCH_ARGS="--close-accounts 100000")
+bench: env infra-up ## Run the benchmark harness against the local services (BENCH_ARGS="--no-scale ..." to narrow it)
 	@$(UV) run --frozen python -m bench $(BENCH_ARGS)
 
 .PHONY: bench-directory

@@ -245,8 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--close-accounts",
         type=int,
-        default=10_000,
-        help="accounts of the close-of-day figure (the issue's figure: 100000)",
+        default=100_000,
+        help="accounts of the close-of-day figure",
     )
     parser.add_argument(
         "--close-due-percent", type=float, default=1.0, help="of them with something due"
