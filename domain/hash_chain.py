@@ -33,15 +33,39 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from domain.money import Money
 from domain.provenance import Provenance
 
 GENESIS_HASH: Final[str] = "0" * 64
+
+
+class ChainedEvent(Aggregate.Event):
+    """Base of the events of a hash-chained aggregate (the Account, the Tenant): the business
+    date, the caller's provenance and the chain's fields. Applying one lets the event change
+    the aggregate's state (``evolve``, overridden by each event) and moves the chain's head."""
+
+    TOPIC: ClassVar[str]
+
+    effective_on: date
+    actor: str
+    reason: str | None
+    correlation_id: str
+    previous_hash: str
+    event_hash: str
+
+    def apply(self, aggregate: Any) -> None:
+        self.evolve(aggregate)
+        aggregate.last_event_hash = self.event_hash
+
+    def evolve(self, aggregate: Any) -> None:
+        """Change the aggregate's state; overridden by each event."""
+
 
 #: Event fields that are not payload: the envelope, the metadata and the chain itself.
 ENVELOPE_FIELDS: Final[frozenset[str]] = frozenset(

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Self, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Self, TypeAlias
 from uuid import UUID, uuid5
 from zoneinfo import available_timezones
 
@@ -49,7 +49,7 @@ from eventsourcing.domain import Aggregate
 
 from domain import errors
 from domain.dunning import DunningLevel, DunningPolicy, check_levels
-from domain.hash_chain import GENESIS_HASH, chained_envelope
+from domain.hash_chain import GENESIS_HASH, ChainedEvent, chained_envelope
 from domain.provenance import Provenance
 
 if TYPE_CHECKING:
@@ -147,21 +147,8 @@ class DaySummary:
 # ================================================================== events
 
 
-class TenantEvent(Aggregate.Event):
+class TenantEvent(ChainedEvent):
     """Base of every tenant event: business date, provenance, hash chain."""
-
-    TOPIC: ClassVar[str]
-
-    effective_on: date
-    actor: str
-    reason: str | None
-    correlation_id: str
-    previous_hash: str
-    event_hash: str
-
-    def apply(self, aggregate: Any) -> None:
-        self.evolve(aggregate)
-        aggregate.last_event_hash = self.event_hash
 
     def evolve(self, tenant: Tenant) -> None:
         """Change the tenant's state; overridden by each event."""

@@ -42,14 +42,12 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-
 from domain import errors, ledger
 from domain.charges import Charge
 from domain.claims import Claim
 from domain.collections_activity import CollectionActivity, PromiseToPay
 from domain.disputes import Dispute
-from domain.hash_chain import GENESIS_HASH, chained_envelope
+from domain.hash_chain import GENESIS_HASH, ChainedEvent, chained_envelope
 from domain.ledger import LedgerEntry
 from domain.money import Money, check_within_bound
 from domain.open_items import VOIDED, Movement, OpenItem
@@ -80,21 +78,8 @@ def require_date(value: date, field: str) -> date:
     return value
 
 
-class Event(Aggregate.Event):
+class Event(ChainedEvent):
     """Base of every account event: business date, provenance, hash chain."""
-
-    TOPIC: ClassVar[str]
-
-    effective_on: date
-    actor: str
-    reason: str | None
-    correlation_id: str
-    previous_hash: str
-    event_hash: str
-
-    def apply(self, aggregate: AccountState) -> None:
-        self.evolve(aggregate)
-        aggregate.last_event_hash = self.event_hash
 
     def evolve(self, account: AccountState) -> None:
         """Change the account's state; overridden by each event."""
