@@ -27,6 +27,7 @@ from services.api.common import (
     IdempotencyKey,
     answer,
     command_endpoint,
+    only_parameters,
     provenance,
     receivables,
 )
@@ -43,7 +44,6 @@ from services.commands import (
     UnassignCollector,
 )
 from services.envelope import envelope, json_ready
-from services.errors import RepeatedParameter, UnknownParameter
 from services.fields import (
     IDENTIFIER_MAX_LENGTH,
     IDENTIFIER_PATTERN,
@@ -199,21 +199,10 @@ _DIRECTORY_PARAMETERS = [
 ]
 
 
-def _directory_parameters_only(request: Request) -> None:
-    """A misspelt or repeated filter is refused, never ignored: the answer would look
-    filtered when it is not."""
-    names = request.query_params.keys()
-    for name in names:
-        if name not in _DIRECTORY_PARAMETERS:
-            raise UnknownParameter(name, _DIRECTORY_PARAMETERS)
-        if len(request.query_params.getlist(name)) > 1:
-            raise RepeatedParameter(name)
-
-
 @router.get(
     "",
     summary="Find accounts: search, filter, sort, a page at a time",
-    dependencies=[Depends(_directory_parameters_only)],
+    dependencies=[Depends(only_parameters(_DIRECTORY_PARAMETERS))],
 )
 def list_accounts(
     request: Request,

@@ -11,6 +11,7 @@ account summary with the events the command recorded.
 # registration, and the command model is a local of ``command_endpoint``.
 
 import asyncio
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request, Response
@@ -21,6 +22,7 @@ from services.api.security import ClerkDep
 from services.api_keys import Caller
 from services.app import Receivables
 from services.commands import AccountCommand
+from services.errors import RepeatedParameter, UnknownParameter
 from services.fields import (
     IDENTIFIER_MAX_LENGTH,
     IDENTIFIER_PATTERN,
@@ -135,3 +137,18 @@ def command_endpoint(
         response_model=AccountResponse,
         operation_id=model.calls,
     )
+
+
+def only_parameters(names: Sequence[str]) -> Callable[[Request], None]:
+    """A dependency refusing a query parameter not in ``names``, or one given twice: a
+    misspelt or repeated filter is refused, never ignored, for the answer would look
+    filtered when it is not."""
+
+    def check(request: Request) -> None:
+        for name in request.query_params:
+            if name not in names:
+                raise UnknownParameter(name, list(names))
+            if len(request.query_params.getlist(name)) > 1:
+                raise RepeatedParameter(name)
+
+    return check

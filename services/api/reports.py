@@ -46,7 +46,7 @@ from projections.parking import parked_accounts
 from projections.reports import AgingRow, aging, aging_totals, statement, trial_balance
 from projections.runner import read_model_progress, tracked_positions
 from services.api.accounts import AsKnownAt
-from services.api.common import AccountNumber
+from services.api.common import AccountNumber, only_parameters
 from services.api.security import CallerDep, ReportReaderDep
 from services.api.tenant import settings
 from services.api_keys import Role
@@ -54,9 +54,7 @@ from services.errors import (
     AccountNotFound,
     InvalidRange,
     MomentOutOfRange,
-    RepeatedParameter,
     UnknownEventType,
-    UnknownParameter,
 )
 from services.fields import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, AmountOut, Currency
 from services.relay_positions import relay_position
@@ -493,20 +491,10 @@ _WORKLIST_PARAMETERS = [
 ]
 
 
-def _worklist_parameters_only(request: Request) -> None:
-    """A misspelt or repeated filter is refused, never ignored: the answer would look
-    filtered when it is not."""
-    for name in request.query_params:
-        if name not in _WORKLIST_PARAMETERS:
-            raise UnknownParameter(name, _WORKLIST_PARAMETERS)
-        if len(request.query_params.getlist(name)) > 1:
-            raise RepeatedParameter(name)
-
-
 @router.get(
     "/reports/worklist",
     summary="The collections worklist: accounts with undisputed overdue amounts, a page at a time",
-    dependencies=[Depends(_worklist_parameters_only)],
+    dependencies=[Depends(only_parameters(_WORKLIST_PARAMETERS))],
 )
 def get_worklist(
     request: Request,
