@@ -24,8 +24,11 @@ Invariants
       that is refused (:class:`~domain.errors.InsurerPaymentExceedsRemittance`),
       not kept as credit: it is the payer's money, not the patient's, and belongs
       back with the payer or on a corrected remittance.
+    - An adjustment is never zero; one may be negative (a payer's correction of
+      another, OA-94 −9.00), but no group's adjustments add up to less than zero.
     - A claim is adjudicated once; a denial can be appealed or resubmitted, and
-      only then adjudicated.
+      only then adjudicated. An adjudication the payer reverses (an ERA reversal)
+      is undone as new facts, and the claim awaits adjudication again.
 
 Vocabulary
     billed, adjudicated, denied, appealed, resubmitted, patient share, contractual
@@ -56,7 +59,11 @@ ADJUDICATED: Final = "adjudicated"
 DENIED: Final = "denied"
 APPEALED: Final = "appealed"
 RESUBMITTED: Final = "resubmitted"
-AWAITING_ADJUDICATION: Final[frozenset[str]] = frozenset({SUBMITTED, APPEALED, RESUBMITTED})
+#: The payer reversed its adjudication: the claim awaits a corrected one.
+REVERSED: Final = "reversed"
+AWAITING_ADJUDICATION: Final[frozenset[str]] = frozenset(
+    {SUBMITTED, APPEALED, RESUBMITTED, REVERSED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +93,22 @@ def check_adjustments(billed: Money, paid: Money, adjustments: Sequence[ClaimAdj
                 f"{billed.currency}.",
                 field="adjustments",
             )
-        if not adjustment.amount.is_positive:
+        if adjustment.amount.is_zero:
             raise AmountMustBePositive(
-                f"Adjustment {adjustment.group}-{adjustment.reason_code} must be more than zero.",
+                f"Adjustment {adjustment.group}-{adjustment.reason_code} must not be zero.",
                 field="adjustments",
             )
         total = total + adjustment.amount
+    for group in GROUPS:
+        group_total = Money.sum(
+            (a.amount for a in adjustments if a.group == group), billed.currency
+        )
+        if group_total.is_negative:
+            raise AmountMustBePositive(
+                f"The {group} adjustments add up to {group_total}; a negative adjustment may "
+                f"correct others of its group, but a group cannot take back more than it gives.",
+                field="adjustments",
+            )
     if billed - total != paid:
         raise ClaimDoesNotBalance(
             f"The claim does not balance: billed {billed} less adjustments {total} is "

@@ -365,6 +365,18 @@ class ClaimNotAdjudicated(DomainError):
     code = "claim_not_adjudicated"
 
 
+class RemittanceDoesNotMatchClaim(DomainError):
+    code = "remittance_does_not_match_claim"
+
+
+class RemittanceStatusNotPosted(DomainError):
+    code = "remittance_status_not_posted"
+
+
+class ClaimShareAlreadyPaid(DomainError):
+    code = "claim_share_already_paid"
+
+
 class ContractualAdjustmentAlreadyPosted(DomainError):
     code = "contractual_adjustment_already_posted"
 

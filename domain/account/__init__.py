@@ -192,6 +192,7 @@ class Account(
     ClaimDenied = claims.ClaimDenied
     ClaimAppealed = claims.ClaimAppealed
     ClaimResubmitted = claims.ClaimResubmitted
+    ClaimAdjudicationReversed = claims.ClaimAdjudicationReversed
 
     DisputeOpened = disputes.DisputeOpened
     DisputeResolved = disputes.DisputeResolved

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING, cast
 
 from domain import claims as claim_rules
 from domain import errors, ledger
+from domain import remittance as era
 from domain.account.core import AccountState, Event, require_text
 from domain.charges import VOIDED as VOIDED_CHARGE
 from domain.claims import Claim, ClaimAdjustment
@@ -33,6 +35,9 @@ from domain.open_items import PATIENT_SHARE, Movement, OpenItem, Term
 from domain.payments import Payment
 from domain.provenance import Provenance
 from domain.schedules import add_days
+
+if TYPE_CHECKING:  # cash imports what imports this module: the type alone is needed here
+    from domain.account.cash import CashCommands
 
 # ================================================================== events
 
@@ -136,6 +141,63 @@ class ContractualAdjustmentPosted(Event):
             Movement(self.effective_on, "contractual_adjustment", self.amount, self.claim_id)
         )
         account._post(self.effective_on, ledger.CONTRACTUAL_ADJUSTMENTS, self.amount, self.claim_id)
+
+
+class ClaimAdjudicationReversed(Event):
+    """The payer reversed its adjudication (an ERA reversal, claim status 22): the
+    contractual adjustment and the patient's unpaid share are taken back, and the claim
+    awaits adjudication again. The payer's cash is reversed by ``PaymentReversed`` events
+    recorded just before this one."""
+
+    TOPIC = "receivables.account:ClaimAdjudicationReversed"
+
+    claim_id: str
+    reference: str
+    contractual_reversed: Money
+    patient_share_reversed: Money
+    patient_invoice_number: str | None
+
+    def evolve(self, account: AccountState) -> None:
+        claim = account.claims[self.claim_id]
+        if self.contractual_reversed.is_positive:
+            claim.reduce(
+                Movement(
+                    self.effective_on,
+                    "contractual_reversal",
+                    -self.contractual_reversed,
+                    self.claim_id,
+                )
+            )
+            account._post(
+                self.effective_on,
+                ledger.CONTRACTUAL_ADJUSTMENTS,
+                -self.contractual_reversed,
+                self.claim_id,
+            )
+        if self.patient_invoice_number is not None:
+            claim.reduce(
+                Movement(
+                    self.effective_on,
+                    "patient_share_reversal",
+                    -self.patient_share_reversed,
+                    self.claim_id,
+                )
+            )
+            account._move_item(
+                self.patient_invoice_number,
+                Movement(
+                    self.effective_on,
+                    "adjudication_reversal",
+                    self.patient_share_reversed,
+                    self.claim_id,
+                ),
+            )
+        claim.status = claim_rules.REVERSED
+        claim.adjustments = []
+        claim.paid_per_remittance = None
+        claim.patient_share = None
+        claim.patient_invoice_number = None
+        claim.contractual_posted = False
 
 
 class ClaimDenied(Event):
@@ -267,7 +329,7 @@ class ClaimCommands(AccountState):
             )
         number: str | None = None
         if share.is_positive:
-            number = patient_invoice_number or f"{claim_id}-PR"
+            number = patient_invoice_number or self._free_share_number(claim_id)
             self._new_id(number, "patient_invoice_number", "Invoice", [self.items, self.notes])
         due = patient_due_on or add_days(
             adjudicated_on, self.payment_terms_days, field="adjudicated_on"
@@ -362,6 +424,148 @@ class ClaimCommands(AccountState):
             claim_id=claim_id,
             amount=amount,
         )
+
+    def reverse_adjudication(
+        self, *, claim_id: str, reference: str, reversed_on: date, meta: Provenance
+    ) -> None:
+        """Undo the payer's adjudication of a claim, as the payer's reversal says (``reference``:
+        the remittance's trace number): every insurer payment on the claim is reversed, the
+        contractual adjustment and the patient's share are taken back, and the claim awaits a
+        corrected adjudication. A share the patient has already paid part of is not taken
+        back here: the clerk settles it with the patient first."""
+        self._check_open()
+        claim = find_claim(self, claim_id)
+        if claim.status != claim_rules.ADJUDICATED:
+            raise errors.ClaimNotAdjudicated(
+                f"Claim {claim_id} is {claim.status}; only an adjudicated claim can be reversed.",
+                field="claim_id",
+            )
+        require_text(reference, "reference", "The reversal's reference")
+        self._check_not_before_opening(reversed_on, "reversed_on")
+        share_number = claim.patient_invoice_number
+        share = Money.zero(self.currency)
+        if share_number is not None:
+            item = self.items[share_number]
+            share = item.total
+            if item.outstanding != item.total:
+                raise errors.ClaimShareAlreadyPaid(
+                    f"The patient has paid {item.total - item.outstanding} of {share_number}, "
+                    f"the share claim {claim_id} left them; settle that with the patient "
+                    f"before the payer's reversal is posted.",
+                    field="claim_id",
+                )
+        contractual = (
+            claim_rules.written_off(claim.adjustments, self.currency)
+            if claim.contractual_posted
+            else Money.zero(self.currency)
+        )
+        # Commands of another concept: an Account's bases include CashCommands.
+        cash = cast("CashCommands", self)
+        for payment in list(self.payments.values()):
+            if payment.claim_id == claim_id and not payment.is_reversed:
+                cash.reverse_payment(
+                    payment_id=payment.payment_id,
+                    reason_code="payer_reversal",
+                    reversed_on=max(reversed_on, payment.received_on),
+                    meta=meta,
+                )
+        self._trigger(
+            ClaimAdjudicationReversed,
+            effective_on=reversed_on,
+            meta=meta,
+            claim_id=claim_id,
+            reference=reference,
+            contractual_reversed=contractual,
+            patient_share_reversed=share,
+            patient_invoice_number=share_number,
+        )
+
+    def post_remitted_claim(
+        self,
+        *,
+        claim_id: str,
+        status: str,
+        billed: Money,
+        paid: Money,
+        adjustments: Sequence[ClaimAdjustment],
+        payment_id: str,
+        method: str,
+        reference: str,
+        posted_on: date,
+        meta: Provenance,
+    ) -> None:
+        """Post one claim of a payer's remittance (see :mod:`domain.remittance`) as the facts
+        it states, all or nothing:
+
+        - processed (statuses 1, 2, 3, 19, 20, 21): the adjudication with its adjustments
+          (summed by group and reason), the payer's payment (``payment_id``, when it pays
+          anything) and the contractual adjustment (when there is one);
+        - denied (4): a denial whose reason is its adjustments' group-reason codes;
+        - a reversal (22): the earlier adjudication undone (:meth:`reverse_adjudication`).
+
+        The remittance must be this claim's: it bills what the claim bills (a reversal, that
+        negated, and it takes back exactly what was adjudicated)."""
+        self._check_open()
+        claim = find_claim(self, claim_id)
+        if status == era.REVERSAL:
+            if billed != -claim.billed or (
+                claim.paid_per_remittance is not None and paid != -claim.paid_per_remittance
+            ):
+                adjudicated = claim.paid_per_remittance
+                raise errors.RemittanceDoesNotMatchClaim(
+                    f"The reversal takes back billed {-billed} and paid {-paid}, but claim "
+                    f"{claim_id} bills {claim.billed} and was adjudicated to pay "
+                    f"{adjudicated if adjudicated is not None else 'nothing yet'}.",
+                    field="claim_id",
+                )
+            self.reverse_adjudication(
+                claim_id=claim_id, reference=reference, reversed_on=posted_on, meta=meta
+            )
+            return
+        if billed != claim.billed:
+            raise errors.RemittanceDoesNotMatchClaim(
+                f"The payer remits claim {claim_id} as billing {billed}, but the claim bills "
+                f"{claim.billed}.",
+                field="claim_id",
+            )
+        netted = era.net_adjustments(adjustments)
+        if status == era.DENIED:
+            codes = ", ".join(f"{a.group}-{a.reason_code}" for a in netted) or "unstated"
+            self.deny_claim(claim_id=claim_id, reason_code=codes, denied_on=posted_on, meta=meta)
+            return
+        if status not in era.ADJUDICATING:
+            raise errors.RemittanceStatusNotPosted(
+                f"Claim status {status} ({era.STATUS_NAMES.get(status, 'unknown')}) is not one "
+                f"that posts to an account.",
+                field="status",
+            )
+        self.adjudicate_claim(
+            claim_id=claim_id,
+            paid=paid,
+            adjustments=netted,
+            adjudicated_on=posted_on,
+            meta=meta,
+        )
+        if paid.is_positive:
+            self.post_insurer_payment(
+                claim_id=claim_id,
+                payment_id=payment_id,
+                amount=paid,
+                method=method,
+                reference=reference,
+                received_on=posted_on,
+                meta=meta,
+            )
+        if claim_rules.written_off(netted, self.currency).is_positive:
+            self.post_contractual_adjustment(claim_id=claim_id, posted_on=posted_on, meta=meta)
+
+    def _free_share_number(self, claim_id: str) -> str:
+        """``<claim_id>-PR``, or ``-PR-2``, ``-PR-3`` ... after a reversed adjudication."""
+        number, n = f"{claim_id}-PR", 1
+        while number in self.items or number in self.notes:
+            n += 1
+            number = f"{claim_id}-PR-{n}"
+        return number
 
     def deny_claim(
         self, *, claim_id: str, reason_code: str, denied_on: date, meta: Provenance
