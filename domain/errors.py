@@ -373,6 +373,14 @@ class RemittanceStatusNotPosted(DomainError):
     code = "remittance_status_not_posted"
 
 
+class RemittanceClaimNotPending(DomainError):
+    code = "remittance_claim_not_pending"
+
+
+class RemittanceClaimNotHeld(DomainError):
+    code = "remittance_claim_not_held"
+
+
 class ClaimShareAlreadyPaid(DomainError):
     code = "claim_share_already_paid"
 

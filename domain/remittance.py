@@ -371,3 +371,21 @@ def net_adjustments(adjustments: Iterable[ClaimAdjustment]) -> list[ClaimAdjustm
         key = (adjustment.group, adjustment.reason_code)
         sums[key] = sums[key] + adjustment.amount if key in sums else adjustment.amount
     return [ClaimAdjustment(g, r, amount) for (g, r), amount in sums.items() if not amount.is_zero]
+
+
+def posting_units(remittance: Remittance) -> list[RemittedClaim]:
+    """The claims to post, in the order the payer gave them: the parts of a claim the payer
+    split (same patient control number, same processed status) read as one
+    (:func:`combined`); a reversal and a denial each on its own."""
+    units: list[list[RemittedClaim]] = []
+    split: dict[tuple[str, str], list[RemittedClaim]] = {}
+    for claim in remittance.claims:
+        key = (claim.patient_control_number, claim.status)
+        if claim.status in ADJUDICATING and key in split:
+            split[key].append(claim)
+            continue
+        parts = [claim]
+        units.append(parts)
+        if claim.status in ADJUDICATING:
+            split[key] = parts
+    return [combined(parts) for parts in units]

@@ -39,6 +39,8 @@ from domain.money import Money
 from domain.open_items import InvoiceLine, Movement, OpenItem, Term, TermStatus
 from domain.payments import Allocation, CreditApplication, CreditDraw, Payment
 from domain.plans import PaymentPlan, PlanSchedule
+from domain.remittance import ProviderAdjustment, Remittance, RemittedClaim, ServiceLine
+from domain.remittance_posting import ClaimOutcome
 from domain.schedules import InstallmentShare
 from domain.settlement import SettlementOffer
 from domain.subscriptions import BilledPeriod, Subscription
@@ -125,6 +127,12 @@ DATACLASSES: tuple[tuple[type[Any], str], ...] = (
     (DaySummary, "receivables.day_summary"),
     (DunningLevel, "receivables.dunning_level"),
     (DunningPolicy, "receivables.dunning_policy"),
+    # A payer's remittance and its posting (domain.remittance, domain.remittance_posting).
+    (Remittance, "receivables.remittance"),
+    (RemittedClaim, "receivables.remitted_claim"),
+    (ServiceLine, "receivables.service_line"),
+    (ProviderAdjustment, "receivables.provider_adjustment"),
+    (ClaimOutcome, "receivables.claim_outcome"),
 )
 
 

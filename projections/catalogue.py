@@ -5,6 +5,7 @@ from __future__ import annotations
 from projections.agenda import Agenda
 from projections.audit_trail import AuditTrail
 from projections.balances import AccountBalances
+from projections.claims import ClaimsIndex
 from projections.collections import Collections
 from projections.directory import AccountDirectory
 from projections.ledger import Ledger
@@ -13,7 +14,15 @@ from projections.runner import ReadModel
 
 MODELS: dict[str, type[ReadModel]] = {
     model.name: model
-    for model in (AccountBalances, OpenItems, Ledger, AuditTrail, Collections, AccountDirectory)
+    for model in (
+        AccountBalances,
+        OpenItems,
+        Ledger,
+        AuditTrail,
+        Collections,
+        AccountDirectory,
+        ClaimsIndex,
+    )
 }
 # The close of day's selection (projections.agenda), kept by every projector like the rest.
 MODELS[Agenda.name] = Agenda

@@ -44,6 +44,7 @@ from services.fields import (
     STRICT,
     BusinessDate,
     Currency,
+    DecimalString,
     Identifier,
     NonNegativeAmount,
     Note,
@@ -693,6 +694,68 @@ class PostInsurerPayment(AccountCommand):
             method=self.method,
             reference=self.reference,
             received_on=self.received_on,
+            meta=meta,
+        )
+
+
+class RemittedAdjustmentIn(BaseModel):
+    """One adjustment as a payer's remittance states it; negative when it corrects another."""
+
+    model_config = STRICT
+    group: Literal["CO", "PR", "OA", "PI"]
+    reason_code: Identifier
+    amount: DecimalString
+
+    def adjustment(self, currency: str) -> ClaimAdjustment:
+        return ClaimAdjustment(self.group, self.reason_code, Money(self.amount, currency))
+
+
+class PostRemittedClaim(AccountCommand):
+    """One claim of a payer's remittance (ERA), posted all or nothing: the adjudication, the
+    payer's payment and the contractual adjustment; a denial; or a reversal."""
+
+    calls: ClassVar[str] = "post_remitted_claim"
+
+    claim_id: Identifier
+    status: Identifier = Field(description="The claim status the payer gives (CLP02).")
+    billed: DecimalString
+    paid: DecimalString
+    adjustments: list[RemittedAdjustmentIn] = Field(default_factory=list)
+    payment_id: Identifier
+    method: Identifier
+    reference: ShortText
+    posted_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        currency = account.currency
+        account.post_remitted_claim(
+            claim_id=self.claim_id,
+            status=self.status,
+            billed=Money(self.billed, currency),
+            paid=Money(self.paid, currency),
+            adjustments=[a.adjustment(currency) for a in self.adjustments],
+            payment_id=self.payment_id,
+            method=self.method,
+            reference=self.reference,
+            posted_on=self.posted_on,
+            meta=meta,
+        )
+
+
+class ReverseAdjudication(AccountCommand):
+    """Undo a payer's adjudication of a claim, as its reversal says."""
+
+    calls: ClassVar[str] = "reverse_adjudication"
+
+    claim_id: Identifier
+    reference: ShortText
+    reversed_on: BusinessDate
+
+    def apply_to(self, account: Account, meta: Provenance) -> None:
+        account.reverse_adjudication(
+            claim_id=self.claim_id,
+            reference=self.reference,
+            reversed_on=self.reversed_on,
             meta=meta,
         )
 

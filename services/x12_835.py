@@ -122,9 +122,12 @@ class RemittanceFileRefused(ValueError):
 @dataclass(frozen=True)
 class RemittanceFile:
     """What a file holds: its remittances (one per transaction set), the notes kept with them,
-    and the SHA-256 of its bytes (what tells a resent file from a corrected one)."""
+    the SHA-256 of its bytes, and each remittance's *fingerprint*: the SHA-256 of its
+    transaction's segments, control numbers included (what tells the same remittance sent
+    again from a different one under the same trace number)."""
 
     remittances: tuple[Remittance, ...]
+    fingerprints: tuple[str, ...]
     notes: tuple[Finding, ...]
     sha256: str
 
@@ -169,6 +172,7 @@ def read_835(data: bytes) -> RemittanceFile:
     notes = [f for f in findings if not _refuses(f, mapped)] + mapped.notes
     return RemittanceFile(
         remittances=tuple(remittances),
+        fingerprints=tuple(mapped.fingerprints),
         notes=tuple(sorted(notes, key=lambda f: f.line)),
         sha256=hashlib.sha256(data).hexdigest(),
     )
@@ -283,6 +287,7 @@ class _Mapping:
         self.problems: list[Finding] = []
         self.notes: list[Finding] = []
         self.production_date_read = False
+        self.fingerprints: list[str] = []
         self._built: list[Remittance] | None = None
 
     def remittances(self) -> list[Remittance]:
@@ -351,15 +356,18 @@ class _Mapping:
                 transaction = _Transaction(self, segment)
             elif seg_id == "SE":
                 if transaction is not None:
+                    transaction.digest.update(segment.raw.format().encode())
                     remittance = transaction.finish()
                     if remittance is not None:
                         built.append(remittance)
+                        self.fingerprints.append(transaction.digest.hexdigest())
                 transaction = None
             elif seg_id in ("ISA", "GE", "IEA"):
                 continue
             elif transaction is None:
                 self.problem(segment, f"{seg_id} is outside any transaction (ST … SE)")
             else:
+                transaction.digest.update(segment.raw.format().encode())
                 transaction.take(segment)
         return built
 
@@ -378,6 +386,7 @@ class _Transaction:
     def __init__(self, mapping: _Mapping, start: _Segment) -> None:
         self.m = mapping
         self.start = start
+        self.digest = hashlib.sha256(start.raw.format().encode())
         self.currency = "USD"
         self.header: dict[str, Any] = {}
         self.party: str | None = None  # the N1 loop being read: PR (payer) or PE (payee)

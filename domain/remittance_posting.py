@@ -1,0 +1,322 @@
+"""A remittance's posting: what became of each claim of one payer's payment, on the record.
+
+Concept
+    Posting a remittance (:mod:`domain.remittance`) touches many accounts; each account
+    records the facts that concern it (an adjudication, the payer's payment, a denial, a
+    reversal). The :class:`RemittancePosting` aggregate records the remittance itself and what
+    became of each of its claims, so a clerk or an auditor can always answer "where did this
+    payment go?":
+
+    - ``RemittanceReceived``: the remittance as the payer stated it, the fingerprint of the
+      file's transaction it was read from, and the notes the reader kept;
+    - ``ClaimsPosted``: outcomes of claims, in batches: *posted* (to which account and claim,
+      matched by which key), *held* (nothing matched, or the account refused it: the money is
+      held on the remittance as unapplied insurer cash, with the sentence why);
+    - ``HeldClaimPosted`` / ``HeldClaimRefused``: a clerk resolves a held claim by posting it
+      to an account's claim, or refuses it with a reason (the money is owed back to the payer);
+    - ``PostingCompleted``: every claim has an outcome.
+
+    Provider-level adjustments are the payer's, not any patient's: they stay on the
+    remittance and make up the payer's ledger (:mod:`projections.remittances`).
+
+Invariants
+    - The id is ``uuid5(REMITTANCE_NAMESPACE, tenant, payer id, trace number)``: one posting per
+      payment; the same file again finds it (and posts nothing twice), a different file with
+      the same trace is told apart by its fingerprint.
+    - A claim has one outcome; only a held one is resolved, once.
+    - Held money = Σ paid of held claims not yet resolved; it is never dropped: resolving a
+      held claim moves it to an account (posted) or to the payer's refusals (refused).
+    - Events carry a business date, provenance and the hash chain like an account's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any, Final, Self, TypeAlias
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from domain import errors
+from domain.hash_chain import GENESIS_HASH, ChainedEvent, chained_envelope
+from domain.money import Money
+from domain.provenance import Provenance
+from domain.remittance import Remittance, RemittedClaim, posting_units
+
+if TYPE_CHECKING:
+    from eventsourcing.domain import CanMutateAggregate
+
+#: Fixed namespace of remittance posting ids; never change it, ids derive from it.
+REMITTANCE_NAMESPACE: Final = UUID("5b0e2c1a-8f3d-4e6b-a7c9-2d4f6e8a0b13")
+#: The start of every remittance posting event's topic.
+TOPIC_PREFIX: Final = "receivables.remittance:"
+
+POSTED: Final = "posted"
+HELD: Final = "held"
+REFUSED: Final = "refused"
+#: The keys a claim is matched to an account's claim by, in the order they are tried.
+BY_PATIENT_CONTROL_NUMBER: Final = "patient_control_number"
+BY_PAYER_CLAIM_NUMBER: Final = "payer_claim_number"
+BY_PATIENT_AND_DATES: Final = "patient_and_service_dates"
+BY_CLERK: Final = "clerk"
+
+
+def is_remittance_topic(topic: str) -> bool:
+    return topic.startswith(TOPIC_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimOutcome:
+    """What became of one claim to post (``index`` in :func:`posting_units` order)."""
+
+    index: int
+    patient_control_number: str
+    status: str
+    paid: Money
+    result: str
+    account_number: str | None
+    claim_id: str | None
+    matched_by: str | None
+    sentence: str
+
+
+class RemittanceEvent(ChainedEvent):
+    def evolve(self, posting: RemittancePosting) -> None:
+        """Change the posting's state; overridden by each event."""
+
+
+class RemittanceReceived(RemittanceEvent, Aggregate.Created):
+    TOPIC = "receivables.remittance:RemittanceReceived"
+
+    tenant_id: str
+    remittance: Remittance
+    fingerprint: str
+    notes: list[str]
+
+    def evolve(self, posting: RemittancePosting) -> None:
+        pass  # the aggregate's __init__ takes these fields
+
+
+class ClaimsPosted(RemittanceEvent):
+    TOPIC = "receivables.remittance:ClaimsPosted"
+
+    outcomes: list[ClaimOutcome]
+
+    def evolve(self, posting: RemittancePosting) -> None:
+        for outcome in self.outcomes:
+            posting.outcomes[outcome.index] = outcome
+
+
+class HeldClaimPosted(RemittanceEvent):
+    TOPIC = "receivables.remittance:HeldClaimPosted"
+
+    index: int
+    account_number: str
+    claim_id: str
+
+    def evolve(self, posting: RemittancePosting) -> None:
+        held = posting.outcomes[self.index]
+        posting.outcomes[self.index] = ClaimOutcome(
+            index=held.index,
+            patient_control_number=held.patient_control_number,
+            status=held.status,
+            paid=held.paid,
+            result=POSTED,
+            account_number=self.account_number,
+            claim_id=self.claim_id,
+            matched_by=BY_CLERK,
+            sentence=f"posted by {self.actor} to {self.account_number} claim {self.claim_id}",
+        )
+
+
+class HeldClaimRefused(RemittanceEvent):
+    TOPIC = "receivables.remittance:HeldClaimRefused"
+
+    index: int
+    reason: str
+
+    def evolve(self, posting: RemittancePosting) -> None:
+        held = posting.outcomes[self.index]
+        posting.outcomes[self.index] = ClaimOutcome(
+            index=held.index,
+            patient_control_number=held.patient_control_number,
+            status=held.status,
+            paid=held.paid,
+            result=REFUSED,
+            account_number=None,
+            claim_id=None,
+            matched_by=None,
+            sentence=f"refused by {self.actor}: {self.reason}",
+        )
+
+
+class PostingCompleted(RemittanceEvent):
+    TOPIC = "receivables.remittance:PostingCompleted"
+
+    def evolve(self, posting: RemittancePosting) -> None:
+        posting.completed = True
+
+
+class RemittancePosting(Aggregate):
+    """One payer's remittance and what became of each of its claims."""
+
+    TOPIC = "receivables.remittance:RemittancePosting"
+
+    if TYPE_CHECKING:
+        Event: TypeAlias = RemittanceEvent
+    else:
+        Event = RemittanceEvent
+    RemittanceReceived = RemittanceReceived
+    Created = RemittanceReceived
+    ClaimsPosted = ClaimsPosted
+    HeldClaimPosted = HeldClaimPosted
+    HeldClaimRefused = HeldClaimRefused
+    PostingCompleted = PostingCompleted
+
+    def __init__(
+        self, *, tenant_id: str, remittance: Remittance, fingerprint: str, notes: list[str]
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.remittance = remittance
+        self.fingerprint = fingerprint
+        self.notes = list(notes)
+        self.last_event_hash = GENESIS_HASH
+        self.outcomes: dict[int, ClaimOutcome] = {}
+        self.completed = False
+        self.units: list[RemittedClaim] = posting_units(remittance)
+
+    @staticmethod
+    def id_for(tenant_id: str, payer_id: str, trace_number: str) -> UUID:
+        return uuid5(REMITTANCE_NAMESPACE, f"{tenant_id}\x1f{payer_id}\x1f{trace_number}")
+
+    @staticmethod
+    def create_id(tenant_id: str, remittance: Remittance, **_: Any) -> UUID:
+        return RemittancePosting.id_for(tenant_id, remittance.payer_id, remittance.trace_number)
+
+    # ---------------------------------------------------------------- commands
+
+    @classmethod
+    def receive(
+        cls,
+        *,
+        tenant_id: str,
+        remittance: Remittance,
+        fingerprint: str,
+        notes: Sequence[str],
+        received_on: date,
+        meta: Provenance,
+    ) -> Self:
+        """The remittance is on record; its claims are posted next."""
+        posting_id = cls.id_for(tenant_id, remittance.payer_id, remittance.trace_number)
+        payload = {
+            "originator_topic": cls.TOPIC,
+            "tenant_id": tenant_id,
+            "remittance": remittance,
+            "fingerprint": fingerprint,
+            "notes": list(notes),
+        }
+        envelope = chained_envelope(
+            topic=RemittanceReceived.TOPIC,
+            originator_id=posting_id,
+            originator_version=cls.INITIAL_VERSION,
+            effective_on=received_on,
+            meta=meta,
+            previous_hash=GENESIS_HASH,
+            payload=payload,
+        )
+        return cls._create(
+            RemittanceReceived,
+            id=posting_id,
+            **envelope,
+            tenant_id=tenant_id,
+            remittance=remittance,
+            fingerprint=fingerprint,
+            notes=list(notes),
+        )
+
+    def record_outcomes(
+        self, outcomes: Sequence[ClaimOutcome], *, posted_on: date, meta: Provenance
+    ) -> None:
+        for outcome in outcomes:
+            if not 0 <= outcome.index < len(self.units) or outcome.index in self.outcomes:
+                raise errors.RemittanceClaimNotPending(
+                    f"Claim {outcome.index + 1} of the remittance is not one awaiting posting.",
+                    field="index",
+                )
+        if outcomes:
+            self._trigger(ClaimsPosted, effective_on=posted_on, meta=meta, outcomes=list(outcomes))
+
+    def complete(self, *, completed_on: date, meta: Provenance) -> None:
+        if self.completed or len(self.outcomes) != len(self.units):
+            return
+        self._trigger(PostingCompleted, effective_on=completed_on, meta=meta)
+
+    def post_held(
+        self, *, index: int, account_number: str, claim_id: str, posted_on: date, meta: Provenance
+    ) -> None:
+        self.held_claim(index)
+        self._trigger(
+            HeldClaimPosted,
+            effective_on=posted_on,
+            meta=meta,
+            index=index,
+            account_number=account_number,
+            claim_id=claim_id,
+        )
+
+    def refuse_held(self, *, index: int, reason: str, refused_on: date, meta: Provenance) -> None:
+        self.held_claim(index)
+        if not isinstance(reason, str) or not reason.strip():
+            raise errors.MissingValue("A refusal needs a reason.", field="reason")
+        self._trigger(
+            HeldClaimRefused, effective_on=refused_on, meta=meta, index=index, reason=reason
+        )
+
+    # ---------------------------------------------------------------- queries
+
+    def held_claim(self, index: int) -> RemittedClaim:
+        """The held claim ``index`` (refused with a sentence when it is not one)."""
+        outcome = self.outcomes.get(index)
+        if outcome is None or outcome.result != HELD:
+            state = "not posted yet" if outcome is None else outcome.result
+            raise errors.RemittanceClaimNotHeld(
+                f"Claim {index + 1} of remittance {self.remittance.trace_number} is {state}, "
+                f"not held.",
+                field="index",
+            )
+        return self.units[index]
+
+    @property
+    def held(self) -> Money:
+        """The payer's money on claims held and not yet resolved: unapplied insurer cash."""
+        return Money.sum(
+            (o.paid for o in self.outcomes.values() if o.result == HELD),
+            self.remittance.currency,
+        )
+
+    def count(self, result: str) -> int:
+        return sum(1 for o in self.outcomes.values() if o.result == result)
+
+    # ---------------------------------------------------------------- recording
+
+    def _trigger(
+        self,
+        event_class: type[RemittanceEvent],
+        *,
+        effective_on: date,
+        meta: Provenance,
+        **payload: Any,
+    ) -> None:
+        envelope = chained_envelope(
+            topic=event_class.TOPIC,
+            originator_id=self.id,
+            originator_version=self.version + 1,
+            effective_on=effective_on,
+            meta=meta,
+            previous_hash=self.last_event_hash,
+            payload=payload,
+        )
+        mutate: type[CanMutateAggregate[UUID]] = event_class
+        self.trigger_event(mutate, **envelope, **payload)
