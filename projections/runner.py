@@ -35,7 +35,7 @@ from uuid import UUID
 import structlog
 from eventsourcing.application import Application
 
-from domain.tenant import is_tenant_topic
+from domain.account import is_account_topic
 from projections import parking
 from projections.database import Cursor, Database
 from projections.locks import LockHeld, ReadModelLocks
@@ -407,9 +407,9 @@ class Projector:
         passed: list[tuple[Any, int]] = []
         skipped: dict[tuple[str, str], tuple[int, int]] = {}
         for notification in notifications:
-            if is_tenant_topic(notification.topic):
-                # A tenant's settings change no account's rows: every model passes them by.
-                # Observers (verify's chain walk) still see them, decoded like any event.
+            if not is_account_topic(notification.topic):
+                # Not an account's (a tenant's settings, a remittance's posting): every model
+                # passes it by. Observers (verify's chain walk) still see it, decoded like any.
                 if self.observers and any(notification.id > seen[m] for m in self.models):
                     try:
                         passed.append(

@@ -38,6 +38,9 @@ the close schedule, the days closed) are not billing events and are deliberately
 what a close of day or a policy does to an account is published as that account's own events
 (``DunningEscalated``, ``PlanInstallmentMissed``, ...), each naming the close in its correlation
 id, and the policy in force on a date is read from the API (``GET /v1/tenant/dunning-policy``).
+A remittance's posting (``domain.remittance_posting``) is passed by for the same reason: what it
+posts to an account is that account's own events (``ClaimAdjudicated``, ``InsurerPaymentPosted``,
+``PaymentReversed``, ...), each with the remittance's trace number as its reference.
 
 ``lag()`` (events recorded, not yet published) and the parked accounts are exposed at
 ``/v1/projections`` and by ``ar relay --status``.
@@ -58,7 +61,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
 
-from domain.tenant import is_tenant_topic
+from domain.account import is_account_topic
 from projections import parking
 from services.bootstrap import Runtime
 from services.envelope import SCHEMA_VERSION, encode, envelope
@@ -277,7 +280,7 @@ class Relay:
         try:
             futures = []
             for notification in notifications:
-                if is_tenant_topic(notification.topic):
+                if not is_account_topic(notification.topic):
                     continue  # not a billing event: see "What is published" above
                 account = str(notification.originator_id)
                 if notification.id >= held_back.get(account, notification.id + 1) or (

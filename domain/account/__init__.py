@@ -110,7 +110,16 @@ from domain.account.subscriptions import SubscriptionCommands
 from domain.account.sweep import DailySweep
 from domain.account.write_offs import WriteOffCommands
 
-__all__ = ["Account", "OverdueTerm"]
+__all__ = ["TOPIC_PREFIX", "Account", "OverdueTerm", "is_account_topic"]
+
+#: The start of every account event's topic. The store also holds other aggregates' events (a
+#: tenant's settings, a remittance's posting): what reads accounts tells them apart by this.
+TOPIC_PREFIX = "receivables.account:"
+
+
+def is_account_topic(topic: str) -> bool:
+    """Whether a stored event's topic is one of an account's (not a tenant's, a remittance's)."""
+    return topic.startswith(TOPIC_PREFIX)
 
 
 class Account(

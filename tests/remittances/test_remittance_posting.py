@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from domain.claims import ADJUDICATED, DENIED, REVERSED
@@ -183,11 +185,26 @@ def test_an_unbalanced_copy_of_each_file_is_refused_with_nothing_posted(
     amount_start = bpr + len(b"BPR*I*")
     amount_end = data.index(b"*", amount_start)
     payment = data[amount_start:amount_end]
-    unbalanced = data[:amount_start] + payment + b"1" + data[amount_end:]
+    one_more = str(Decimal(payment.decode()) + 1).encode()
+    unbalanced = data[:amount_start] + one_more + data[amount_end:]
     remittances = Remittances(runtime)
     with pytest.raises(RemittanceFileRefused) as refused:
         remittances.import_file(unbalanced, tenant_id=TENANT, meta=CLERK)
     [problem] = refused.value.problems
-    assert "(BPR)" in str(problem) and f"the payment is {payment.decode()}1" in str(problem)
+    assert "(BPR)" in str(problem) and f"the payment is {one_more.decode()}" in str(problem)
     assert {c.account: account(runtime.app, c.account).version for c in CLAIMS[name]} == versions
     assert remittances.listing(TENANT) == []
+
+
+def test_read_models_and_hash_chains_agree_after_posting(runtime: Runtime) -> None:
+    from projections.verify import verify
+
+    remittances, _ = posted(runtime, "seed-story.835")
+    remittances.import_file(
+        file_bytes("reversal-and-correction.835"), tenant_id=TENANT, meta=CLERK
+    )
+    result = verify(runtime.app, runtime.db)
+    assert result.ok, result.discrepancies
+    assert runtime.projector().parked() == []
+    claims = runtime.db.query("SELECT claim_id, status FROM claims_index")
+    assert claims == [{"claim_id": "CLM-1001", "status": "adjudicated"}]
