@@ -26,6 +26,11 @@ Invariants
       back with the payer or on a corrected remittance.
     - An adjustment is never zero; one may be negative (a payer's correction of
       another, OA-94 −9.00), but no group's adjustments add up to less than zero.
+    - A crossover (the primary payer forwards the claim to a secondary one) moves the
+      patient's share, unpaid, to a secondary claim of that payer: the patient owes it only
+      if the secondary payer leaves it to them. The secondary payer remits against the whole
+      claim (its billed amount is the primary's); what it neither pays nor leaves to the
+      patient is written off (OA-23, the prior payer's impact).
     - A claim is adjudicated once; a denial can be appealed or resubmitted, and
       only then adjudicated. An adjudication the payer reverses (an ERA reversal)
       is undone as new facts, and the claim awaits adjudication again.
@@ -142,6 +147,10 @@ class Claim:
     contractual_posted: bool = False
     denial_reason: str | None = None
     movements: list[Movement] = field(default_factory=list)
+    #: For a claim the primary payer forwarded to a secondary one (a crossover): the primary
+    #: claim's id, which the secondary payer quotes back. Its billed amount is the share the
+    #: primary left, and it bills no charges of its own.
+    forwarded_from: str | None = None
 
     @property
     def owed_by_payer(self) -> Money:

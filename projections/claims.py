@@ -5,7 +5,8 @@ account as the domain left it after the claim's latest event: claim id (the *pat
 number* the payer quotes back), account, payer (as recorded and normalised), billed amount
 (minor units) and currency, status, the patient's name as the account names them, normalised
 to its words in order (:func:`patient_key`: "DOE, JANE" and "Jane Doe" read alike), and the
-dates of service of the claim's charges (first and last).
+dates of service of the claim's charges (first and last). ``control_number`` is the number a
+payer quotes for the claim: its id, or for a secondary claim a crossover made, the primary's.
 
 Matching a remittance's claim (:func:`find_claims`) asks, in order: the claim id; the patient
 and the dates of service (the remittance's range inside the claim's). The payer's own claim
@@ -28,6 +29,7 @@ from projections.runner import ReadModel
 COLUMNS: Final = (
     "account_id",
     "claim_id",
+    "control_number",
     "tenant_id",
     "account_number",
     "payer",
@@ -49,6 +51,7 @@ _REWRITTEN_AFTER: Final = frozenset(
         "ClaimAppealed",
         "ClaimResubmitted",
         "ClaimAdjudicationReversed",
+        "ClaimForwarded",
         "DetailsChanged",
     }
 )
@@ -70,6 +73,7 @@ class ClaimsIndex(ReadModel):
         "CREATE TABLE IF NOT EXISTS {t}claims_index ("
         " account_id TEXT NOT NULL,"
         " claim_id TEXT NOT NULL,"
+        " control_number TEXT NOT NULL,"
         " tenant_id TEXT NOT NULL,"
         " account_number TEXT NOT NULL,"
         " payer TEXT NOT NULL,"
@@ -82,8 +86,8 @@ class ClaimsIndex(ReadModel):
         " service_to {date},"
         " last_position {bigint} NOT NULL,"
         " PRIMARY KEY (account_id, claim_id))",
-        "CREATE INDEX IF NOT EXISTS {t}claims_index_by_claim"
-        " ON {t}claims_index (tenant_id, claim_id)",
+        "CREATE INDEX IF NOT EXISTS {t}claims_index_by_control_number"
+        " ON {t}claims_index (tenant_id, control_number)",
         "CREATE INDEX IF NOT EXISTS {t}claims_index_by_patient"
         " ON {t}claims_index (tenant_id, patient_key)",
     ]
@@ -102,6 +106,7 @@ class ClaimsIndex(ReadModel):
             self._latest[(change.account_id, claim.claim_id)] = (
                 change.account_id,
                 claim.claim_id,
+                claim.forwarded_from or claim.claim_id,
                 account.tenant_id,
                 account.account_number,
                 claim.payer,
@@ -158,13 +163,14 @@ def _rows(rows: list[dict[str, Any]]) -> list[IndexedClaim]:
     ]
 
 
-def claims_numbered(db: Database, tenant_id: str, claim_id: str) -> list[IndexedClaim]:
-    """The tenant's claims with this id (one, unless two accounts use the same number)."""
+def claims_numbered(db: Database, tenant_id: str, control_number: str) -> list[IndexedClaim]:
+    """The tenant's claims a payer would quote by this number: the claim with this id and the
+    secondary claims forwarded from it (one account each, unless two use the same number)."""
     return _rows(
         db.query(
-            f"SELECT {_SELECTED} FROM claims_index WHERE tenant_id = ? AND claim_id = ?"
-            " ORDER BY account_number",
-            (tenant_id, claim_id),
+            f"SELECT {_SELECTED} FROM claims_index WHERE tenant_id = ? AND control_number = ?"
+            " ORDER BY account_number, claim_id",
+            (tenant_id, control_number),
         )
     )
 
@@ -177,7 +183,11 @@ def claims_of_patient(
         db.query(
             f"SELECT {_SELECTED} FROM claims_index WHERE tenant_id = ? AND patient_key = ?"
             " AND service_from <= ? AND service_to >= ? ORDER BY account_number, claim_id",
-            (tenant_id, patient_key(patient_name), service_from.isoformat(),
-             service_to.isoformat()),
+            (
+                tenant_id,
+                patient_key(patient_name),
+                service_from.isoformat(),
+                service_to.isoformat(),
+            ),
         )
     )

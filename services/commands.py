@@ -725,6 +725,9 @@ class PostRemittedClaim(AccountCommand):
     method: Identifier
     reference: ShortText
     posted_on: BusinessDate
+    forward_to: ShortText | None = Field(
+        None, description="The payer the claim was forwarded to (a crossover), if any."
+    )
 
     def apply_to(self, account: Account, meta: Provenance) -> None:
         currency = account.currency
@@ -739,6 +742,7 @@ class PostRemittedClaim(AccountCommand):
             reference=self.reference,
             posted_on=self.posted_on,
             meta=meta,
+            forward_to=self.forward_to,
         )
 
 

@@ -51,7 +51,7 @@ from pydantic import ValidationError
 from domain.errors import DomainError
 from domain.money import Money, to_minor_units
 from domain.provenance import Provenance
-from domain.remittance import Remittance, RemittedClaim
+from domain.remittance import FORWARDED, Remittance, RemittedClaim
 from domain.remittance_posting import (
     BY_PATIENT_AND_DATES,
     BY_PATIENT_CONTROL_NUMBER,
@@ -478,7 +478,7 @@ class Remittances:
             found.extend(
                 c
                 for c in claims_numbered(self.db, tenant_id, row["claim_id"])
-                if c.account_number == row["account_number"]
+                if c.account_number == row["account_number"] and c.claim_id == row["claim_id"]
             )
         return found
 
@@ -821,6 +821,7 @@ def _command(
             "method": remittance.method,
             "reference": f"ERA {remittance.trace_number}"[:200],
             "posted_on": remittance.effective_on,
+            "forward_to": unit.crossover_payer if unit.status in FORWARDED else None,
         }
     )
 

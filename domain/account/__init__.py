@@ -202,6 +202,7 @@ class Account(
     ClaimAppealed = claims.ClaimAppealed
     ClaimResubmitted = claims.ClaimResubmitted
     ClaimAdjudicationReversed = claims.ClaimAdjudicationReversed
+    ClaimForwarded = claims.ClaimForwarded
 
     DisputeOpened = disputes.DisputeOpened
     DisputeResolved = disputes.DisputeResolved

@@ -200,6 +200,34 @@ class ClaimAdjudicationReversed(Event):
         claim.contractual_posted = False
 
 
+class ClaimForwarded(Event):
+    """The primary payer forwarded the claim to a secondary payer (a crossover): the patient's
+    unpaid share moves to a new claim of that payer, which the secondary's remittance settles."""
+
+    TOPIC = "receivables.account:ClaimForwarded"
+
+    claim_id: str
+    secondary_claim_id: str
+    payer: str
+    amount: Money
+    patient_invoice_number: str
+
+    def evolve(self, account: AccountState) -> None:
+        account._move_item(
+            self.patient_invoice_number,
+            Movement(self.effective_on, "forwarded_to_payer", self.amount, self.secondary_claim_id),
+        )
+        account.claims[self.secondary_claim_id] = Claim(
+            claim_id=self.secondary_claim_id,
+            payer=self.payer,
+            charge_ids=[],
+            billed=self.amount,
+            submitted_on=self.effective_on,
+            reduced=Money.zero(self.amount.currency),
+            forwarded_from=self.claim_id,
+        )
+
+
 class ClaimDenied(Event):
     TOPIC = "receivables.account:ClaimDenied"
 
@@ -493,6 +521,7 @@ class ClaimCommands(AccountState):
         reference: str,
         posted_on: date,
         meta: Provenance,
+        forward_to: str | None = None,
     ) -> None:
         """Post one claim of a payer's remittance (see :mod:`domain.remittance`) as the facts
         it states, all or nothing:
@@ -501,7 +530,11 @@ class ClaimCommands(AccountState):
           (summed by group and reason), the payer's payment (``payment_id``, when it pays
           anything) and the contractual adjustment (when there is one);
         - denied (4): a denial whose reason is its adjustments' group-reason codes;
-        - a reversal (22): the earlier adjudication undone (:meth:`reverse_adjudication`).
+        - a reversal (22): the earlier adjudication undone (:meth:`reverse_adjudication`);
+        - forwarded (19, 20, 21) to ``forward_to``: processed, then the patient's share
+          forwarded to that payer (:meth:`forward_claim`);
+        - on a secondary claim (one a crossover made): read against the share forwarded
+          (the remittance bills the whole claim; see :mod:`domain.claims`).
 
         The remittance must be this claim's: it bills what the claim bills (a reversal, that
         negated, and it takes back exactly what was adjudicated)."""
@@ -522,13 +555,16 @@ class ClaimCommands(AccountState):
                 claim_id=claim_id, reference=reference, reversed_on=posted_on, meta=meta
             )
             return
-        if billed != claim.billed:
+        if claim.forwarded_from is not None and status != era.DENIED:
+            netted = self._secondary_adjustments(claim, billed, paid, adjustments)
+        elif billed != claim.billed:
             raise errors.RemittanceDoesNotMatchClaim(
                 f"The payer remits claim {claim_id} as billing {billed}, but the claim bills "
                 f"{claim.billed}.",
                 field="claim_id",
             )
-        netted = era.net_adjustments(adjustments)
+        else:
+            netted = era.net_adjustments(adjustments)
         if status == era.DENIED:
             codes = ", ".join(f"{a.group}-{a.reason_code}" for a in netted) or "unstated"
             self.deny_claim(claim_id=claim_id, reason_code=codes, denied_on=posted_on, meta=meta)
@@ -558,6 +594,73 @@ class ClaimCommands(AccountState):
             )
         if claim_rules.written_off(netted, self.currency).is_positive:
             self.post_contractual_adjustment(claim_id=claim_id, posted_on=posted_on, meta=meta)
+        if status in era.FORWARDED and forward_to and claim.patient_invoice_number is not None:
+            self.forward_claim(
+                claim_id=claim_id, payer=forward_to, forwarded_on=posted_on, meta=meta
+            )
+
+    def forward_claim(
+        self, *, claim_id: str, payer: str, forwarded_on: date, meta: Provenance
+    ) -> None:
+        """The primary payer forwarded the adjudicated claim to ``payer`` (a crossover): the
+        patient's share, unpaid, becomes the secondary claim ``<claim_id>-2`` of that payer."""
+        self._check_open()
+        claim = find_claim(self, claim_id)
+        require_text(payer, "payer", "The secondary payer")
+        if claim.status != claim_rules.ADJUDICATED:
+            raise errors.ClaimNotAdjudicated(
+                f"Claim {claim_id} is {claim.status}; only an adjudicated claim is forwarded.",
+                field="claim_id",
+            )
+        number = claim.patient_invoice_number
+        if number is None:
+            raise errors.NothingChanged(
+                f"Claim {claim_id} left the patient nothing to forward to {payer}."
+            )
+        item = self.items[number]
+        if item.outstanding != item.total:
+            raise errors.ClaimShareAlreadyPaid(
+                f"The patient has paid {item.total - item.outstanding} of {number}; the share "
+                f"can no longer be forwarded to {payer} whole.",
+                field="claim_id",
+            )
+        self._check_not_before_opening(forwarded_on, "forwarded_on")
+        secondary, n = f"{claim_id}-2", 2
+        while secondary in self.claims:
+            n += 1
+            secondary = f"{claim_id}-{n}"
+        self._trigger(
+            ClaimForwarded,
+            effective_on=forwarded_on,
+            meta=meta,
+            claim_id=claim_id,
+            secondary_claim_id=secondary,
+            payer=payer,
+            amount=item.total,
+            patient_invoice_number=number,
+        )
+
+    def _secondary_adjustments(
+        self, claim: Claim, billed: Money, paid: Money, adjustments: Sequence[ClaimAdjustment]
+    ) -> list[ClaimAdjustment]:
+        """A secondary payer's remittance read against the share it was forwarded: its PR
+        adjustments stay the patient's, the rest of the share is the prior payer's impact."""
+        primary = find_claim(self, claim.forwarded_from or claim.claim_id)
+        if billed != primary.billed:
+            raise errors.RemittanceDoesNotMatchClaim(
+                f"The secondary payer remits claim {primary.claim_id} as billing {billed}, but "
+                f"it bills {primary.billed}.",
+                field="claim_id",
+            )
+        patient = [a for a in era.net_adjustments(adjustments) if a.group == "PR"]
+        left = claim.billed - paid - Money.sum((a.amount for a in patient), self.currency)
+        if left.is_negative:
+            raise errors.RemittanceDoesNotMatchClaim(
+                f"The secondary payer pays {paid} and leaves the patient "
+                f"{claim.billed - paid - left}, more than the {claim.billed} forwarded to it.",
+                field="claim_id",
+            )
+        return patient + ([ClaimAdjustment("OA", "23", left)] if left.is_positive else [])
 
     def _free_share_number(self, claim_id: str) -> str:
         """``<claim_id>-PR``, or ``-PR-2``, ``-PR-3`` ... after a reversed adjudication."""

@@ -45,7 +45,8 @@ def test_deposits_match_by_trace_differ_or_wait(runtime: Runtime) -> None:
     by_trace = {m["remittance"]["trace_number"]: m["matched_by"] for m in report["matched"]}
     assert by_trace == {"TRC-SEED-1": "trace number", "TRC-SPLIT-1": "amount and date"}
     [differing] = report["differing"]
-    assert differing["difference"] == "-1.00" and "1.00 less" in differing["sentence"]
+    assert differing["difference"] == "-1.00"
+    assert "1.00 less" in differing["sentence"]
     assert [r["trace_number"] for r in report["remittances_without_deposit"]] == ["TRC-UNM-1"]
     assert [d["amount"] for d in report["deposits_without_remittance"]] == ["12.34"]
 

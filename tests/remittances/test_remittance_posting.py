@@ -23,10 +23,13 @@ def posted(runtime: Runtime, name: str) -> tuple[Remittances, dict]:
 
 
 def test_the_seed_story_from_a_file_leaves_the_patient_owing_150(runtime: Runtime) -> None:
-    remittances, report = posted(runtime, "seed-story.835")
-    assert report["posted"] == 1 and report["held"] == 0 and report["already_posted"] is False
+    _remittances, report = posted(runtime, "seed-story.835")
+    assert report["posted"] == 1
+    assert report["held"] == 0
+    assert report["already_posted"] is False
     assert report["matched_by"] == {"patient_control_number": 1}
-    assert report["payment"] == "450.00" and report["ties_to_payment"] is True
+    assert report["payment"] == "450.00"
+    assert report["ties_to_payment"] is True
     patient = account(runtime.app, SEED.account)
     claim = patient.claims["CLM-1001"]
     assert claim.status == ADJUDICATED
@@ -90,7 +93,8 @@ def test_a_reversal_alone_leaves_the_claim_owed_by_the_payer(runtime: Runtime) -
 
 def test_split_claim_parts_post_as_one_claim(runtime: Runtime) -> None:
     _, report = posted(runtime, "split-claim.835")
-    assert report["claims"] == 2 and report["posted"] == 2
+    assert report["claims"] == 2
+    assert report["posted"] == 2
     alice = account(runtime.app, "P-2001")
     assert alice.claims["CLM-2001"].paid_by_insurer == usd("700.00")
     assert alice.balance == usd("40.00")
@@ -101,13 +105,15 @@ def test_a_denial_is_recorded_with_its_reasons_ready_for_appeal(runtime: Runtime
     _, report = posted(runtime, "denial.835")
     assert (report["denied"], report["posted"]) == (1, 1)
     denied = account(runtime.app, "P-3001").claims["CLM-3001"]
-    assert denied.status == DENIED and denied.denial_reason == "CO-50"
+    assert denied.status == DENIED
+    assert denied.denial_reason == "CO-50"
     assert account(runtime.app, "P-3002").balance == usd("0.00")
 
 
 def test_provider_adjustments_go_to_the_payers_ledger(runtime: Runtime) -> None:
     remittances, report = posted(runtime, "provider-adjustments.835")
-    assert report["ties_to_payment"] is True and report["provider_adjusted"] == "125.00"
+    assert report["ties_to_payment"] is True
+    assert report["provider_adjusted"] == "125.00"
     ledger = remittances.payer_ledger(TENANT)
     assert [(line["reason_code"], line["amount"]) for line in ledger] == [
         ("WO", "75.00"),
@@ -128,7 +134,8 @@ def test_an_unmatched_claim_is_held_with_its_money_never_lost(runtime: Runtime) 
     assert (report["posted"], report["held"]) == (1, 1)
     assert report["held_amount"] == "64.00"
     [held] = remittances.held_claims(TENANT)
-    assert held["patient_control_number"] == "NOT-ON-FILE-77" and held["paid"] == "64.00"
+    assert held["patient_control_number"] == "NOT-ON-FILE-77"
+    assert held["paid"] == "64.00"
     assert "no claim on file matches" in held["sentence"]
     # A clerk finds the claim and posts it there.
     from datetime import date
@@ -162,8 +169,9 @@ def test_an_unmatched_claim_is_held_with_its_money_never_lost(runtime: Runtime) 
 
 @pytest.mark.parametrize("name", ["managed-care.835", "cob-contractural-adjustment.835"])
 def test_the_real_payer_files_post_to_the_cent(runtime: Runtime, name: str) -> None:
-    remittances, report = posted(runtime, name)
-    assert report["held"] == 0 and report["posted"] == len(CLAIMS[name])
+    _remittances, report = posted(runtime, name)
+    assert report["held"] == 0
+    assert report["posted"] == len(CLAIMS[name])
     assert report["ties_to_payment"] is True
     assert any("DTM*405" in note for note in report["notes"])
     balances = {c.account: account(runtime.app, c.account).balance for c in CLAIMS[name]}
@@ -191,7 +199,8 @@ def test_an_unbalanced_copy_of_each_file_is_refused_with_nothing_posted(
     with pytest.raises(RemittanceFileRefused) as refused:
         remittances.import_file(unbalanced, tenant_id=TENANT, meta=CLERK)
     [problem] = refused.value.problems
-    assert "(BPR)" in str(problem) and f"the payment is {one_more.decode()}" in str(problem)
+    assert "(BPR)" in str(problem)
+    assert f"the payment is {one_more.decode()}" in str(problem)
     assert {c.account: account(runtime.app, c.account).version for c in CLAIMS[name]} == versions
     assert remittances.listing(TENANT) == []
 
@@ -200,11 +209,32 @@ def test_read_models_and_hash_chains_agree_after_posting(runtime: Runtime) -> No
     from projections.verify import verify
 
     remittances, _ = posted(runtime, "seed-story.835")
-    remittances.import_file(
-        file_bytes("reversal-and-correction.835"), tenant_id=TENANT, meta=CLERK
-    )
+    remittances.import_file(file_bytes("reversal-and-correction.835"), tenant_id=TENANT, meta=CLERK)
     result = verify(runtime.app, runtime.db)
     assert result.ok, result.discrepancies
     assert runtime.projector().parked() == []
     claims = runtime.db.query("SELECT claim_id, status FROM claims_index")
     assert claims == [{"claim_id": "CLM-1001", "status": "adjudicated"}]
+
+
+def test_a_crossover_forwards_the_share_and_the_secondary_settles_it(runtime: Runtime) -> None:
+    remittances, report = posted(runtime, "crossover.835")
+    assert report["posted"] == 1
+    patient = account(runtime.app, "P-6001")
+    assert patient.items["CLM-6001-PR"].outstanding == usd("0.00")
+    secondary = patient.claims["CLM-6001-2"]
+    assert (secondary.payer, secondary.billed) == ("SECOND CHANCE INSURANCE", usd("60.00"))
+    assert patient.owed_by_insurers == {"SECOND CHANCE INSURANCE": usd("60.00")}
+    assert patient.balance == usd("60.00")
+    [second] = remittances.import_file(
+        file_bytes("crossover-secondary.835"), tenant_id=TENANT, meta=CLERK
+    )
+    assert (second.posted, second.held) == (1, 0)
+    assert second.matched_by == {"patient_control_number": 1}
+    patient = account(runtime.app, "P-6001")
+    settled = patient.claims["CLM-6001-2"]
+    assert settled.status == ADJUDICATED
+    assert settled.paid_by_insurer == usd("50.00")
+    assert patient.items["CLM-6001-2-PR"].outstanding == usd("10.00")
+    assert patient.owed_by_insurers == {}
+    assert patient.balance == usd("10.00")
