@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -39,7 +40,7 @@ class ClaimOnFile:
 
 def open_claim(app: Receivables, claim: ClaimOnFile, tenant_id: str = TENANT) -> None:
     """Open the claim's account (once), post its charges and submit the claim."""
-    try:
+    with contextlib.suppress(AccountAlreadyExists):  # opened for another claim of theirs
         app.open_account(
             tenant_id=tenant_id,
             account_number=claim.account,
@@ -48,8 +49,6 @@ def open_claim(app: Receivables, claim: ClaimOnFile, tenant_id: str = TENANT) ->
             opened_on=claim.opened_on,
             meta=CLERK,
         )
-    except AccountAlreadyExists:
-        pass  # opened for another claim of the same patient
     charge_ids = []
     for n, amount in enumerate(claim.charges, start=1):
         charge_id = f"{claim.claim_id}-ch{n}"
