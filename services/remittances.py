@@ -65,7 +65,7 @@ from projections.claims import IndexedClaim, claims_numbered, claims_of_patient,
 from projections.database import Database
 from projections.runner import TrackingConflict
 from services.commands import PostRemittedClaim
-from services.errors import ServiceError
+from services.errors import ConcurrentUpdate, ServiceError
 from services.group_commit import Outcome
 from services.x12_835 import RemittanceFile, read_835
 
@@ -303,6 +303,7 @@ class Remittances:
             posting.record_outcomes(outcomes, posted_on=self.today(), meta=meta)
             self._save(posting)
             self._write_claims(posting, chunk)
+            self._write_summary(posting)
             if progress is not None:
                 progress(len(chunk))
         if not posting.completed:
@@ -344,6 +345,8 @@ class Remittances:
                 return created
         if existing.fingerprint != fingerprint:
             raise RemittanceTraceReused(remittance, self._received_on(existing))
+        if not existing.completed:  # resumed: the tables may have missed the last save
+            self._write_all(existing)
         return existing
 
     def _received_on(self, posting: RemittancePosting) -> date:
@@ -401,6 +404,10 @@ class Remittances:
             try:
                 answer = future.result()
             except (DomainError, ServiceError) as refusal:
+                if isinstance(refusal, ServiceError) and _transient(refusal):
+                    # Not the account's answer: stop; a new import resumes here.
+                    self._drain(sent)
+                    raise
                 sentence = f"{found.account_number} claim {found.claim_id} refused it: {refusal}"
                 outcomes[index] = _held(index, unit, sentence)
                 continue
@@ -420,6 +427,13 @@ class Remittances:
                 f"{found.claim_id}",
             )
         return [outcomes[i] for i in indexes]
+
+    @staticmethod
+    def _drain(sent: Sequence[tuple[int, IndexedClaim, str, Future[Outcome]]]) -> None:
+        """Wait for every command sent, so none is still saving when the import stops."""
+        for *_, future in sent:
+            with contextlib.suppress(Exception):
+                future.result()
 
     def _match(
         self, tenant_id: str, remittance: Remittance, unit: RemittedClaim
@@ -824,6 +838,12 @@ def _command(
             "forward_to": unit.crossover_payer if unit.status in FORWARDED else None,
         }
     )
+
+
+def _transient(error: ServiceError) -> bool:
+    """A failure of the moment (the store away, the service stopping, a race), not the
+    account's refusal of the claim: the import stops, and sending the file again resumes it."""
+    return error.status >= 500 or isinstance(error, ConcurrentUpdate)
 
 
 def _held(index: int, unit: RemittedClaim, sentence: str) -> ClaimOutcome:

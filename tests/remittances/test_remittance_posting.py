@@ -238,3 +238,41 @@ def test_a_crossover_forwards_the_share_and_the_secondary_settles_it(runtime: Ru
     assert patient.items["CLM-6001-2-PR"].outstanding == usd("10.00")
     assert patient.owed_by_insurers == {}
     assert patient.balance == usd("10.00")
+
+
+def test_an_import_stopped_half_way_resumes_and_posts_each_claim_once(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import Future
+
+    from services import remittances as posting_module
+    from services.errors import ServiceStopping
+
+    for claim in CLAIMS["split-claim.835"]:
+        open_claim(runtime.app, claim)
+    monkeypatch.setattr(posting_module, "CHUNK", 1)
+    real_submit = runtime.app.submit
+    calls = {"n": 0}
+
+    def stopping_on_the_second(**kwargs: object) -> Future:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            failed: Future = Future()
+            failed.set_exception(ServiceStopping())
+            return failed
+        return real_submit(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runtime.app, "submit", stopping_on_the_second)
+    remittances = Remittances(runtime)
+    with pytest.raises(ServiceStopping):
+        remittances.import_file(file_bytes("split-claim.835"), tenant_id=TENANT, meta=CLERK)
+    [half] = remittances.listing(TENANT)
+    assert (half["posted"], half["completed"]) == (1, False)
+    assert account(runtime.app, "P-2002").balance == usd("200.00")  # its claim not posted yet
+
+    [report] = remittances.import_file(file_bytes("split-claim.835"), tenant_id=TENANT, meta=CLERK)
+    assert (report.already_posted, report.posted, report.held) == (False, 2, 0)
+    [done] = remittances.listing(TENANT)
+    assert (done["posted"], done["completed"]) == (2, True)
+    assert account(runtime.app, "P-2001").claims["CLM-2001"].paid_by_insurer == usd("700.00")
+    assert account(runtime.app, "P-2002").balance == usd("0.00")
