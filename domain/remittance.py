@@ -204,6 +204,8 @@ class Remittance:
     trace_number: str
     claims: tuple[RemittedClaim, ...]
     provider_adjustments: tuple[ProviderAdjustment, ...]
+    #: Where the payment (BPR) was read, for problems that name it.
+    payment_line: int = 1
 
     @property
     def currency(self) -> str:
@@ -328,7 +330,7 @@ def balance_problems(remittance: Remittance) -> list[Problem]:
     if expected != remittance.payment:
         found.append(
             Problem(
-                1,
+                remittance.payment_line,
                 "BPR",
                 None,
                 f"the payment is {remittance.payment}, but the claims pay "

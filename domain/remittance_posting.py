@@ -135,7 +135,8 @@ class HeldClaimRefused(RemittanceEvent):
     TOPIC = "receivables.remittance:HeldClaimRefused"
 
     index: int
-    reason: str
+    #: Why the clerk refused it (not ``reason``: every event's envelope has one already).
+    refusal: str
 
     def evolve(self, posting: RemittancePosting) -> None:
         held = posting.outcomes[self.index]
@@ -148,7 +149,7 @@ class HeldClaimRefused(RemittanceEvent):
             account_number=None,
             claim_id=None,
             matched_by=None,
-            sentence=f"refused by {self.actor}: {self.reason}",
+            sentence=f"refused by {self.actor}: {self.refusal}",
         )
 
 
@@ -271,7 +272,7 @@ class RemittancePosting(Aggregate):
         if not isinstance(reason, str) or not reason.strip():
             raise errors.MissingValue("A refusal needs a reason.", field="reason")
         self._trigger(
-            HeldClaimRefused, effective_on=refused_on, meta=meta, index=index, reason=reason
+            HeldClaimRefused, effective_on=refused_on, meta=meta, index=index, refusal=reason
         )
 
     # ---------------------------------------------------------------- queries
@@ -295,6 +296,15 @@ class RemittancePosting(Aggregate):
             (o.paid for o in self.outcomes.values() if o.result == HELD),
             self.remittance.currency,
         )
+
+    @property
+    def matched_by(self) -> dict[str, int]:
+        """How many claims each key matched (a clerk's posting counts as ``clerk``)."""
+        counts: dict[str, int] = {}
+        for outcome in self.outcomes.values():
+            if outcome.result == POSTED and outcome.matched_by is not None:
+                counts[outcome.matched_by] = counts.get(outcome.matched_by, 0) + 1
+        return dict(sorted(counts.items()))
 
     def count(self, result: str) -> int:
         return sum(1 for o in self.outcomes.values() if o.result == result)

@@ -28,6 +28,7 @@ from typer.core import TyperGroup
 from services.cli_accounts import register as register_account_commands
 from services.cli_days import register as register_day_commands
 from services.cli_guard import GuardedTyper
+from services.cli_remittances import register as register_remittance_commands
 from services.cli_reports import register as register_report_commands
 
 if TYPE_CHECKING:
@@ -450,6 +451,7 @@ def relay(
 register_account_commands(app, _runtime)
 register_day_commands(app, _runtime)
 register_report_commands(app, _runtime)
+register_remittance_commands(app, _runtime)
 
 
 class KeyRole(StrEnum):

@@ -51,13 +51,14 @@ from pydantic import ValidationError
 from domain.errors import DomainError
 from domain.money import Money, to_minor_units
 from domain.provenance import Provenance
-from domain.remittance import FORWARDED, Remittance, RemittedClaim
+from domain.remittance import FORWARDED, Remittance, RemittedClaim, posting_units
 from domain.remittance_posting import (
     BY_PATIENT_AND_DATES,
     BY_PATIENT_CONTROL_NUMBER,
     BY_PAYER_CLAIM_NUMBER,
     HELD,
     POSTED,
+    REFUSED,
     ClaimOutcome,
     RemittancePosting,
 )
@@ -67,7 +68,7 @@ from projections.runner import TrackingConflict
 from services.commands import PostRemittedClaim
 from services.errors import ConcurrentUpdate, ServiceError
 from services.group_commit import Outcome
-from services.x12_835 import RemittanceFile, read_835
+from services.x12_835 import read_835
 
 if TYPE_CHECKING:
     from services.bootstrap import Runtime
@@ -187,6 +188,7 @@ class PostingReport:
     denied: int = 0
     reversed: int = 0
     held: int = 0
+    refused: int = 0
     replayed: int = 0
     matched_by: dict[str, int] = field(default_factory=dict)
     claims_paid: Money | None = None
@@ -213,6 +215,7 @@ class PostingReport:
             "denied": self.denied,
             "reversed": self.reversed,
             "held": self.held,
+            "refused": self.refused,
             "replayed": self.replayed,
             "matched_by": dict(sorted(self.matched_by.items())),
             "claims_paid": amount(self.claims_paid),
@@ -251,20 +254,19 @@ class Remittances:
         tenant_id: str,
         meta: Provenance,
         progress: Callable[[int], None] | None = None,
+        on_total: Callable[[int], None] | None = None,
     ) -> list[PostingReport]:
-        """Read, check and post a file; one report per remittance in it."""
+        """Read, check and post a file; one report per remittance in it. ``on_total`` hears
+        how many claims there are to post once the file is read; ``progress`` each done."""
         read = read_835(data)
+        if on_total is not None:
+            on_total(sum(len(posting_units(r)) for r in read.remittances))
         self._catch_up_claims()
         notes = [str(n) for n in read.notes]
         return [
             self._post(tenant_id, remittance, fingerprint, notes, meta, progress)
             for remittance, fingerprint in zip(read.remittances, read.fingerprints, strict=True)
         ]
-
-    def claims_in(self, data: bytes) -> int:
-        """How many claims a file posts (for a progress bar), reading it as the import will."""
-        read: RemittanceFile = read_835(data)
-        return sum(len(r.claims) for r in read.remittances)
 
     def _catch_up_claims(self) -> None:
         # Matching reads the claims index: bring it up to the newest claim first. A running
@@ -413,7 +415,6 @@ class Remittances:
                 continue
             if answer.replayed:
                 report.replayed += 1
-            report.matched_by[matched_by] = report.matched_by.get(matched_by, 0) + 1
             outcomes[index] = ClaimOutcome(
                 index=index,
                 patient_control_number=unit.patient_control_number,
@@ -672,7 +673,7 @@ class Remittances:
                 "claims": len(posting.units),
                 "posted": posting.count(POSTED),
                 "held": posting.count(HELD),
-                "refused": posting.count("refused"),
+                "refused": posting.count(REFUSED),
             },
             "held_amount": str(posting.held.amount),
             "adjustments_by_reason": {k: str(v.amount) for k, v in sorted(by_reason.items())},
@@ -777,7 +778,7 @@ class Remittances:
             len(posting.units),
             posting.count(POSTED),
             posting.count(HELD),
-            posting.count("refused"),
+            posting.count(REFUSED),
             to_minor_units(posting.held),
             to_minor_units(remittance.provider_adjusted),
             1 if posting.completed else 0,
@@ -802,9 +803,12 @@ class Remittances:
         report.provider_adjusted = remittance.provider_adjusted
         report.held_amount = posting.held
         report.provider_adjustments = [_plb(p) for p in remittance.provider_adjustments]
+        report.matched_by = posting.matched_by
         for outcome in posting.outcomes.values():
             if outcome.result == HELD:
                 report.held += 1
+            elif outcome.result == REFUSED:
+                report.refused += 1
             elif outcome.result == POSTED:
                 if outcome.status == "22":
                     report.reversed += 1

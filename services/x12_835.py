@@ -575,6 +575,7 @@ class _Transaction:
             trace_number=trace,
             claims=tuple(claims),
             provider_adjustments=tuple(self.plb),
+            payment_line=self.bpr.line,
         )
 
     def _claim(self, c: _Claim) -> RemittedClaim:
