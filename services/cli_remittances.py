@@ -584,6 +584,85 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
             )
         )
 
+    @remittances_app.command("deposits")
+    def import_deposits(
+        file: Annotated[Path, typer.Argument(help="The bank's deposit lines (CSV).")],
+        tenant: Tenant,
+        as_json: AsJson = False,
+    ) -> None:
+        """Import the bank's deposit lines: a CSV with a header naming date and amount, and
+        optionally trace, description, currency. Checked whole; kept once however often."""
+        from datetime import UTC, datetime
+
+        from services.deposits import BankLinesInvalid, Deposits
+
+        data = _read(file)
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            typer.echo(f"error: {file} is not UTF-8 text; nothing was imported.", err=True)
+            raise typer.Exit(1) from None
+        with refusals_exit() as runtime:
+            try:
+                imported = Deposits(runtime).import_lines(
+                    text, tenant_id=tenant, imported_on=datetime.now(UTC).date()
+                )
+            except BankLinesInvalid as invalid:
+                for problem in invalid.problems:
+                    typer.echo(f"error: {problem}", err=True)
+                typer.echo(f"error: {file} is refused; nothing was imported.", err=True)
+                raise typer.Exit(1) from None
+        if as_json:
+            _print_json(
+                {
+                    "lines": imported.lines,
+                    "new": imported.new,
+                    "already_imported": imported.already_imported,
+                }
+            )
+            return
+        typer.echo(
+            f"{imported.lines} deposit lines: {imported.new} new, "
+            f"{imported.already_imported} already imported"
+        )
+
+    @remittances_app.command("reconcile")
+    def reconcile(tenant: Tenant, as_json: AsJson = False) -> None:
+        """Each remittance beside the bank deposit that paid it: matched, differing, and those
+        on either side without the other."""
+        from services.deposits import Deposits
+
+        with refusals_exit() as runtime:
+            report = Deposits(runtime).reconciliation(tenant)
+        if as_json:
+            _print_json(report)
+            return
+        counts = report["counts"]
+        typer.echo(
+            f"matched {counts['matched']}, differing {counts['differing']}, "
+            f"remittances without a deposit {counts['remittances_without_deposit']}, "
+            f"deposits without a remittance {counts['deposits_without_remittance']}"
+        )
+        for pair in report["matched"]:
+            paid = pair["remittance"]
+            typer.echo(
+                f"matched   {paid['trace_number']} {paid['payment']} {paid['currency']} "
+                f"({paid['payer_name']}) = deposit of {pair['deposit']['bank_date']}, by "
+                f"{pair['matched_by']}"
+            )
+        for pair in report["differing"]:
+            typer.echo(f"differing {pair['remittance']['trace_number']}: {pair['sentence']}")
+        for paid in report["remittances_without_deposit"]:
+            typer.echo(
+                f"no deposit for {paid['trace_number']} {paid['payment']} {paid['currency']} "
+                f"({paid['payer_name']}, {paid['effective_on']})"
+            )
+        for banked in report["deposits_without_remittance"]:
+            typer.echo(
+                f"no remittance for the deposit of {banked['amount']} {banked['currency']} on "
+                f"{banked['bank_date']} {banked['trace_number'] or ''}".rstrip()
+            )
+
 
 def _still_held(document: dict[str, Any]) -> str:
     held = document["counts"]["held"]

@@ -334,3 +334,43 @@ def test_help_loads_neither_the_posting_service_nor_the_835_reader(args: tuple[s
     posting = {"services.remittances", "services.x12_835", "domain.remittance_posting"}
     assert sorted(m for m in loaded if m.split(".")[0] in HEAVY | {"pyx12"}) == []
     assert sorted(loaded & (RUNTIME | posting)) == []
+
+
+# --- bank deposits ------------------------------------------------------------------------------
+
+
+def test_bank_deposits_import_once_and_reconcile_with_the_remittances(
+    runtime: Runtime, ar: CliRunner, tmp_path: Path
+) -> None:
+    _imported(runtime, ar, "seed-story.835")
+    bank = _copy(
+        tmp_path,
+        "bank.csv",
+        b"date,amount,trace,description\n"
+        b"2026-03-21,449.00,TRC-SEED-1,ACH ACME\n"
+        b"2026-03-30,12.34,,interest\n",
+    )
+    assert _ok(ar, "deposits", bank) == "2 deposit lines: 2 new, 0 already imported\n"
+    assert _ok(ar, "deposits", bank) == "2 deposit lines: 0 new, 2 already imported\n"
+    printed = _ok(ar, "reconcile").splitlines()
+    assert printed[0] == (
+        "matched 0, differing 1, remittances without a deposit 0, deposits without a remittance 1"
+    )
+    assert (
+        "differing TRC-SEED-1: the bank deposited 449.00, the remittance pays 450.00"
+        in (printed[1])
+    )
+    assert printed[2] == "no remittance for the deposit of 12.34 USD on 2026-03-30"
+    report = json.loads(_ok(ar, "reconcile", "--json"))
+    assert report["differing"][0]["difference"] == "-1.00"
+
+
+def test_bad_bank_lines_are_refused_whole(ar_alone: CliRunner, tmp_path: Path) -> None:
+    bank = _copy(tmp_path, "bank.csv", b"date,amount\n2026-02-30,5.00\n2026-03-01,x\n")
+    refused = _refused(ar_alone, "deposits", bank)
+    assert refused.stderr.splitlines() == [
+        "error: line 2: date '2026-02-30' is not a date (YYYY-MM-DD)",
+        f"error: line 3: {refused.stderr.splitlines()[1].split(': ', 2)[2]}",
+        f"error: {bank} is refused; nothing was imported.",
+    ]
+    assert _ok(ar_alone, "reconcile", "--json").count('"deposit_id"') == 0
