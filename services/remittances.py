@@ -63,7 +63,7 @@ from domain.remittance_posting import (
     RemittancePosting,
 )
 from projections.claims import IndexedClaim, claims_numbered, claims_of_patient, payer_key
-from projections.database import Database
+from projections.database import Database, stored_moment
 from projections.runner import TrackingConflict
 from services.commands import PostRemittedClaim
 from services.errors import ConcurrentUpdate, ServiceError
@@ -75,6 +75,8 @@ if TYPE_CHECKING:
 
 #: Claims posted, then recorded on the posting, at a time.
 CHUNK: Final = 500
+#: Saves of a held claim's resolution tried while other requests keep changing the posting.
+SAVE_ATTEMPTS: Final = 5
 
 TABLES: Final = [
     "CREATE TABLE IF NOT EXISTS remittances ("
@@ -88,6 +90,7 @@ TABLES: Final = [
     " method TEXT NOT NULL,"
     " effective_on {date} NOT NULL,"
     " received_on {date} NOT NULL,"
+    " received_at {timestamp} NOT NULL,"
     " claims INTEGER NOT NULL,"
     " posted INTEGER NOT NULL,"
     " held INTEGER NOT NULL,"
@@ -97,7 +100,7 @@ TABLES: Final = [
     " completed INTEGER NOT NULL,"
     " version {bigint} NOT NULL)",
     "CREATE INDEX IF NOT EXISTS remittances_by_tenant"
-    " ON remittances (tenant_id, received_on, remittance_id)",
+    " ON remittances (tenant_id, received_at, remittance_id)",
     "CREATE TABLE IF NOT EXISTS remittance_claims ("
     " remittance_id TEXT NOT NULL,"
     " claim_index INTEGER NOT NULL,"
@@ -261,12 +264,30 @@ class Remittances:
         read = read_835(data)
         if on_total is not None:
             on_total(sum(len(posting_units(r)) for r in read.remittances))
+        self._refuse_reused_traces(tenant_id, read.remittances, read.fingerprints)
         self._catch_up_claims()
         notes = [str(n) for n in read.notes]
         return [
             self._post(tenant_id, remittance, fingerprint, notes, meta, progress)
             for remittance, fingerprint in zip(read.remittances, read.fingerprints, strict=True)
         ]
+
+    def _refuse_reused_traces(
+        self, tenant_id: str, remittances: Sequence[Remittance], fingerprints: Sequence[str]
+    ) -> None:
+        """Refuse the file before anything of it is posted if any remittance in it reuses a
+        trace number for different content (already posted, or twice in the file)."""
+        seen: dict[UUID, str] = {}
+        for remittance, fingerprint in zip(remittances, fingerprints, strict=True):
+            posting_id = RemittancePosting.id_for(
+                tenant_id, remittance.payer_id, remittance.trace_number
+            )
+            earlier = seen.setdefault(posting_id, fingerprint)
+            if earlier != fingerprint:
+                raise RemittanceTraceReused(remittance, self.today())
+            existing = self._load(posting_id)
+            if existing is not None and existing.fingerprint != fingerprint:
+                raise RemittanceTraceReused(remittance, self._received_on(existing))
 
     def _catch_up_claims(self) -> None:
         # Matching reads the claims index: bring it up to the newest claim first. A running
@@ -505,7 +526,7 @@ class Remittances:
             "SELECT c.*, r.trace_number, r.payer_name, r.currency, r.effective_on"
             " FROM remittance_claims c JOIN remittances r ON r.remittance_id = c.remittance_id"
             " WHERE c.tenant_id = ? AND c.result = ?"
-            " ORDER BY r.received_on, c.remittance_id, c.claim_index LIMIT ?",
+            " ORDER BY r.received_at, c.remittance_id, c.claim_index LIMIT ?",
             (tenant_id, HELD, limit),
         )
         return [_claim_row(row) for row in rows]
@@ -532,14 +553,23 @@ class Remittances:
             meta=meta,
             idempotency_key=f"era:{posting.id}:{index}:{account_number}:{claim_id}",
         )
-        posting.post_held(
-            index=index,
-            account_number=account_number,
-            claim_id=claim_id,
-            posted_on=self.today(),
-            meta=meta,
-        )
-        self._save(posting)
+        # The account has it now: record that on the posting, judged again on the posting as
+        # stored if another request saved it meanwhile, so the claim never stays held.
+        for attempt in range(SAVE_ATTEMPTS):
+            posting.post_held(
+                index=index,
+                account_number=account_number,
+                claim_id=claim_id,
+                posted_on=self.today(),
+                meta=meta,
+            )
+            try:
+                self.app.save(posting)
+                break
+            except IntegrityError:
+                if attempt == SAVE_ATTEMPTS - 1:
+                    raise RemittanceBusy(posting.remittance.trace_number) from None
+                posting = self.get(tenant_id, remittance_id)
         self._write_claims(posting, [index])
         self._write_summary(posting)
         return self.describe(posting)
@@ -578,7 +608,7 @@ class Remittances:
         """The tenant's remittances, newest received first."""
         rows = self.db.query(
             "SELECT * FROM remittances WHERE tenant_id = ?"
-            " ORDER BY received_on DESC, remittance_id LIMIT ?",
+            " ORDER BY received_at DESC, remittance_id LIMIT ?",
             (tenant_id, limit),
         )
         return [_summary_row(row) for row in rows]
@@ -775,6 +805,7 @@ class Remittances:
             remittance.method,
             remittance.effective_on.isoformat(),
             first.effective_on.isoformat(),
+            stored_moment(first.timestamp),
             len(posting.units),
             posting.count(POSTED),
             posting.count(HELD),
@@ -788,7 +819,7 @@ class Remittances:
             c.execute(
                 self.db.sql(
                     "INSERT INTO remittances VALUES"
-                    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (remittance_id) DO UPDATE SET posted = excluded.posted,"
                     " held = excluded.held, refused = excluded.refused,"
                     " held_minor = excluded.held_minor, completed = excluded.completed,"

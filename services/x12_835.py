@@ -90,6 +90,8 @@ KNOWN: Final = (
     )
 )
 _AMOUNT = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")
+_SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}")
+_ISA_LENGTH = 106
 # pyx12 reports through its logger what this module collects from its JSON report.
 logging.getLogger("pyx12").setLevel(logging.CRITICAL + 1)
 
@@ -156,6 +158,36 @@ def read_835(data: bytes) -> RemittanceFile:
         raise RemittanceFileRefused(
             [Finding(1, "ISA", "this is not an X12 interchange: it does not begin with ISA")]
         )
+    if len(text) < _ISA_LENGTH:
+        raise RemittanceFileRefused(
+            [
+                Finding(
+                    1,
+                    "ISA",
+                    f"the interchange header is cut short: an ISA segment is "
+                    f"{_ISA_LENGTH} characters, the file holds {len(text)}",
+                )
+            ]
+        )
+    try:
+        return _checked(text, data)
+    except RemittanceFileRefused:
+        raise
+    except (
+        IndexError,
+        KeyError,
+        ValueError,
+        pyx12.errors.X12Error,
+        pyx12.errors.EngineError,
+    ) as bad:
+        # Damage the checks above do not name (pyx12's reader or our mapping could not take a
+        # segment apart): the file is refused like any other, never answered with a crash.
+        raise RemittanceFileRefused(
+            [Finding(1, "ISA", f"the file cannot be read as X12: {str(bad)[:200]}")]
+        ) from None
+
+
+def _checked(text: str, data: bytes) -> RemittanceFile:
     _refuse_control_characters(text)
     segments = _segments(text)
     findings = _validator_findings(text)
@@ -220,7 +252,17 @@ def _segments(text: str) -> list[_Segment]:
         reader = pyx12.x12file.X12Reader(io.StringIO(text))
         segments = []
         for raw in reader:
-            seg_id = raw.get_seg_id() or "?"
+            seg_id = raw.get_seg_id() or ""
+            if not _SEGMENT_ID.fullmatch(seg_id):
+                raise RemittanceFileRefused(
+                    [
+                        Finding(
+                            reader.get_cur_line(),
+                            seg_id[:3] or "?",
+                            f"{seg_id!r} is not a segment id (two or three capitals and digits)",
+                        )
+                    ]
+                )
             values = [raw.get_value(f"{seg_id}{i:02d}") or "" for i in range(1, len(raw) + 1)]
             segments.append(_Segment(reader.get_cur_line(), seg_id, values, raw))
         return segments
@@ -235,8 +277,8 @@ def _validator_findings(text: str) -> list[Finding]:
         pyx12.x12n_document.x12n_document(
             pyx12.params.params(), io.StringIO(text), None, None, fd_json=report
         )
-    except (pyx12.errors.X12Error, pyx12.errors.EngineError) as bad:
-        return [Finding(1, "ISA", str(bad))]
+    except Exception as bad:  # any fault of the validator on a damaged file refuses the file
+        return [Finding(1, "ISA", f"the file could not be validated: {str(bad)[:200]}")]
     try:
         tree = json.loads(report.getvalue() or "{}")
     except json.JSONDecodeError:  # pragma: no cover - pyx12 writes its report or raises

@@ -31,11 +31,13 @@ from services.api import (
     keys,
     lifecycle,
     problems,
+    remittances,
     reports,
     subscriptions,
     tenant,
 )
 from services.api.body_limit import BodyLimit
+from services.x12_835 import MAX_FILE_BYTES
 from services.api.json_keys import RefuseDuplicateKeys
 from services.bootstrap import Runtime
 from services.logging import bind_context, clear_context, get_logger
@@ -69,6 +71,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(days.router)
     app.include_router(tenant.router)
+    app.include_router(remittances.router)
     install(runtime.db, read_models())
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
@@ -84,7 +87,11 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.add_middleware(RefuseDuplicateKeys)
     app.add_middleware(RequestContext)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=MAX_BODY_BYTES,
+        larger={"/v1/remittances": MAX_FILE_BYTES},  # a payer's 835 file, not a JSON command
+    )
     return app
 
 

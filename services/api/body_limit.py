@@ -21,17 +21,24 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """``max_bytes`` for every request, except the paths in ``larger`` (a POST's exact path →
+    its own limit): a payer's remittance file is larger than any JSON command."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if scope.get("method") == "POST":
+            limit = self.larger.get(str(scope.get("path", "")).rstrip("/"), limit)
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -41,8 +48,8 @@ class BodyLimit:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send)
+            if size > limit:
+                await self._refuse(send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -58,8 +65,8 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        detail = f"The body is larger than {self.max_bytes} bytes."
+    async def _refuse(self, send: Send, limit: int) -> None:
+        detail = f"The body is larger than {limit} bytes."
         body = json.dumps(problem_document(413, "body_too_large", detail)).encode()
         await send(
             {

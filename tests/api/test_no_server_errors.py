@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
 from projections.catalogue import read_models
@@ -56,6 +57,21 @@ def _seeded_runtime() -> Runtime:
     Projector(runtime.app, runtime.db, read_models()).catch_up()
     return runtime
 
+
+# A remittance file is raw X12, not JSON: generate real files, damaged copies and any bytes.
+_FILES = Path(__file__).parent.parent / "remittances" / "files"
+_SEED = (_FILES / "seed-story.835").read_bytes()
+_X12 = st.one_of(
+    st.just(_SEED),
+    st.builds(
+        lambda cut, junk: _SEED[:cut] + junk + _SEED[cut:],
+        st.integers(0, len(_SEED)),
+        st.binary(max_size=40),
+    ),
+    st.binary(max_size=400),
+)
+for _media_type in ("application/edi-x12", "text/plain", "application/octet-stream"):
+    schemathesis.openapi.media_type(_media_type, _X12)
 
 # The schema is loaded when the module is collected: schemathesis parametrizes the test with one
 # case per operation, so the app it reads must exist by then.

@@ -276,3 +276,31 @@ def test_an_import_stopped_half_way_resumes_and_posts_each_claim_once(
     assert (done["posted"], done["completed"]) == (2, True)
     assert account(runtime.app, "P-2001").claims["CLM-2001"].paid_by_insurer == usd("700.00")
     assert account(runtime.app, "P-2002").balance == usd("0.00")
+
+
+def test_a_file_reusing_a_trace_in_its_second_remittance_posts_nothing(
+    runtime: Runtime,
+) -> None:
+    for claim in CLAIMS["denial.835"]:
+        open_claim(runtime.app, claim)
+    denial = file_bytes("denial.835")
+    versions = {c.account: account(runtime.app, c.account).version for c in CLAIMS["denial.835"]}
+    start, end = denial.index(b"ST*"), denial.index(b"GE*")
+    transaction = denial[start:end]
+    changed = transaction.replace(b"ST*835*", b"ST*835*9").replace(b"SE*", b"SE*", 1)
+    changed = changed.replace(
+        transaction[transaction.index(b"SE*") :].split(b"~")[0],
+        transaction[transaction.index(b"SE*") :].split(b"~")[0].rsplit(b"*", 1)[0]
+        + b"*9"
+        + transaction[transaction.index(b"SE*") :].split(b"~")[0].rsplit(b"*", 1)[1],
+    )
+    changed = changed.replace(b"GREEN*GARY", b"GREEN*GARRY")
+    gs_end = denial[end:].index(b"~")
+    ge = denial[end : end + gs_end].split(b"*")
+    two = denial[:end] + changed + b"*".join([ge[0], b"2", ge[2]]) + denial[end + gs_end :]
+    with pytest.raises(RemittanceTraceReused):
+        Remittances(runtime).import_file(two, tenant_id=TENANT, meta=CLERK)
+    assert Remittances(runtime).listing(TENANT) == []
+    assert {
+        c.account: account(runtime.app, c.account).version for c in CLAIMS["denial.835"]
+    } == versions
