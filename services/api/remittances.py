@@ -47,6 +47,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from services.api.common import only_parameters, provenance
 from services.api.problems import problem
 from services.api.security import ClerkDep, ReaderDep
+from services.deposits import Deposits
 from services.errors import ServiceError
 from services.fields import STRICT, AmountOut, Identifier, ShortText, one_line_if_given
 from services.remittances import Remittances
@@ -373,6 +374,82 @@ def list_remittances(
 ) -> RemittancesResponse:
     rows = remittance_posting(request).listing(caller.tenant_id, limit)
     return RemittancesResponse.model_validate({"remittances": rows})
+
+
+def deposits_of(request: Request) -> Deposits:
+    """The application's bank deposit lines (one per app, so its tables are made once)."""
+    state: Any = request.app.state
+    deposits = getattr(state, "deposits", None)
+    if deposits is None:
+        deposits = state.deposits = Deposits(state.runtime)
+    assert isinstance(deposits, Deposits)
+    return deposits
+
+
+class BankLinesRefused(ServiceError):
+    code = "bank_lines_refused"
+    status = 422
+
+
+async def bank_lines(request: Request) -> str:
+    """The request's body as the bank's deposit lines: CSV text, UTF-8."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in ("text/csv", "text/plain"):
+        raise UnsupportedFileType(media_type)
+    try:
+        return (await request.body()).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BankLinesRefused("The bank lines are not UTF-8 text; nothing was imported.") from None
+
+
+BankLinesBody = Annotated[str, Depends(bank_lines)]
+_CSV_BODY: Final[dict[str, Any]] = {
+    "requestBody": {
+        "required": True,
+        "description": "The bank's deposit lines: a CSV whose header names date and amount, "
+        "and may name trace, description and currency.",
+        "content": {t: {"schema": {"type": "string"}} for t in ("text/csv", "text/plain")},
+    }
+}
+
+
+class ImportedLinesResponse(BaseModel):
+    lines: int
+    new: int
+    already_imported: int
+
+
+@router.post(
+    "/deposits",
+    status_code=201,
+    summary="Import the bank's deposit lines (CSV), to reconcile with the remittances",
+    response_model=ImportedLinesResponse,
+    openapi_extra=_CSV_BODY,
+)
+def post_bank_lines(
+    request: Request, response: Response, caller: ClerkDep, text: BankLinesBody
+) -> ImportedLinesResponse | JSONResponse:
+    from services.deposits import BankLinesInvalid
+
+    try:
+        imported = deposits_of(request).import_lines(
+            text, tenant_id=caller.tenant_id, imported_on=remittance_posting(request).today()
+        )
+    except BankLinesInvalid as invalid:
+        return problem(422, "bank_lines_refused", str(invalid), problems=list(invalid.problems))
+    response.status_code = 201 if imported.new else 200
+    return ImportedLinesResponse(
+        lines=imported.lines, new=imported.new, already_imported=imported.already_imported
+    )
+
+
+@router.get(
+    "/reconciliation",
+    summary="Each remittance beside the bank deposit that paid it",
+    dependencies=[Depends(only_parameters([]))],
+)
+def get_reconciliation(request: Request, caller: ReaderDep) -> dict[str, Any]:
+    return deposits_of(request).reconciliation(caller.tenant_id)
 
 
 @router.get(

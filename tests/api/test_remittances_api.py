@@ -489,3 +489,39 @@ def test_clerks_post_and_resolve_auditors_read_and_others_do_neither(
         for headers in (reporter, admin):
             refused(client.get(path, headers=headers), 403, "forbidden")
     assert client.get(R, headers={"Authorization": "Bearer ar_nope"}).status_code == 401
+
+
+# --- bank deposits ----------------------------------------------------------------------------
+
+
+def test_bank_lines_import_once_and_reconcile_with_the_remittances(
+    client: TestClient, runtime: Runtime
+) -> None:
+    posted(client, runtime, "seed-story.835")
+    bank = b"date,amount,trace,description\n2026-03-21,450.00,TRC-SEED-1,ACH ACME\n"
+    csv = {"Content-Type": "text/csv"}
+    first = client.post(f"{R}/deposits", content=bank, headers=csv)
+    assert first.status_code == 201, first.text
+    assert first.json() == {"lines": 1, "new": 1, "already_imported": 0}
+    again = client.post(f"{R}/deposits", content=bank, headers=csv)
+    assert again.status_code == 200, again.text
+    assert again.json() == {"lines": 1, "new": 0, "already_imported": 1}
+    report = get(client, f"{R}/reconciliation")
+    [matched] = report["matched"]
+    assert matched["remittance"]["trace_number"] == "TRC-SEED-1"
+    assert matched["matched_by"] == "trace number"
+    assert report["counts"]["deposits_without_remittance"] == 0
+
+
+def test_bad_bank_lines_are_refused_with_every_problem_and_nothing_kept(
+    client: TestClient,
+) -> None:
+    bank = b"date,amount\n2026-02-30,5.00\n2026-03-01,-1\n"
+    response = client.post(f"{R}/deposits", content=bank, headers={"Content-Type": "text/csv"})
+    document = refused(response, 422, "bank_lines_refused")
+    assert [p.split(":")[0] for p in document["problems"]] == ["line 2", "line 3"]
+    assert get(client, f"{R}/reconciliation")["deposits_without_remittance"] == []
+    not_csv = client.post(
+        f"{R}/deposits", content=b"{}", headers={"Content-Type": "application/json"}
+    )
+    refused(not_csv, 415, "unsupported_media_type")
