@@ -7,8 +7,11 @@ Concept
     became of each of its claims, so a clerk or an auditor can always answer "where did this
     payment go?":
 
-    - ``RemittanceReceived``: the remittance as the payer stated it, the fingerprint of the
-      file's transaction it was read from, and the notes the reader kept;
+    - ``RemittanceReceived``: the remittance's payment as the payer stated it (its claims
+      follow), how many claims it holds, the fingerprint of the file's transaction it was read
+      from, and the notes the reader kept;
+    - ``ClaimsReceived``: its claims, at most :data:`CLAIMS_PER_EVENT` per event, in the
+      payer's order, so no event grows with the file (a 10,000-claim remittance is 14 MB);
     - ``ClaimsPosted``: outcomes of claims, in batches: *posted* (to which account and claim,
       matched by which key), *held* (nothing matched, or the account refused it: the money is
       held on the remittance as unapplied insurer cash, with the sentence why);
@@ -23,7 +26,8 @@ Invariants
     - The id is ``uuid5(REMITTANCE_NAMESPACE, tenant, payer id, trace number)``: one posting per
       payment; the same file again finds it (and posts nothing twice), a different file with
       the same trace is told apart by its fingerprint.
-    - A claim has one outcome; only a held one is resolved, once.
+    - Claims are posted only once every claim is on record (``received``); a claim has one
+      outcome; only a held one is resolved, once.
     - Held money = Σ paid of held claims not yet resolved; it is never dropped: resolving a
       held claim moves it to an account (posted) or to the payer's refusals (refused).
     - Events carry a business date, provenance and the hash chain like an account's.
@@ -32,7 +36,7 @@ Invariants
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, Final, Self, TypeAlias
 from uuid import UUID, uuid5
@@ -52,6 +56,9 @@ if TYPE_CHECKING:
 REMITTANCE_NAMESPACE: Final = UUID("5b0e2c1a-8f3d-4e6b-a7c9-2d4f6e8a0b13")
 #: The start of every remittance posting event's topic.
 TOPIC_PREFIX: Final = "receivables.remittance:"
+
+#: Claims recorded per ``ClaimsReceived`` event: an event stays well under a megabyte.
+CLAIMS_PER_EVENT: Final = 500
 
 POSTED: Final = "posted"
 HELD: Final = "held"
@@ -88,15 +95,30 @@ class RemittanceEvent(ChainedEvent):
 
 
 class RemittanceReceived(RemittanceEvent, Aggregate.Created):
+    """The payment; ``remittance`` holds no claims here (``ClaimsReceived`` brings them)."""
+
     TOPIC = "receivables.remittance:RemittanceReceived"
 
     tenant_id: str
     remittance: Remittance
+    claim_count: int
     fingerprint: str
     notes: list[str]
 
     def evolve(self, posting: RemittancePosting) -> None:
         pass  # the aggregate's __init__ takes these fields
+
+
+class ClaimsReceived(RemittanceEvent):
+    TOPIC = "receivables.remittance:ClaimsReceived"
+
+    claims: list[RemittedClaim]
+
+    def evolve(self, posting: RemittancePosting) -> None:
+        posting.claims.extend(self.claims)
+        if posting.received:
+            posting.remittance = replace(posting.header, claims=tuple(posting.claims))
+            posting.units = posting_units(posting.remittance)
 
 
 class ClaimsPosted(RemittanceEvent):
@@ -171,26 +193,45 @@ class RemittancePosting(Aggregate):
         Event = RemittanceEvent
     RemittanceReceived = RemittanceReceived
     Created = RemittanceReceived
+    ClaimsReceived = ClaimsReceived
     ClaimsPosted = ClaimsPosted
     HeldClaimPosted = HeldClaimPosted
     HeldClaimRefused = HeldClaimRefused
     PostingCompleted = PostingCompleted
 
     def __init__(
-        self, *, tenant_id: str, remittance: Remittance, fingerprint: str, notes: list[str]
+        self,
+        *,
+        tenant_id: str,
+        remittance: Remittance,
+        claim_count: int,
+        fingerprint: str,
+        notes: list[str],
+        effective_on: date,
     ) -> None:
         self.tenant_id = tenant_id
+        #: The payment without its claims, as ``RemittanceReceived`` recorded it.
+        self.header = remittance
+        #: The whole remittance once every claim is received (until then, the header).
         self.remittance = remittance
+        self.claim_count = claim_count
+        self.claims: list[RemittedClaim] = []
         self.fingerprint = fingerprint
         self.notes = list(notes)
+        self.received_on = effective_on
         self.last_event_hash = GENESIS_HASH
         self.outcomes: dict[int, ClaimOutcome] = {}
         self.completed = False
-        self.units: list[RemittedClaim] = posting_units(remittance)
+        self.units: list[RemittedClaim] = [] if claim_count else posting_units(remittance)
 
     @staticmethod
     def id_for(tenant_id: str, payer_id: str, trace_number: str) -> UUID:
         return uuid5(REMITTANCE_NAMESPACE, f"{tenant_id}\x1f{payer_id}\x1f{trace_number}")
+
+    @property
+    def received(self) -> bool:
+        """Whether every claim of the remittance is on record."""
+        return len(self.claims) == self.claim_count
 
     @staticmethod
     def create_id(tenant_id: str, remittance: Remittance, **_: Any) -> UUID:
@@ -209,12 +250,14 @@ class RemittancePosting(Aggregate):
         received_on: date,
         meta: Provenance,
     ) -> Self:
-        """The remittance is on record; its claims are posted next."""
+        """The remittance's payment is on record; its claims follow (:meth:`receive_claims`)."""
         posting_id = cls.id_for(tenant_id, remittance.payer_id, remittance.trace_number)
+        header = replace(remittance, claims=())
         payload = {
             "originator_topic": cls.TOPIC,
             "tenant_id": tenant_id,
-            "remittance": remittance,
+            "remittance": header,
+            "claim_count": len(remittance.claims),
             "fingerprint": fingerprint,
             "notes": list(notes),
         }
@@ -232,14 +275,38 @@ class RemittancePosting(Aggregate):
             id=posting_id,
             **envelope,
             tenant_id=tenant_id,
-            remittance=remittance,
+            remittance=header,
+            claim_count=len(remittance.claims),
             fingerprint=fingerprint,
             notes=list(notes),
         )
 
+    def receive_claims(
+        self, claims: Sequence[RemittedClaim], *, received_on: date, meta: Provenance
+    ) -> None:
+        """The next claims of the remittance, in the payer's order (at most
+        :data:`CLAIMS_PER_EVENT` per event)."""
+        if len(self.claims) + len(claims) > self.claim_count:
+            raise errors.RemittanceClaimNotPending(
+                f"The remittance holds {self.claim_count} claims; {len(self.claims)} are on "
+                f"record and {len(claims)} more were given.",
+                field="claims",
+            )
+        for start in range(0, len(claims), CLAIMS_PER_EVENT):
+            self._trigger(
+                ClaimsReceived,
+                effective_on=received_on,
+                meta=meta,
+                claims=list(claims[start : start + CLAIMS_PER_EVENT]),
+            )
+
     def record_outcomes(
         self, outcomes: Sequence[ClaimOutcome], *, posted_on: date, meta: Provenance
     ) -> None:
+        if not self.received:
+            raise errors.RemittanceClaimNotPending(
+                "The remittance's claims are not all on record yet.", field="index"
+            )
         for outcome in outcomes:
             if not 0 <= outcome.index < len(self.units) or outcome.index in self.outcomes:
                 raise errors.RemittanceClaimNotPending(
@@ -250,7 +317,7 @@ class RemittancePosting(Aggregate):
             self._trigger(ClaimsPosted, effective_on=posted_on, meta=meta, outcomes=list(outcomes))
 
     def complete(self, *, completed_on: date, meta: Provenance) -> None:
-        if self.completed or len(self.outcomes) != len(self.units):
+        if self.completed or not self.received or len(self.outcomes) != len(self.units):
             return
         self._trigger(PostingCompleted, effective_on=completed_on, meta=meta)
 

@@ -140,13 +140,14 @@ class ClaimsIndex(ReadModel):
 class IndexedClaim:
     account_number: str
     claim_id: str
+    control_number: str
     payer: str
     billed_minor: int
     currency: str
     status: str
 
 
-_SELECTED = "account_number, claim_id, payer, billed_minor, currency, status"
+_SELECTED = "account_number, claim_id, control_number, payer, billed_minor, currency, status"
 
 
 def _rows(rows: list[dict[str, Any]]) -> list[IndexedClaim]:
@@ -154,6 +155,7 @@ def _rows(rows: list[dict[str, Any]]) -> list[IndexedClaim]:
         IndexedClaim(
             r["account_number"],
             r["claim_id"],
+            r["control_number"],
             r["payer"],
             int(r["billed_minor"]),
             r["currency"],
@@ -173,6 +175,25 @@ def claims_numbered(db: Database, tenant_id: str, control_number: str) -> list[I
             (tenant_id, control_number),
         )
     )
+
+
+def claims_numbered_many(
+    db: Database, tenant_id: str, control_numbers: list[str]
+) -> dict[str, list[IndexedClaim]]:
+    """:func:`claims_numbered` for many numbers at once (one query per 500), by number."""
+    found: dict[str, list[IndexedClaim]] = {}
+    wanted = list(dict.fromkeys(control_numbers))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows = db.query(
+            f"SELECT {_SELECTED} FROM claims_index WHERE tenant_id = ?"
+            f" AND control_number IN ({marks}) ORDER BY account_number, claim_id",
+            [tenant_id, *chunk],
+        )
+        for claim in _rows(rows):
+            found.setdefault(claim.control_number, []).append(claim)
+    return found
 
 
 def claims_of_patient(

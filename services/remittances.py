@@ -56,13 +56,20 @@ from domain.remittance_posting import (
     BY_PATIENT_AND_DATES,
     BY_PATIENT_CONTROL_NUMBER,
     BY_PAYER_CLAIM_NUMBER,
+    CLAIMS_PER_EVENT,
     HELD,
     POSTED,
     REFUSED,
     ClaimOutcome,
     RemittancePosting,
 )
-from projections.claims import IndexedClaim, claims_numbered, claims_of_patient, payer_key
+from projections.claims import (
+    IndexedClaim,
+    claims_numbered,
+    claims_numbered_many,
+    claims_of_patient,
+    payer_key,
+)
 from projections.database import Database, stored_moment
 from projections.runner import TrackingConflict
 from services.commands import PostRemittedClaim
@@ -287,7 +294,7 @@ class Remittances:
                 raise RemittanceTraceReused(remittance, self.today())
             existing = self._load(posting_id)
             if existing is not None and existing.fingerprint != fingerprint:
-                raise RemittanceTraceReused(remittance, self._received_on(existing))
+                raise RemittanceTraceReused(remittance, existing.received_on)
 
     def _catch_up_claims(self) -> None:
         # Matching reads the claims index: bring it up to the newest claim first. A running
@@ -364,18 +371,24 @@ class Remittances:
                 if existing is None:  # pragma: no cover - the conflict names a stored posting
                     raise
             else:
-                self._write_all(created)
-                return created
+                existing = created
         if existing.fingerprint != fingerprint:
-            raise RemittanceTraceReused(remittance, self._received_on(existing))
-        if not existing.completed:  # resumed: the tables may have missed the last save
+            raise RemittanceTraceReused(remittance, existing.received_on)
+        if not existing.received:
+            self._receive_claims(existing, remittance, meta)
+        if not existing.completed:  # new, or resumed: the tables may have missed a save
             self._write_all(existing)
         return existing
 
-    def _received_on(self, posting: RemittancePosting) -> date:
-        first: Any = next(iter(self.app.events.get(posting.id, lte=1)))
-        received: date = first.effective_on
-        return received
+    def _receive_claims(
+        self, posting: RemittancePosting, remittance: Remittance, meta: Provenance
+    ) -> None:
+        """Record the claims not on record yet, one bounded event per save, so no transaction
+        carries the whole file (a resumed import records only the rest)."""
+        for start in range(len(posting.claims), len(remittance.claims), CLAIMS_PER_EVENT):
+            chunk = remittance.claims[start : start + CLAIMS_PER_EVENT]
+            posting.receive_claims(chunk, received_on=self.today(), meta=meta)
+            self._save(posting)
 
     def _load(self, posting_id: UUID) -> RemittancePosting | None:
         try:
@@ -403,9 +416,14 @@ class Remittances:
         remittance = posting.remittance
         sent: list[tuple[int, IndexedClaim, str, Future[Outcome]]] = []
         outcomes: dict[int, ClaimOutcome] = {}
+        numbered = claims_numbered_many(
+            self.db, tenant_id, [posting.units[i].patient_control_number for i in indexes]
+        )
         for index in indexes:
             unit = posting.units[index]
-            found, matched_by, why = self._match(tenant_id, remittance, unit)
+            found, matched_by, why = self._match(
+                tenant_id, remittance, unit, numbered.get(unit.patient_control_number, [])
+            )
             if found is None or matched_by is None:
                 outcomes[index] = _held(index, unit, why)
                 continue
@@ -458,27 +476,39 @@ class Remittances:
                 future.result()
 
     def _match(
-        self, tenant_id: str, remittance: Remittance, unit: RemittedClaim
+        self,
+        tenant_id: str,
+        remittance: Remittance,
+        unit: RemittedClaim,
+        numbered: list[IndexedClaim],
     ) -> tuple[IndexedClaim | None, str | None, str]:
+        """The one claim billed to this payer the unit is for, by the first key that decides
+        (``numbered``: the claims its patient control number names, read for a whole chunk);
+        or None, the key and why not."""
         payers = {payer_key(remittance.payer_name), payer_key(remittance.payer_id)}
-        tried: list[tuple[str, list[IndexedClaim]]] = [
-            (
-                BY_PATIENT_CONTROL_NUMBER,
-                claims_numbered(self.db, tenant_id, unit.patient_control_number),
-            )
-        ]
-        if unit.payer_claim_number:
-            tried.append(
-                (BY_PAYER_CLAIM_NUMBER, self._by_payer_claim_number(tenant_id, remittance, unit))
-            )
-        if unit.patient_name and unit.service_from and unit.service_to:
+
+        def by_payer_claim_number() -> list[IndexedClaim]:
+            if not unit.payer_claim_number:
+                return []
+            return self._by_payer_claim_number(tenant_id, remittance, unit)
+
+        def by_patient_and_dates() -> list[IndexedClaim]:
+            if not (unit.patient_name and unit.service_from and unit.service_to):
+                return []
             billed = to_minor_units(abs(unit.billed))
             same = claims_of_patient(
                 self.db, tenant_id, unit.patient_name, unit.service_from, unit.service_to
             )
-            tried.append((BY_PATIENT_AND_DATES, [c for c in same if c.billed_minor == billed]))
+            return [c for c in same if c.billed_minor == billed]
+
+        keys: list[tuple[str, Callable[[], list[IndexedClaim]]]] = [
+            (BY_PATIENT_CONTROL_NUMBER, lambda: numbered),
+            (BY_PAYER_CLAIM_NUMBER, by_payer_claim_number),
+            (BY_PATIENT_AND_DATES, by_patient_and_dates),
+        ]
         others: list[IndexedClaim] = []
-        for key, candidates in tried:
+        for key, candidates_of in keys:
+            candidates = candidates_of()
             ours = [c for c in candidates if payer_key(c.payer) in payers]
             if len(ours) == 1:
                 return ours[0], key, ""
@@ -793,7 +823,6 @@ class Remittances:
 
     def _write_summary(self, posting: RemittancePosting) -> None:
         remittance = posting.remittance
-        first: Any = next(iter(self.app.events.get(posting.id, lte=1)))
         row = (
             str(posting.id),
             posting.tenant_id,
@@ -804,8 +833,8 @@ class Remittances:
             to_minor_units(remittance.payment),
             remittance.method,
             remittance.effective_on.isoformat(),
-            first.effective_on.isoformat(),
-            stored_moment(first.timestamp),
+            posting.received_on.isoformat(),
+            stored_moment(posting.created_on),
             len(posting.units),
             posting.count(POSTED),
             posting.count(HELD),
