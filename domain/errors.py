@@ -381,6 +381,10 @@ class RemittanceClaimNotHeld(DomainError):
     code = "remittance_claim_not_held"
 
 
+class ClaimShareForwarded(DomainError):
+    code = "claim_share_forwarded"
+
+
 class ClaimShareAlreadyPaid(DomainError):
     code = "claim_share_already_paid"
 

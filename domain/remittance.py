@@ -377,17 +377,18 @@ def net_adjustments(adjustments: Iterable[ClaimAdjustment]) -> list[ClaimAdjustm
 
 def posting_units(remittance: Remittance) -> list[RemittedClaim]:
     """The claims to post, in the order the payer gave them: the parts of a claim the payer
-    split (same patient control number, same processed status) read as one
-    (:func:`combined`); a reversal and a denial each on its own."""
+    split (same patient control number, same processed status, or both reversals) read as one
+    (:func:`combined`); a denial on its own."""
     units: list[list[RemittedClaim]] = []
     split: dict[tuple[str, str], list[RemittedClaim]] = {}
     for claim in remittance.claims:
         key = (claim.patient_control_number, claim.status)
-        if claim.status in ADJUDICATING and key in split:
+        combines = claim.status in ADJUDICATING or claim.is_reversal
+        if combines and key in split:
             split[key].append(claim)
             continue
         parts = [claim]
         units.append(parts)
-        if claim.status in ADJUDICATING:
+        if combines:
             split[key] = parts
     return [combined(parts) for parts in units]

@@ -12,6 +12,9 @@ Concept
       from, and the notes the reader kept;
     - ``ClaimsReceived``: its claims, at most :data:`CLAIMS_PER_EVENT` per event, in the
       payer's order, so no event grows with the file (a 10,000-claim remittance is 14 MB);
+    - ``ClaimsMatched``: the account's claim each claim of a batch is about to be posted to,
+      recorded before anything is sent, so a posting stopped half-way and resumed posts each
+      claim where it was first sent, whatever has arrived on file since;
     - ``ClaimsPosted``: outcomes of claims, in batches: *posted* (to which account and claim,
       matched by which key), *held* (nothing matched, or the account refused it: the money is
       held on the remittance as unapplied insurer cash, with the sentence why);
@@ -75,6 +78,16 @@ def is_remittance_topic(topic: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimMatch:
+    """The account's claim one claim to post was matched to, and by which key."""
+
+    index: int
+    account_number: str
+    claim_id: str
+    matched_by: str
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimOutcome:
     """What became of one claim to post (``index`` in :func:`posting_units` order)."""
 
@@ -119,6 +132,16 @@ class ClaimsReceived(RemittanceEvent):
         if posting.received:
             posting.remittance = replace(posting.header, claims=tuple(posting.claims))
             posting.units = posting_units(posting.remittance)
+
+
+class ClaimsMatched(RemittanceEvent):
+    TOPIC = "receivables.remittance:ClaimsMatched"
+
+    matches: list[ClaimMatch]
+
+    def evolve(self, posting: RemittancePosting) -> None:
+        for match in self.matches:
+            posting.matches[match.index] = match
 
 
 class ClaimsPosted(RemittanceEvent):
@@ -194,6 +217,7 @@ class RemittancePosting(Aggregate):
     RemittanceReceived = RemittanceReceived
     Created = RemittanceReceived
     ClaimsReceived = ClaimsReceived
+    ClaimsMatched = ClaimsMatched
     ClaimsPosted = ClaimsPosted
     HeldClaimPosted = HeldClaimPosted
     HeldClaimRefused = HeldClaimRefused
@@ -220,6 +244,7 @@ class RemittancePosting(Aggregate):
         self.notes = list(notes)
         self.received_on = effective_on
         self.last_event_hash = GENESIS_HASH
+        self.matches: dict[int, ClaimMatch] = {}
         self.outcomes: dict[int, ClaimOutcome] = {}
         self.completed = False
         self.units: list[RemittedClaim] = [] if claim_count else posting_units(remittance)
@@ -299,6 +324,19 @@ class RemittancePosting(Aggregate):
                 meta=meta,
                 claims=list(claims[start : start + CLAIMS_PER_EVENT]),
             )
+
+    def record_matches(
+        self, matches: Sequence[ClaimMatch], *, matched_on: date, meta: Provenance
+    ) -> None:
+        """Where claims are about to be posted (each once: a match stands once recorded)."""
+        for match in matches:
+            if match.index in self.matches or match.index in self.outcomes:
+                raise errors.RemittanceClaimNotPending(
+                    f"Claim {match.index + 1} of the remittance is already matched.",
+                    field="index",
+                )
+        if matches:
+            self._trigger(ClaimsMatched, effective_on=matched_on, meta=meta, matches=list(matches))
 
     def record_outcomes(
         self, outcomes: Sequence[ClaimOutcome], *, posted_on: date, meta: Provenance

@@ -40,7 +40,7 @@ from domain.open_items import InvoiceLine, Movement, OpenItem, Term, TermStatus
 from domain.payments import Allocation, CreditApplication, CreditDraw, Payment
 from domain.plans import PaymentPlan, PlanSchedule
 from domain.remittance import ProviderAdjustment, Remittance, RemittedClaim, ServiceLine
-from domain.remittance_posting import ClaimOutcome
+from domain.remittance_posting import ClaimMatch, ClaimOutcome
 from domain.schedules import InstallmentShare
 from domain.settlement import SettlementOffer
 from domain.subscriptions import BilledPeriod, Subscription
@@ -133,6 +133,7 @@ DATACLASSES: tuple[tuple[type[Any], str], ...] = (
     (ServiceLine, "receivables.service_line"),
     (ProviderAdjustment, "receivables.provider_adjustment"),
     (ClaimOutcome, "receivables.claim_outcome"),
+    (ClaimMatch, "receivables.claim_match"),
 )
 
 

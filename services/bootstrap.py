@@ -21,6 +21,7 @@ from projections.runner import Projector
 from services.api_keys import ApiKeys
 from services.app import Receivables
 from services.relay_positions import POSITIONS_TABLE
+from services.remittance_tables import TABLES as REMITTANCE_AND_DEPOSIT_TABLES
 from services.settings import Settings
 
 
@@ -117,5 +118,5 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         app = Receivables(env=eventsourcing_env(settings))
         keys = ApiKeys(app.db)
         keys.create_tables()
-        app.db.create_tables([POSITIONS_TABLE, PARKED_TABLE])
+        app.db.create_tables([POSITIONS_TABLE, PARKED_TABLE, *REMITTANCE_AND_DEPOSIT_TABLES])
     return Runtime(settings=settings, app=app, keys=keys)

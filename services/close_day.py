@@ -39,7 +39,6 @@ Invariants
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import threading
 import time
 from collections import Counter
@@ -71,7 +70,7 @@ from services.errors import (
 )
 from services.group_commit import Command, Outcome
 from services.logging import get_logger
-from services.relay_lock import AdvisoryLock, FileLock, RelayLock
+from services.relay_lock import RelayLock, named_lock
 from services.settings import Settings
 from services.tenants import Clock, TenantSettings, utc_now
 
@@ -105,30 +104,6 @@ def correlation_id(tenant_id: str, day: date) -> str:
 
 
 # --- the lock -----------------------------------------------------------------------------------
-
-
-def _lock_key(name: str) -> int:
-    digest = hashlib.sha256(f"receivables.close-day:{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-class _NamedAdvisoryLock(AdvisoryLock):
-    """The relay's session-level advisory lock, under a key of the close of day's own."""
-
-    def __init__(self, url: str, name: str) -> None:
-        super().__init__(url, name)
-        self.key = _lock_key(name)
-
-
-def named_lock(settings: Settings, name: str) -> RelayLock:
-    """A lock one process in a cluster holds at a time: PostgreSQL's advisory lock (released
-    when its session ends, however the process died), or a file lock beside the SQLite
-    database (released with the process)."""
-    if settings.database_url is not None:
-        return _NamedAdvisoryLock(settings.database_url.get_secret_value(), name)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-    return FileLock(settings.data_dir / f"close-day-{digest}.lock")
 
 
 def close_lock(settings: Settings, tenant_id: str) -> RelayLock:

@@ -718,6 +718,7 @@ class PostRemittedClaim(AccountCommand):
 
     claim_id: Identifier
     status: Identifier = Field(description="The claim status the payer gives (CLP02).")
+    currency: Currency = Field(description="The remittance's currency: the account's own.")
     billed: DecimalString
     paid: DecimalString
     adjustments: list[RemittedAdjustmentIn] = Field(default_factory=list)
@@ -730,10 +731,11 @@ class PostRemittedClaim(AccountCommand):
     )
 
     def apply_to(self, account: Account, meta: Provenance) -> None:
-        currency = account.currency
+        currency = self.currency
         account.post_remitted_claim(
             claim_id=self.claim_id,
             status=self.status,
+            currency=currency,
             billed=Money(self.billed, currency),
             paid=Money(self.paid, currency),
             adjustments=[a.adjustment(currency) for a in self.adjustments],

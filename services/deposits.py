@@ -45,18 +45,6 @@ if TYPE_CHECKING:
 #: How far apart a remittance's date and an untraced deposit's may be and still match.
 DATE_WINDOW_DAYS: Final = 5
 COLUMNS: Final = ("date", "amount", "trace", "description", "currency")
-TABLES: Final = [
-    "CREATE TABLE IF NOT EXISTS bank_deposits ("
-    " deposit_id TEXT PRIMARY KEY,"
-    " tenant_id TEXT NOT NULL,"
-    " bank_date {date} NOT NULL,"
-    " amount_minor {money} NOT NULL,"
-    " currency TEXT NOT NULL,"
-    " trace_number TEXT NOT NULL,"
-    " description TEXT NOT NULL,"
-    " imported_on {date} NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS bank_deposits_by_tenant ON bank_deposits (tenant_id, bank_date)",
-]
 
 
 class BankLinesInvalid(ValueError):
@@ -152,10 +140,7 @@ class Deposits:
     """The tenant's bank deposit lines and their reconciliation with the remittances."""
 
     def __init__(self, runtime: Runtime) -> None:
-        from services.remittances import TABLES as REMITTANCE_TABLES
-
         self.db = runtime.db
-        self.db.create_tables([*REMITTANCE_TABLES, *TABLES])
 
     def import_lines(self, text: str, *, tenant_id: str, imported_on: date) -> ImportedLines:
         lines = read_bank_lines(text, tenant_id)

@@ -120,3 +120,31 @@ def relay_lock(settings: Settings, topic: str) -> RelayLock:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in topic)
     return FileLock(settings.data_dir / f"relay-{safe}.lock")
+
+
+# --- named locks: one holder in a cluster for a named piece of work -----------------------------
+
+
+def _named_key(name: str) -> int:
+    digest = hashlib.sha256(f"receivables.close-day:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class _NamedAdvisoryLock(AdvisoryLock):
+    """The relay's session-level advisory lock, under a key of its name's own (the prefix is
+    the close of day's, which named the first of them: keys must not change under a cluster)."""
+
+    def __init__(self, url: str, name: str) -> None:
+        super().__init__(url, name)
+        self.key = _named_key(name)
+
+
+def named_lock(settings: Settings, name: str) -> RelayLock:
+    """A lock one process in a cluster holds at a time: PostgreSQL's advisory lock (released
+    when its session ends, however the process died), or a file lock beside the SQLite
+    database (released with the process)."""
+    if settings.database_url is not None:
+        return _NamedAdvisoryLock(settings.database_url.get_secret_value(), name)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    return FileLock(settings.data_dir / f"close-day-{digest}.lock")

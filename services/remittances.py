@@ -37,7 +37,7 @@ next save or a resumed import):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -60,6 +60,7 @@ from domain.remittance_posting import (
     HELD,
     POSTED,
     REFUSED,
+    ClaimMatch,
     ClaimOutcome,
     RemittancePosting,
 )
@@ -73,8 +74,9 @@ from projections.claims import (
 from projections.database import Database, stored_moment
 from projections.runner import TrackingConflict
 from services.commands import PostRemittedClaim
-from services.errors import ConcurrentUpdate, ServiceError
+from services.errors import ConcurrentUpdate, IdempotencyKeyReused, ServiceError
 from services.group_commit import Outcome
+from services.relay_lock import named_lock
 from services.x12_835 import read_835
 
 if TYPE_CHECKING:
@@ -82,71 +84,6 @@ if TYPE_CHECKING:
 
 #: Claims posted, then recorded on the posting, at a time.
 CHUNK: Final = 500
-#: Saves of a held claim's resolution tried while other requests keep changing the posting.
-SAVE_ATTEMPTS: Final = 5
-
-TABLES: Final = [
-    "CREATE TABLE IF NOT EXISTS remittances ("
-    " remittance_id TEXT PRIMARY KEY,"
-    " tenant_id TEXT NOT NULL,"
-    " payer_id TEXT NOT NULL,"
-    " payer_name TEXT NOT NULL,"
-    " trace_number TEXT NOT NULL,"
-    " currency TEXT NOT NULL,"
-    " payment_minor {money} NOT NULL,"
-    " method TEXT NOT NULL,"
-    " effective_on {date} NOT NULL,"
-    " received_on {date} NOT NULL,"
-    " received_at {timestamp} NOT NULL,"
-    " claims INTEGER NOT NULL,"
-    " posted INTEGER NOT NULL,"
-    " held INTEGER NOT NULL,"
-    " refused INTEGER NOT NULL,"
-    " held_minor {money} NOT NULL,"
-    " provider_adjusted_minor {money} NOT NULL,"
-    " completed INTEGER NOT NULL,"
-    " version {bigint} NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS remittances_by_tenant"
-    " ON remittances (tenant_id, received_at, remittance_id)",
-    "CREATE TABLE IF NOT EXISTS remittance_claims ("
-    " remittance_id TEXT NOT NULL,"
-    " claim_index INTEGER NOT NULL,"
-    " tenant_id TEXT NOT NULL,"
-    " payer_id TEXT NOT NULL,"
-    " patient_control_number TEXT NOT NULL,"
-    " payer_claim_number TEXT NOT NULL,"
-    " patient_name TEXT NOT NULL,"
-    " status TEXT NOT NULL,"
-    " billed_minor {money} NOT NULL,"
-    " paid_minor {money} NOT NULL,"
-    " result TEXT NOT NULL,"
-    " account_number TEXT,"
-    " claim_id TEXT,"
-    " matched_by TEXT,"
-    " sentence TEXT NOT NULL,"
-    " PRIMARY KEY (remittance_id, claim_index))",
-    "CREATE INDEX IF NOT EXISTS remittance_claims_by_result"
-    " ON remittance_claims (tenant_id, result)",
-    "CREATE INDEX IF NOT EXISTS remittance_claims_by_payer_claim"
-    " ON remittance_claims (tenant_id, payer_id, payer_claim_number)",
-    "CREATE TABLE IF NOT EXISTS payer_ledger ("
-    " remittance_id TEXT NOT NULL,"
-    " line_index INTEGER NOT NULL,"
-    " tenant_id TEXT NOT NULL,"
-    " payer_id TEXT NOT NULL,"
-    " payer_name TEXT NOT NULL,"
-    " trace_number TEXT NOT NULL,"
-    " effective_on {date} NOT NULL,"
-    " provider_id TEXT NOT NULL,"
-    " fiscal_period_end {date} NOT NULL,"
-    " reason_code TEXT NOT NULL,"
-    " reference TEXT NOT NULL,"
-    " amount_minor {money} NOT NULL,"
-    " currency TEXT NOT NULL,"
-    " PRIMARY KEY (remittance_id, line_index))",
-    "CREATE INDEX IF NOT EXISTS payer_ledger_by_payer"
-    " ON payer_ledger (tenant_id, payer_id, effective_on)",
-]
 
 
 class RemittanceTraceReused(ServiceError):
@@ -171,14 +108,25 @@ class RemittanceNotFound(ServiceError):
         super().__init__(f"There is no remittance {remittance_id}.", field="remittance_id")
 
 
+class RemittanceClaimCannotBePosted(ServiceError):
+    code = "remittance_claim_cannot_be_posted"
+    status = 422
+
+    def __init__(self, claim_number: int, why: str) -> None:
+        super().__init__(
+            f"Claim {claim_number} of the remittance is not posted: {why}.", field="claim_number"
+        )
+
+
 class RemittanceBusy(ServiceError):
     code = "remittance_busy"
     status = 409
 
     def __init__(self, trace_number: str) -> None:
         super().__init__(
-            f"Remittance {trace_number} is being posted by another request; nothing more was "
-            "posted. Send the file again when that one has finished: what it posted is kept.",
+            f"Remittance {trace_number} is being changed by another request (an import of its "
+            "file, or a clerk resolving its held claims); this one changed nothing. Try again "
+            "when that one has finished: what it did is kept.",
         )
 
 
@@ -253,7 +201,6 @@ class Remittances:
         self.app = runtime.app
         self.db: Database = runtime.db
         self.today = today
-        self.db.create_tables(TABLES)
 
     # ------------------------------------------------------------------------ posting
 
@@ -303,6 +250,33 @@ class Remittances:
             self.runtime.projector(["claims_index"]).catch_up()
 
     def _post(
+        self,
+        tenant_id: str,
+        remittance: Remittance,
+        fingerprint: str,
+        notes: list[str],
+        meta: Provenance,
+        progress: Callable[[int], None] | None,
+    ) -> PostingReport:
+        posting_id = RemittancePosting.id_for(
+            tenant_id, remittance.payer_id, remittance.trace_number
+        )
+        with self._only_request_on(posting_id, remittance.trace_number):
+            return self._post_alone(tenant_id, remittance, fingerprint, notes, meta, progress)
+
+    @contextlib.contextmanager
+    def _only_request_on(self, posting_id: UUID, trace_number: str) -> Iterator[None]:
+        """One request at a time changes a posting (in this process or any other): two imports
+        of one file, or two clerks resolving its held claims, never interleave."""
+        lock = named_lock(self.runtime.settings, f"remittance:{posting_id}")
+        if not lock.acquire():
+            raise RemittanceBusy(trace_number)
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _post_alone(
         self,
         tenant_id: str,
         remittance: Remittance,
@@ -413,13 +387,17 @@ class Remittances:
         meta: Provenance,
         report: PostingReport,
     ) -> list[ClaimOutcome]:
+        """Match the claims (a match already recorded stands: the import that recorded it may
+        have sent it), record the new matches, then send one command per matched claim."""
         remittance = posting.remittance
-        sent: list[tuple[int, IndexedClaim, str, Future[Outcome]]] = []
         outcomes: dict[int, ClaimOutcome] = {}
+        commands: dict[int, PostRemittedClaim] = {}
+        fresh: list[ClaimMatch] = []
+        unmatched = [i for i in indexes if i not in posting.matches]
         numbered = claims_numbered_many(
-            self.db, tenant_id, [posting.units[i].patient_control_number for i in indexes]
+            self.db, tenant_id, [posting.units[i].patient_control_number for i in unmatched]
         )
-        for index in indexes:
+        for index in unmatched:
             unit = posting.units[index]
             found, matched_by, why = self._match(
                 tenant_id, remittance, unit, numbered.get(unit.patient_control_number, [])
@@ -428,28 +406,41 @@ class Remittances:
                 outcomes[index] = _held(index, unit, why)
                 continue
             try:
-                command = _command(posting, index, unit, found.claim_id)
+                commands[index] = _command(posting, index, unit, found.claim_id)
             except ValidationError as bad:
                 outcomes[index] = _held(index, unit, _first_error(bad))
                 continue
+            fresh.append(ClaimMatch(index, found.account_number, found.claim_id, matched_by))
+        if fresh:
+            posting.record_matches(fresh, matched_on=self.today(), meta=meta)
+            self._save(posting)
+        sent: list[tuple[ClaimMatch, Future[Outcome]]] = []
+        for index in indexes:
+            match = posting.matches.get(index)
+            if match is None:
+                continue
+            command = commands.get(index) or _command(
+                posting, index, posting.units[index], match.claim_id
+            )
             future = self.app.submit(
                 tenant_id=tenant_id,
-                account_number=found.account_number,
+                account_number=match.account_number,
                 command=command,
                 meta=meta,
                 idempotency_key=f"era:{posting.id}:{index}",
             )
-            sent.append((index, found, matched_by, future))
-        for index, found, matched_by, future in sent:
+            sent.append((match, future))
+        for match, future in sent:
+            index = match.index
             unit = posting.units[index]
             try:
                 answer = future.result()
             except (DomainError, ServiceError) as refusal:
                 if isinstance(refusal, ServiceError) and _transient(refusal):
                     # Not the account's answer: stop; a new import resumes here.
-                    self._drain(sent)
+                    self._drain([f for _, f in sent])
                     raise
-                sentence = f"{found.account_number} claim {found.claim_id} refused it: {refusal}"
+                sentence = f"{match.account_number} claim {match.claim_id} refused it: {refusal}"
                 outcomes[index] = _held(index, unit, sentence)
                 continue
             if answer.replayed:
@@ -460,18 +451,18 @@ class Remittances:
                 status=unit.status,
                 paid=unit.paid,
                 result=POSTED,
-                account_number=found.account_number,
-                claim_id=found.claim_id,
-                matched_by=matched_by,
-                sentence=f"{unit.status_name}: posted to {found.account_number} claim "
-                f"{found.claim_id}",
+                account_number=match.account_number,
+                claim_id=match.claim_id,
+                matched_by=match.matched_by,
+                sentence=f"{unit.status_name}: posted to {match.account_number} claim "
+                f"{match.claim_id}",
             )
         return [outcomes[i] for i in indexes]
 
     @staticmethod
-    def _drain(sent: Sequence[tuple[int, IndexedClaim, str, Future[Outcome]]]) -> None:
+    def _drain(futures: Sequence[Future[Outcome]]) -> None:
         """Wait for every command sent, so none is still saving when the import stops."""
-        for *_, future in sent:
+        for future in futures:
             with contextlib.suppress(Exception):
                 future.result()
 
@@ -509,7 +500,11 @@ class Remittances:
         others: list[IndexedClaim] = []
         for key, candidates_of in keys:
             candidates = candidates_of()
-            ours = [c for c in candidates if payer_key(c.payer) in payers]
+            ours = [
+                c
+                for c in candidates
+                if payer_key(c.payer) in payers and c.currency == remittance.currency
+            ]
             if len(ours) == 1:
                 return ours[0], key, ""
             if len(ours) > 1:
@@ -517,12 +512,13 @@ class Remittances:
                 return None, None, f"{len(ours)} claims match by {key.replace('_', ' ')}: {names}"
             others.extend(candidates)
         if others:
-            billed_to = sorted({c.payer for c in others})
+            billed_to = sorted({f"{c.payer} in {c.currency}" for c in others})
             return (
                 None,
                 None,
                 f"claim {unit.patient_control_number} on file is billed to "
-                f"{', '.join(billed_to)}, not to {remittance.payer_name or remittance.payer_id}",
+                f"{', '.join(billed_to)}, not to {remittance.payer_name or remittance.payer_id} "
+                f"in {remittance.currency}",
             )
         return (
             None,
@@ -571,21 +567,35 @@ class Remittances:
         claim_id: str,
         meta: Provenance,
     ) -> dict[str, Any]:
-        """Post a held claim (``claim_number`` counts from 1) to an account's claim."""
+        """Post a held claim (``claim_number`` counts from 1) to an account's claim.
+
+        One request at a time resolves a posting's held claims, and every attempt on one held
+        claim carries the same idempotency key, whatever account it names: its money reaches
+        one account at most. If the posting could not record an earlier attempt that reached
+        its account, naming that account again finishes it; naming another is refused."""
         posting = self.get(tenant_id, remittance_id)
-        index = claim_number - 1
-        unit = posting.held_claim(index)
-        command = _command(posting, index, unit, claim_id)
-        self.app.execute(
-            tenant_id=tenant_id,
-            account_number=account_number,
-            command=command,
-            meta=meta,
-            idempotency_key=f"era:{posting.id}:{index}:{account_number}:{claim_id}",
-        )
-        # The account has it now: record that on the posting, judged again on the posting as
-        # stored if another request saved it meanwhile, so the claim never stays held.
-        for attempt in range(SAVE_ATTEMPTS):
+        with self._only_request_on(posting.id, posting.remittance.trace_number):
+            posting = self.get(tenant_id, remittance_id)
+            index = claim_number - 1
+            unit = posting.held_claim(index)
+            try:
+                command = _command(posting, index, unit, claim_id)
+            except ValidationError as bad:
+                raise RemittanceClaimCannotBePosted(claim_number, _first_error(bad)) from None
+            try:
+                self.app.execute(
+                    tenant_id=tenant_id,
+                    account_number=account_number,
+                    command=command,
+                    meta=meta,
+                    idempotency_key=_clerk_key(posting, index),
+                )
+            except IdempotencyKeyReused:
+                raise RemittanceClaimCannotBePosted(
+                    claim_number,
+                    "an earlier request posted it to another account's claim, and the "
+                    "remittance did not record that; post it to that account to finish",
+                ) from None
             posting.post_held(
                 index=index,
                 account_number=account_number,
@@ -593,16 +603,10 @@ class Remittances:
                 posted_on=self.today(),
                 meta=meta,
             )
-            try:
-                self.app.save(posting)
-                break
-            except IntegrityError:
-                if attempt == SAVE_ATTEMPTS - 1:
-                    raise RemittanceBusy(posting.remittance.trace_number) from None
-                posting = self.get(tenant_id, remittance_id)
-        self._write_claims(posting, [index])
-        self._write_summary(posting)
-        return self.describe(posting)
+            self._save(posting)
+            self._write_claims(posting, [index])
+            self._write_summary(posting)
+            return self.describe(posting)
 
     def refuse_held(
         self,
@@ -613,14 +617,32 @@ class Remittances:
         reason: str,
         meta: Provenance,
     ) -> dict[str, Any]:
-        """Refuse a held claim with a reason: its money is the payer's to take back."""
+        """Refuse a held claim with a reason: its money is the payer's to take back. Refused
+        while an earlier attempt to post it has reached an account (see :meth:`post_held`)."""
         posting = self.get(tenant_id, remittance_id)
-        index = claim_number - 1
-        posting.refuse_held(index=index, reason=reason, refused_on=self.today(), meta=meta)
-        self._save(posting)
-        self._write_claims(posting, [index])
-        self._write_summary(posting)
-        return self.describe(posting)
+        with self._only_request_on(posting.id, posting.remittance.trace_number):
+            posting = self.get(tenant_id, remittance_id)
+            index = claim_number - 1
+            posting.held_claim(index)
+            if self._key_on_file(tenant_id, _clerk_key(posting, index)):
+                raise RemittanceClaimCannotBePosted(
+                    claim_number,
+                    "an earlier request posted it to an account's claim, and the remittance did "
+                    "not record that; post it to that account to finish, it cannot be refused",
+                )
+            posting.refuse_held(index=index, reason=reason, refused_on=self.today(), meta=meta)
+            self._save(posting)
+            self._write_claims(posting, [index])
+            self._write_summary(posting)
+            return self.describe(posting)
+
+    def _key_on_file(self, tenant_id: str, key: str) -> bool:
+        return bool(
+            self.db.query(
+                "SELECT 1 FROM idempotency_keys WHERE tenant_id = ? AND idempotency_key = ?",
+                (tenant_id, key),
+            )
+        )
 
     # ------------------------------------------------------------------------ reading
 
@@ -889,6 +911,7 @@ def _command(
         {
             "claim_id": claim_id,
             "status": unit.status,
+            "currency": remittance.currency,
             "billed": str(unit.billed.amount),
             "paid": str(unit.paid.amount),
             "adjustments": [
@@ -902,6 +925,11 @@ def _command(
             "forward_to": unit.crossover_payer if unit.status in FORWARDED else None,
         }
     )
+
+
+def _clerk_key(posting: RemittancePosting, index: int) -> str:
+    """The idempotency key of every clerk's attempt to post held claim ``index``."""
+    return f"era:{posting.id}:{index}:clerk"
 
 
 def _transient(error: ServiceError) -> bool:

@@ -26,10 +26,10 @@ from zoneinfo import ZoneInfo
 
 from domain.tenant import Tenant
 from services.bootstrap import Runtime
-from services.close_day import MAX_DAYS_PER_CLOSE, CloseOfDay, CloseRun, named_lock
+from services.close_day import MAX_DAYS_PER_CLOSE, CloseOfDay, CloseRun
 from services.errors import DayCloseRunning
 from services.logging import get_logger
-from services.relay_lock import RelayLock
+from services.relay_lock import RelayLock, named_lock
 from services.tenants import Clock, utc_now
 
 log = get_logger(__name__)

@@ -211,24 +211,38 @@ def _checked(text: str, data: bytes) -> RemittanceFile:
 
 
 def _refuse_control_characters(text: str) -> None:
-    # The delimiters are whatever the ISA declares, control characters included; CR and LF
-    # are allowed after a segment terminator. Anything else below space (or DEL) is refused.
-    delimiters = {text[3]} | ({text[104], text[105]} if len(text) > 105 else set())
-    allowed = delimiters | {"\r", "\n"}
-    for number, line in enumerate(text.split("\n"), start=1):
-        for char in line:
-            if (char < " " or char == "\x7f") and char not in allowed:
-                segment = line.split(text[3], 1)[0].strip("\r") or "?"
+    """No control character (C0, DEL or C1) inside an element. The delimiters are whatever the
+    ISA declares, control characters included; CR and LF may only follow a segment's end."""
+    terminator = text[105]
+    delimiters = {text[3], text[82], text[104], terminator}
+    line, previous = 1, ""
+    for char in text:
+        if _is_control(char) and char not in delimiters:
+            at_segment_end = previous == terminator or (previous in "\r\n" and previous != "")
+            if char not in "\r\n" or not at_segment_end:
                 raise RemittanceFileRefused(
                     [
                         Finding(
-                            number,
-                            segment[:3],
-                            f"it holds a control character "
-                            f"(U+{ord(char):04X}), which no X12 element may",
+                            line,
+                            _segment_at(text, line),
+                            f"it holds a control character (U+{ord(char):04X}) inside an "
+                            "element, which no X12 element may",
                         )
                     ]
                 )
+        if char == "\n":
+            line += 1
+        previous = char
+
+
+def _is_control(char: str) -> bool:
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F
+
+
+def _segment_at(text: str, line: int) -> str:
+    words = text.split("\n")[line - 1].strip("\r")
+    return (words.split(text[3], 1)[0] or "?")[:3]
 
 
 @dataclass
@@ -354,8 +368,11 @@ class _Mapping:
         if not _AMOUNT.fullmatch(text):
             self.problem(segment, f"{ref} {text!r} is not an amount")
             return Money.zero(currency)
+        value = Decimal(text)
+        if value.is_zero():
+            value = abs(value)  # "-0.00" is 0.00: a sign on nothing says nothing
         try:
-            return check_within_bound(Money(Decimal(text), currency), ref, ref)
+            return check_within_bound(Money(value, currency), ref, ref)
         except (DomainError, InvalidOperation) as bad:
             self.problem(segment, f"{ref} {text!r}: {bad}")
             return Money.zero(currency)
@@ -583,6 +600,12 @@ class _Transaction:
             m.problem(start, "the transaction has no trace number (TRN)")
             return None
         payment = m.amount(self.bpr, 2, self.currency)
+        if payment.is_negative:
+            m.problem(
+                self.bpr,
+                f"the payment (BPR02) is {payment}; it is never less than zero (a debit is "
+                "said by BPR03 D)",
+            )
         if self.bpr.value(3) == "D":
             payment = -payment
         effective_on = m.date(self.bpr, 16)

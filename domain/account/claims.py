@@ -261,6 +261,18 @@ class ClaimResubmitted(Event):
         claim.submissions += 1
 
 
+def _check_not_before(claim: Claim, on: date, field: str) -> None:
+    """A claim's facts come in order: nothing is dated before what is already on it."""
+    latest = max((m.effective_on for m in claim.movements), default=claim.submitted_on)
+    latest = max(latest, claim.submitted_on)
+    if on < latest:
+        raise errors.InvalidDate(
+            f"Claim {claim.claim_id} has facts dated up to {latest}; nothing can be dated "
+            f"{on}, before them.",
+            field=field,
+        )
+
+
 def find_claim(account: AccountState, claim_id: str) -> Claim:
     claim = account.claims.get(claim_id)
     if claim is None:
@@ -347,6 +359,7 @@ class ClaimCommands(AccountState):
         self._check_money(paid, "paid", positive=False)
         claim_rules.check_adjustments(claim.billed, paid, adjustments)
         self._check_not_before_opening(adjudicated_on, "adjudicated_on")
+        _check_not_before(claim, adjudicated_on, "adjudicated_on")
         share = claim_rules.patient_responsibility(adjustments, self.currency)
         adjusted = share + claim_rules.written_off(adjustments, self.currency)
         if adjusted > claim.owed_by_payer:
@@ -470,6 +483,15 @@ class ClaimCommands(AccountState):
             )
         require_text(reference, "reference", "The reversal's reference")
         self._check_not_before_opening(reversed_on, "reversed_on")
+        _check_not_before(claim, reversed_on, "reversed_on")
+        forwarded = [c.claim_id for c in self.claims.values() if c.forwarded_from == claim_id]
+        if forwarded:
+            raise errors.ClaimShareForwarded(
+                f"The patient's share of claim {claim_id} was forwarded to another payer as "
+                f"claim {', '.join(forwarded)}; that claim must be settled before this payer's "
+                f"reversal is posted.",
+                field="claim_id",
+            )
         share_number = claim.patient_invoice_number
         share = Money.zero(self.currency)
         if share_number is not None:
@@ -494,7 +516,7 @@ class ClaimCommands(AccountState):
                 cash.reverse_payment(
                     payment_id=payment.payment_id,
                     reason_code="payer_reversal",
-                    reversed_on=max(reversed_on, payment.received_on),
+                    reversed_on=reversed_on,
                     meta=meta,
                 )
         self._trigger(
@@ -513,6 +535,7 @@ class ClaimCommands(AccountState):
         *,
         claim_id: str,
         status: str,
+        currency: str,
         billed: Money,
         paid: Money,
         adjustments: Sequence[ClaimAdjustment],
@@ -536,18 +559,28 @@ class ClaimCommands(AccountState):
         - on a secondary claim (one a crossover made): read against the share forwarded
           (the remittance bills the whole claim; see :mod:`domain.claims`).
 
-        The remittance must be this claim's: it bills what the claim bills (a reversal, that
+        The remittance must be this claim's, in the account's ``currency``: it bills what the
+        claim bills (a reversal, that
         negated, and it takes back exactly what was adjudicated)."""
         self._check_open()
         claim = find_claim(self, claim_id)
+        if currency != self.currency:
+            raise errors.CurrencyMismatch(
+                f"The remittance pays in {currency}; account {self.account_number} is kept in "
+                f"{self.currency}.",
+                field="currency",
+            )
+        remitted_billed = (
+            find_claim(self, claim.forwarded_from).billed if claim.forwarded_from else claim.billed
+        )
         if status == era.REVERSAL:
-            if billed != -claim.billed or (
+            if billed != -remitted_billed or (
                 claim.paid_per_remittance is not None and paid != -claim.paid_per_remittance
             ):
                 adjudicated = claim.paid_per_remittance
                 raise errors.RemittanceDoesNotMatchClaim(
                     f"The reversal takes back billed {-billed} and paid {-paid}, but claim "
-                    f"{claim_id} bills {claim.billed} and was adjudicated to pay "
+                    f"{claim_id} bills {remitted_billed} and was adjudicated to pay "
                     f"{adjudicated if adjudicated is not None else 'nothing yet'}.",
                     field="claim_id",
                 )
@@ -681,6 +714,7 @@ class ClaimCommands(AccountState):
             )
         require_text(reason_code, "reason_code", "A denial reason code")
         self._check_not_before_opening(denied_on, "denied_on")
+        _check_not_before(claim, denied_on, "denied_on")
         self._trigger(
             ClaimDenied,
             effective_on=denied_on,

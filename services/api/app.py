@@ -37,10 +37,10 @@ from services.api import (
     tenant,
 )
 from services.api.body_limit import BodyLimit
-from services.x12_835 import MAX_FILE_BYTES
 from services.api.json_keys import RefuseDuplicateKeys
 from services.bootstrap import Runtime
 from services.logging import bind_context, clear_context, get_logger
+from services.x12_835 import MAX_FILE_BYTES
 
 log = get_logger("receivables.http")
 
