@@ -62,6 +62,10 @@ bench: env infra-up ## Run the benchmark harness against the local services (BEN
 bench-directory: env infra-up ## Only the account search figure (ACCOUNTS=100000 by default)
 	@$(UV) run --frozen python -m bench.directory --accounts $(or $(ACCOUNTS),100000)
 
+.PHONY: bench-remittances
+bench-remittances: env infra-up ## Only the 835 posting figure (CLAIMS=10000 by default)
+	@$(UV) run --frozen python -m bench.remittances --claims $(or $(CLAIMS),10000)
+
 SEED ?= 1
 MINUTES ?= 10
 .PHONY: soak

@@ -16,7 +16,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import close_day, commands, directory, http, importing, projections, replay, scale
+from bench import (
+    close_day,
+    commands,
+    directory,
+    http,
+    importing,
+    projections,
+    remittances,
+    replay,
+    scale,
+)
 from bench.scratch import local_postgres_url
 
 REPO = Path(__file__).resolve().parent.parent
@@ -228,6 +238,23 @@ def close_day_figure(url: str, accounts: int, due_percent: float) -> dict[str, A
     }
 
 
+def remittance_figure(url: str, claims: int) -> dict[str, Any]:
+    """One 835 file of ``claims`` claims posted, against posting the same facts as commands
+    (one run: the setup is the slow part)."""
+    found = remittances.measure(url, claims)
+    return {
+        "figure": "835 remittance posting claims/s",
+        "claims": found["claims"],
+        "file_bytes": found["file_bytes"],
+        "posted": found["posted"],
+        "seconds": found["seconds"],
+        "share_of_product": found["share_of_product"],
+        "rates_per_second": found["rates_per_second"],
+        "ratio_to_baseline": found["ratio_to_baseline"],
+        "goal": "report",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
@@ -254,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--directory-accounts", type=int, default=100_000, help="accounts, account search"
     )
+    parser.add_argument(
+        "--remittance-claims", type=int, default=10_000, help="claims of the 835 file posted"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/latest.json")
     args = parser.parse_args(argv)
 
@@ -266,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     figures.append(replay_figure(url, args.runs, args.replay_events))
     figures.append(directory_figure(url, args.directory_accounts, repeats=20 * args.runs))
     figures.append(close_day_figure(url, args.close_accounts, args.close_due_percent))
+    figures.append(remittance_figure(url, args.remittance_claims))
     if not args.no_scale:
         figures += scale_figures(url, args.small, args.large)
     result = {

@@ -17,6 +17,7 @@ def test_the_harness_measures_every_figure_next_to_its_baseline(tmp_path: Path) 
     tiny += ["--small", "100", "--large", "300", "--invoices", "30", "--replay-events", "100"]
     tiny += ["--directory-accounts", "300"]
     tiny += ["--close-accounts", "200"]
+    tiny += ["--remittance-claims", "50"]
     subprocess.run(
         [sys.executable, "-m", "bench", *tiny, "--commands", "2", "--out", str(out)],
         cwd=REPO,
@@ -40,6 +41,7 @@ def test_the_harness_measures_every_figure_next_to_its_baseline(tmp_path: Path) 
         "peak memory of a rebuild, MB",
         "aging report over the large history's accounts, ms",
         "close of day over many accounts, few due",
+        "835 remittance posting claims/s",
     }
     latency = figures.pop("command latency at half the sustained rate, ms")
     assert latency["in_process"]["p99"] >= latency["in_process"]["p50"] > 0
