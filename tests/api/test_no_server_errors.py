@@ -72,6 +72,15 @@ _X12 = st.one_of(
 )
 for _media_type in ("application/edi-x12", "text/plain", "application/octet-stream"):
     schemathesis.openapi.media_type(_media_type, _X12)
+# The bank's deposit lines are CSV text: real lines, damaged ones, any bytes.
+schemathesis.openapi.media_type(
+    "text/csv",
+    st.one_of(
+        st.just(b"date,amount,trace\n2026-03-21,450.00,TRC-SEED-1\n"),
+        st.builds(lambda junk: b"date,amount\n" + junk, st.binary(max_size=80)),
+        st.binary(max_size=200),
+    ),
+)
 
 # The schema is loaded when the module is collected: schemathesis parametrizes the test with one
 # case per operation, so the app it reads must exist by then.
