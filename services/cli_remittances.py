@@ -590,8 +590,10 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         tenant: Tenant,
         as_json: AsJson = False,
     ) -> None:
-        """Import the bank's deposit lines: a CSV with a header naming date and amount, and
-        optionally trace, description, currency. Checked whole; kept once however often."""
+        """Import the bank's deposit lines (CSV), to reconcile with the remittances.
+
+        The header names date and amount, and may name trace, description and currency. The
+        file is checked whole, and kept once however often it is imported."""
         from datetime import UTC, datetime
 
         from services.deposits import BankLinesInvalid, Deposits
@@ -628,8 +630,9 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
 
     @remittances_app.command("reconcile")
     def reconcile(tenant: Tenant, as_json: AsJson = False) -> None:
-        """Each remittance beside the bank deposit that paid it: matched, differing, and those
-        on either side without the other."""
+        """Each remittance beside the bank deposit that paid it.
+
+        Matched, differing, and those on either side without the other."""
         from services.deposits import Deposits
 
         with refusals_exit() as runtime:
