@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -30,9 +29,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from domain.schedules import MAX_TERMS_DAYS
+from services.cli_guard import cli_provenance
+from services.cli_guard import refusals_exit as guarded_refusals_exit
 
 if TYPE_CHECKING:
-    from domain.provenance import Provenance
     from services.bootstrap import Runtime
     from services.commands import AccountCommand
     from services.importer import ImportReport
@@ -172,31 +172,10 @@ def _import_summary(report: ImportReport) -> str:
 
 
 def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
-    @contextmanager
-    def refusals_exit() -> Iterator[Runtime]:
-        from pydantic import ValidationError
+    def refusals_exit() -> AbstractContextManager[Runtime]:
+        return guarded_refusals_exit(runtime_factory, "the body")
 
-        from domain.errors import DomainError
-        from services.errors import ServiceError
-
-        runtime = runtime_factory()
-        try:
-            yield runtime
-        except (DomainError, ServiceError) as refusal:
-            typer.echo(f"error: {refusal}", err=True)
-            raise typer.Exit(1) from None
-        except ValidationError as invalid:
-            first = invalid.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "the body"
-            typer.echo(f"error: {where}: {first['msg']}", err=True)
-            raise typer.Exit(1) from None
-        finally:
-            runtime.close()
-
-    def provenance(actor: str, reason: str | None = None) -> Provenance:
-        from domain.provenance import Provenance
-
-        return Provenance(actor=actor, correlation_id=f"cli-{uuid.uuid4().hex[:16]}", reason=reason)
+    provenance = cli_provenance
 
     @app.command("open-account")
     def open_account(

@@ -19,11 +19,13 @@ import json
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from services.cli_guard import refusals_exit as guarded_refusals_exit
 
 if TYPE_CHECKING:
     from domain.dunning import DunningPolicy
@@ -163,19 +165,8 @@ def _print_run(run: CloseRun) -> None:
 
 
 def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
-    @contextmanager
-    def refusals_exit() -> Iterator[Runtime]:
-        from domain.errors import DomainError
-        from services.errors import ServiceError
-
-        runtime = runtime_factory()
-        try:
-            yield runtime
-        except (DomainError, ServiceError) as refusal:
-            typer.echo(f"error: {refusal}", err=True)
-            raise typer.Exit(1) from None
-        finally:
-            runtime.close()
+    def refusals_exit() -> AbstractContextManager[Runtime]:
+        return guarded_refusals_exit(runtime_factory, "the body")
 
     @app.command("close-day")
     def close_day(

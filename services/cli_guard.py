@@ -16,12 +16,18 @@ from __future__ import annotations
 
 import sys
 import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
+
+    from domain.provenance import Provenance
+    from services.bootstrap import Runtime
 
 
 class GuardedTyper(typer.Typer):
@@ -80,3 +86,37 @@ def database_unavailable_sentence(failure: BaseException) -> str:
         f"the database is not answering ({settings.database_place}): {reason}{stop} "
         "Check AR_DATABASE_URL and that the database server is running, then try again."
     )
+
+
+@contextmanager
+def refusals_exit(
+    runtime_factory: Callable[[], Runtime], what: str = "the body"
+) -> Iterator[Runtime]:
+    """A runtime for one command's work, closed after it; a refusal of that work (a business
+    rule's, the service's, or a value that does not validate, ``what`` naming the thing the
+    value belongs to) ends the command with its sentence and exit status 1."""
+    from pydantic import ValidationError
+
+    from domain.errors import DomainError
+    from services.errors import ServiceError
+
+    runtime = runtime_factory()
+    try:
+        yield runtime
+    except (DomainError, ServiceError) as refusal:
+        typer.echo(f"error: {refusal}", err=True)
+        raise typer.Exit(1) from None
+    except ValidationError as invalid:
+        first = invalid.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or what
+        typer.echo(f"error: {where}: {first['msg']}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+
+
+def cli_provenance(actor: str, reason: str | None = None) -> Provenance:
+    """Who records a fact from the command line, under a correlation id of its own."""
+    from domain.provenance import Provenance
+
+    return Provenance(actor=actor, correlation_id=f"cli-{uuid.uuid4().hex[:16]}", reason=reason)

@@ -28,17 +28,18 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from services.cli_guard import cli_provenance
+from services.cli_guard import refusals_exit as guarded_refusals_exit
+
 if TYPE_CHECKING:
-    from domain.provenance import Provenance
     from services.bootstrap import Runtime
     from services.remittances import PostingReport
 
@@ -303,31 +304,10 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
     remittances_app = typer.Typer(name="remittances", help=HELP, no_args_is_help=True)
     app.add_typer(remittances_app)
 
-    @contextmanager
-    def refusals_exit() -> Iterator[Runtime]:
-        from pydantic import ValidationError
+    def refusals_exit() -> AbstractContextManager[Runtime]:
+        return guarded_refusals_exit(runtime_factory, "the claim")
 
-        from domain.errors import DomainError
-        from services.errors import ServiceError
-
-        runtime = runtime_factory()
-        try:
-            yield runtime
-        except (DomainError, ServiceError) as refusal:
-            typer.echo(f"error: {refusal}", err=True)
-            raise typer.Exit(1) from None
-        except ValidationError as invalid:
-            first = invalid.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "the claim"
-            typer.echo(f"error: {where}: {first['msg']}", err=True)
-            raise typer.Exit(1) from None
-        finally:
-            runtime.close()
-
-    def provenance(actor: str, reason: str | None = None) -> Provenance:
-        from domain.provenance import Provenance
-
-        return Provenance(actor=actor, correlation_id=f"cli-{uuid.uuid4().hex[:16]}", reason=reason)
+    provenance = cli_provenance
 
     @remittances_app.command("import")
     def import_remittances(
