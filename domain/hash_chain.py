@@ -330,3 +330,26 @@ class ChainWalker:
         breaks = check_link(event, position, version + 1, previous)
         self._last[event.originator_id] = (event.originator_version, event.event_hash)
         return breaks
+
+
+def record_chained(
+    aggregate: Any,
+    event_class: type[ChainedEvent],
+    *,
+    effective_on: date,
+    meta: Provenance,
+    payload: Mapping[str, Any],
+) -> None:
+    """Record ``aggregate``'s next event: its envelope (:func:`chained_envelope`) over
+    ``payload``, linked to the aggregate's last hash, then triggered on the aggregate. The one
+    way the Account, the Tenant and a remittance's posting record their events."""
+    envelope = chained_envelope(
+        topic=event_class.TOPIC,
+        originator_id=aggregate.id,
+        originator_version=aggregate.version + 1,
+        effective_on=effective_on,
+        meta=meta,
+        previous_hash=aggregate.last_event_hash,
+        payload=payload,
+    )
+    aggregate.trigger_event(event_class, **envelope, **payload)

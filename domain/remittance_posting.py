@@ -47,13 +47,13 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain import errors
-from domain.hash_chain import GENESIS_HASH, ChainedEvent, chained_envelope
+from domain.hash_chain import GENESIS_HASH, ChainedEvent, chained_envelope, record_chained
 from domain.money import Money
 from domain.provenance import Provenance
 from domain.remittance import Remittance, RemittedClaim, posting_units
 
 if TYPE_CHECKING:
-    from eventsourcing.domain import CanMutateAggregate
+    pass
 
 #: Fixed namespace of remittance posting ids; never change it, ids derive from it.
 REMITTANCE_NAMESPACE: Final = UUID("5b0e2c1a-8f3d-4e6b-a7c9-2d4f6e8a0b13")
@@ -424,14 +424,4 @@ class RemittancePosting(Aggregate):
         meta: Provenance,
         **payload: Any,
     ) -> None:
-        envelope = chained_envelope(
-            topic=event_class.TOPIC,
-            originator_id=self.id,
-            originator_version=self.version + 1,
-            effective_on=effective_on,
-            meta=meta,
-            previous_hash=self.last_event_hash,
-            payload=payload,
-        )
-        mutate: type[CanMutateAggregate[UUID]] = event_class
-        self.trigger_event(mutate, **envelope, **payload)
+        record_chained(self, event_class, effective_on=effective_on, meta=meta, payload=payload)

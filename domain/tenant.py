@@ -49,11 +49,11 @@ from eventsourcing.domain import Aggregate
 
 from domain import errors
 from domain.dunning import DunningLevel, DunningPolicy, check_levels
-from domain.hash_chain import GENESIS_HASH, ChainedEvent, chained_envelope
+from domain.hash_chain import GENESIS_HASH, ChainedEvent, chained_envelope, record_chained
 from domain.provenance import Provenance
 
 if TYPE_CHECKING:
-    from eventsourcing.domain import CanMutateAggregate
+    pass
 
 #: Fixed namespace of tenant ids; never change it, ids derive from it.
 TENANT_NAMESPACE: Final = UUID("0d7f3c2e-6a41-4b8e-9f25-3c1d8e6b7a90")
@@ -367,14 +367,4 @@ class Tenant(Aggregate):
         meta: Provenance,
         **payload: Any,
     ) -> None:
-        envelope = chained_envelope(
-            topic=event_class.TOPIC,
-            originator_id=self.id,
-            originator_version=self.version + 1,
-            effective_on=effective_on,
-            meta=meta,
-            previous_hash=self.last_event_hash,
-            payload=payload,
-        )
-        mutate: type[CanMutateAggregate[UUID]] = event_class
-        self.trigger_event(mutate, **envelope, **payload)
+        record_chained(self, event_class, effective_on=effective_on, meta=meta, payload=payload)

@@ -47,7 +47,7 @@ from domain.charges import Charge
 from domain.claims import Claim
 from domain.collections_activity import CollectionActivity, PromiseToPay
 from domain.disputes import Dispute
-from domain.hash_chain import GENESIS_HASH, ChainedEvent, chained_envelope
+from domain.hash_chain import GENESIS_HASH, ChainedEvent, record_chained
 from domain.ledger import LedgerEntry
 from domain.money import Money, check_within_bound
 from domain.open_items import VOIDED, Movement, OpenItem
@@ -210,16 +210,7 @@ class AccountState:
         meta: Provenance,
         **payload: Any,
     ) -> None:
-        envelope = chained_envelope(
-            topic=event_class.TOPIC,
-            originator_id=self.id,
-            originator_version=self.version + 1,
-            effective_on=effective_on,
-            meta=meta,
-            previous_hash=self.last_event_hash,
-            payload=payload,
-        )
-        self.trigger_event(event_class, **envelope, **payload)
+        record_chained(self, event_class, effective_on=effective_on, meta=meta, payload=payload)
 
     # ---------------------------------------------------------------- guards
 
