@@ -92,6 +92,7 @@ from domain.account import (
     disputes,
     lifecycle,
     plans,
+    remitted_claims,
     settlement,
     subscriptions,
     write_offs,
@@ -105,6 +106,7 @@ from domain.account.disputes import DisputeCommands
 from domain.account.lifecycle import LifecycleCommands
 from domain.account.plans import PlanCommands
 from domain.account.queries import AccountQueries, OverdueTerm
+from domain.account.remitted_claims import RemittedClaimCommands
 from domain.account.settlement import SettlementCommands
 from domain.account.subscriptions import SubscriptionCommands
 from domain.account.sweep import DailySweep
@@ -131,6 +133,7 @@ class Account(
     PlanCommands,
     SubscriptionCommands,
     ClaimCommands,
+    RemittedClaimCommands,
     DisputeCommands,
     CollectionCommands,
     ContactCommands,
@@ -201,8 +204,8 @@ class Account(
     ClaimDenied = claims.ClaimDenied
     ClaimAppealed = claims.ClaimAppealed
     ClaimResubmitted = claims.ClaimResubmitted
-    ClaimAdjudicationReversed = claims.ClaimAdjudicationReversed
-    ClaimForwarded = claims.ClaimForwarded
+    ClaimAdjudicationReversed = remitted_claims.ClaimAdjudicationReversed
+    ClaimForwarded = remitted_claims.ClaimForwarded
 
     DisputeOpened = disputes.DisputeOpened
     DisputeResolved = disputes.DisputeResolved
