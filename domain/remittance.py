@@ -125,6 +125,11 @@ PROVIDER_ADJUSTMENT_NAMES: Final[dict[str, str]] = {
 }
 
 
+def provider_adjustment_name(reason_code: str) -> str:
+    """What a provider-level adjustment's reason code means ("WO": overpayment recovery)."""
+    return PROVIDER_ADJUSTMENT_NAMES.get(reason_code, f"reason {reason_code}")
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceLine:
     """One service the payer priced: procedure as the payer quotes it, billed, paid, the
@@ -187,7 +192,7 @@ class ProviderAdjustment:
 
     @property
     def reason_name(self) -> str:
-        return PROVIDER_ADJUSTMENT_NAMES.get(self.reason_code, f"reason {self.reason_code}")
+        return provider_adjustment_name(self.reason_code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,10 +242,6 @@ class Problem:
         return f"{where}: {self.sentence}"
 
 
-def _total(amounts: Iterable[Money], currency: str) -> Money:
-    return Money.sum(amounts, currency)
-
-
 def claim_problems(claim: RemittedClaim, currency: str) -> list[Problem]:
     """Every way one remitted claim fails to balance."""
     found: list[Problem] = []
@@ -249,7 +250,7 @@ def claim_problems(claim: RemittedClaim, currency: str) -> list[Problem]:
     def problem(line: int, segment: str, sentence: str) -> None:
         found.append(Problem(line, segment, pcn, sentence))
 
-    adjusted = _total((a.amount for a in claim.all_adjustments), currency)
+    adjusted = Money.sum((a.amount for a in claim.all_adjustments), currency)
     if claim.billed - adjusted != claim.paid:
         problem(
             claim.line,
@@ -257,7 +258,9 @@ def claim_problems(claim: RemittedClaim, currency: str) -> list[Problem]:
             f"billed {claim.billed} less adjustments {adjusted} is {claim.billed - adjusted}, "
             f"but the claim says paid {claim.paid}",
         )
-    responsibility = _total((a.amount for a in claim.all_adjustments if a.group == "PR"), currency)
+    responsibility = Money.sum(
+        (a.amount for a in claim.all_adjustments if a.group == "PR"), currency
+    )
     if responsibility != claim.patient_responsibility:
         problem(
             claim.line,
@@ -273,15 +276,15 @@ def claim_problems(claim: RemittedClaim, currency: str) -> list[Problem]:
                 f"{adjustment.group!r} is not an adjustment group (CO, PR, OA or PI)",
             )
     if claim.service_lines:
-        lines_billed = _total((s.billed for s in claim.service_lines), currency)
+        lines_billed = Money.sum((s.billed for s in claim.service_lines), currency)
         if lines_billed != claim.billed:
             problem(
                 claim.line,
                 "SVC",
                 f"the service lines bill {lines_billed}, the claim {claim.billed}",
             )
-        claim_level = _total((a.amount for a in claim.adjustments), currency)
-        lines_paid = _total((s.paid for s in claim.service_lines), currency)
+        claim_level = Money.sum((a.amount for a in claim.adjustments), currency)
+        lines_paid = Money.sum((s.paid for s in claim.service_lines), currency)
         if lines_paid - claim_level != claim.paid:
             problem(
                 claim.line,
@@ -290,7 +293,7 @@ def claim_problems(claim: RemittedClaim, currency: str) -> list[Problem]:
                 f"{lines_paid - claim_level}, but the claim says paid {claim.paid}",
             )
         for service in claim.service_lines:
-            line_adjusted = _total((a.amount for a in service.adjustments), currency)
+            line_adjusted = Money.sum((a.amount for a in service.adjustments), currency)
             if service.billed - line_adjusted != service.paid:
                 problem(
                     service.line,
@@ -351,9 +354,9 @@ def combined(parts: Sequence[RemittedClaim]) -> RemittedClaim:
     return RemittedClaim(
         patient_control_number=first.patient_control_number,
         status=first.status,
-        billed=_total((p.billed for p in parts), currency),
-        paid=_total((p.paid for p in parts), currency),
-        patient_responsibility=_total((p.patient_responsibility for p in parts), currency),
+        billed=Money.sum((p.billed for p in parts), currency),
+        paid=Money.sum((p.paid for p in parts), currency),
+        patient_responsibility=Money.sum((p.patient_responsibility for p in parts), currency),
         payer_claim_number=first.payer_claim_number,
         patient_name=first.patient_name,
         service_from=min((p.service_from for p in parts if p.service_from), default=None),

@@ -162,12 +162,8 @@ class HeldClaimPosted(RemittanceEvent):
     claim_id: str
 
     def evolve(self, posting: RemittancePosting) -> None:
-        held = posting.outcomes[self.index]
-        posting.outcomes[self.index] = ClaimOutcome(
-            index=held.index,
-            patient_control_number=held.patient_control_number,
-            status=held.status,
-            paid=held.paid,
+        posting.outcomes[self.index] = replace(
+            posting.outcomes[self.index],
             result=POSTED,
             account_number=self.account_number,
             claim_id=self.claim_id,
@@ -184,12 +180,8 @@ class HeldClaimRefused(RemittanceEvent):
     refusal: str
 
     def evolve(self, posting: RemittancePosting) -> None:
-        held = posting.outcomes[self.index]
-        posting.outcomes[self.index] = ClaimOutcome(
-            index=held.index,
-            patient_control_number=held.patient_control_number,
-            status=held.status,
-            paid=held.paid,
+        posting.outcomes[self.index] = replace(
+            posting.outcomes[self.index],
             result=REFUSED,
             account_number=None,
             claim_id=None,

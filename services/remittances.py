@@ -49,9 +49,15 @@ from eventsourcing.persistence import IntegrityError
 from pydantic import ValidationError
 
 from domain.errors import DomainError
-from domain.money import Money, to_minor_units
+from domain.money import Money, from_minor_units, to_minor_units
 from domain.provenance import Provenance
-from domain.remittance import FORWARDED, Remittance, RemittedClaim, posting_units
+from domain.remittance import (
+    FORWARDED,
+    Remittance,
+    RemittedClaim,
+    posting_units,
+    provider_adjustment_name,
+)
 from domain.remittance_posting import (
     BY_PATIENT_AND_DATES,
     BY_PATIENT_CONTROL_NUMBER,
@@ -689,7 +695,7 @@ class Remittances:
                     "effective_on": str(row["effective_on"]),
                     "provider_id": row["provider_id"],
                     "reason_code": row["reason_code"],
-                    "reason": _plb_name(row["reason_code"]),
+                    "reason": provider_adjustment_name(row["reason_code"]),
                     "reference": row["reference"],
                     "currency": currency,
                     "amount": _amount(minor, currency),
@@ -958,12 +964,6 @@ def _first_error(bad: ValidationError) -> str:
     return f"it cannot be posted as it is: {where}: {first['msg']}"
 
 
-def _plb_name(code: str) -> str:
-    from domain.remittance import PROVIDER_ADJUSTMENT_NAMES
-
-    return PROVIDER_ADJUSTMENT_NAMES.get(code, f"reason {code}")
-
-
 def _plb(p: Any) -> dict[str, Any]:
     return {
         "provider_id": p.provider_id,
@@ -976,8 +976,6 @@ def _plb(p: Any) -> dict[str, Any]:
 
 
 def _amount(minor: int, currency: str) -> str:
-    from domain.money import from_minor_units
-
     return str(from_minor_units(minor, currency))
 
 

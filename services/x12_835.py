@@ -193,7 +193,10 @@ def _checked(text: str, data: bytes) -> RemittanceFile:
     findings = _validator_findings(text)
     mapped = _Mapping(segments)
     remittances = mapped.remittances()
-    refusing = [f for f in findings if _refuses(f, mapped)] + mapped.problems
+    refused_by_guide = [_refuses(f, mapped) for f in findings]
+    noted = [f for f, refuses in zip(findings, refused_by_guide, strict=True) if not refuses]
+    refusing = [f for f, refuses in zip(findings, refused_by_guide, strict=True) if refuses]
+    refusing += mapped.problems
     if not remittances and not refusing:
         refusing.append(Finding(1, "ST", "the file holds no 835 transaction"))
     refusing_all: list[Finding | Problem] = list(refusing)
@@ -201,7 +204,7 @@ def _checked(text: str, data: bytes) -> RemittanceFile:
         refusing_all.extend(balance_problems(remittance))
     if refusing_all:
         raise RemittanceFileRefused(sorted(refusing_all, key=lambda p: p.line))
-    notes = [f for f in findings if not _refuses(f, mapped)] + mapped.notes
+    notes = noted + mapped.notes
     return RemittanceFile(
         remittances=tuple(remittances),
         fingerprints=tuple(mapped.fingerprints),

@@ -120,7 +120,7 @@ _FILE_BODY: Final[dict[str, Any]] = {
 
 
 def remittance_posting(request: Request) -> Remittances:
-    """The application's remittance posting (one per app, so its tables are made once)."""
+    """The application's remittance posting: one per app, whose clock tests may replace."""
     state: Any = request.app.state
     posting = getattr(state, "remittances", None)
     if posting is None:
@@ -377,13 +377,8 @@ def list_remittances(
 
 
 def deposits_of(request: Request) -> Deposits:
-    """The application's bank deposit lines (one per app, so its tables are made once)."""
-    state: Any = request.app.state
-    deposits = getattr(state, "deposits", None)
-    if deposits is None:
-        deposits = state.deposits = Deposits(state.runtime)
-    assert isinstance(deposits, Deposits)
-    return deposits
+    """The bank deposit lines of the application's store."""
+    return Deposits(request.app.state.runtime)
 
 
 class BankLinesRefused(ServiceError):
