@@ -151,15 +151,18 @@ def nothing_was_written(failure: BaseException) -> bool:
     """Whether a save that failed is known to have written nothing and may simply be redone.
 
     A conflict (an account's version or a key already on file, or a version gap refused) is one.
-    So is a prepared statement the driver believed was on the connection but was not: psycopg
-    can lose track of one when an earlier insert on the same connection failed inside its
-    pipeline, and the next insert then fails once, before the server ran any of it.
+    So are the two ways an earlier failure inside psycopg's pipeline on the same connection
+    shows on the next insert, before the server ran any of it: a prepared statement the driver
+    believed was on the connection but was not, and a pipeline aborted (the server skips every
+    statement after a failed one until the next sync; the transaction is rolled back).
     """
     if isinstance(failure, IntegrityError):
         return True
     cause: BaseException | None = failure
     while cause is not None:
-        if isinstance(cause, psycopg.errors.InvalidSqlStatementName):
+        if isinstance(
+            cause, psycopg.errors.InvalidSqlStatementName | psycopg.errors.PipelineAborted
+        ):
             return True
         cause = cause.__cause__
     return False
