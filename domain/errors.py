@@ -545,3 +545,39 @@ class DayOutOfOrder(DomainError):
     """A business day closed before the day after the last one closed."""
 
     code = "day_out_of_order"
+
+
+# --- documents: letterhead, mail settings, templates, what was sent --------------------
+
+
+class InvalidLetterhead(DomainError):
+    code = "invalid_letterhead"
+
+
+class InvalidLogo(InvalidLetterhead):
+    code = "invalid_logo"
+
+
+class InvalidLocale(InvalidLetterhead):
+    code = "invalid_locale"
+
+
+class InvalidMailSettings(DomainError):
+    code = "invalid_mail_settings"
+
+
+class InvalidTemplate(DomainError):
+    """A template override that is unknown, too large, or does not render."""
+
+    code = "invalid_template"
+
+
+class UnknownDocument(DomainError):
+    """A document asked of an account that has no such invoice, plan, offer, promise or
+    claim (or not yet, as of the date asked)."""
+
+    code = "unknown_document"
+
+
+class InvalidDocumentRecord(DomainError):
+    code = "invalid_document_record"
