@@ -13,5 +13,9 @@ if ! command -v uv >/dev/null; then
     hash -r
     command -v uv >/dev/null || fail "uv was installed but is not on PATH (pip's script folder is missing from PATH)"
 fi
+# The PDF engine (WeasyPrint) lays text out with Pango and HarfBuzz from the system, in the
+# DejaVu fonts every document names; the tests read PDFs back with poppler's pdftotext and
+# draw pages with pdftoppm.
+apt_install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core poppler-utils
 cd "$REPO_DIR"
 uv sync --frozen --quiet || fail "uv could not install the locked Python dependencies"
