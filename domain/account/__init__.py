@@ -45,6 +45,8 @@ How the aggregate is assembled
     ``contacts``           change_billing_address, change_email_address,
                            change_phone_number, change_preferred_channel,
                            change_external_reference, change_contact_notes
+    ``sent_documents``     record_document_sent: an invoice, statement or letter e-mailed
+                           or printed, with its hashes
     ``sweep``              the daily ``sweep``; ``close_day``: the sweep and the tenant's
                            dunning policy, for the close of a business day
     ``queries``            balances, outstanding, installments, overdue, ...
@@ -93,6 +95,7 @@ from domain.account import (
     lifecycle,
     plans,
     remitted_claims,
+    sent_documents,
     settlement,
     subscriptions,
     write_offs,
@@ -107,6 +110,7 @@ from domain.account.lifecycle import LifecycleCommands
 from domain.account.plans import PlanCommands
 from domain.account.queries import AccountQueries, OverdueTerm
 from domain.account.remitted_claims import RemittedClaimCommands
+from domain.account.sent_documents import SentDocumentCommands
 from domain.account.settlement import SettlementCommands
 from domain.account.subscriptions import SubscriptionCommands
 from domain.account.sweep import DailySweep
@@ -137,6 +141,7 @@ class Account(
     DisputeCommands,
     CollectionCommands,
     ContactCommands,
+    SentDocumentCommands,
     DailySweep,
     AccountQueries,
     Aggregate,
@@ -226,3 +231,5 @@ class Account(
     PreferredChannelChanged = contacts.PreferredChannelChanged
     ExternalReferenceChanged = contacts.ExternalReferenceChanged
     ContactNotesChanged = contacts.ContactNotesChanged
+
+    DocumentSent = sent_documents.DocumentSent

@@ -1,0 +1,241 @@
+"""Writing a document out: the tenant's templates, in HTML and in PDF.
+
+Concept
+    One set of Jinja2 templates writes every document; the PDF is the same HTML laid out by
+    WeasyPrint, so what the clerk previews in a browser is what the customer receives on
+    paper. A default set ships in ``templates/`` (``<name>.html.j2``); a tenant overrides any
+    of them by name (:mod:`domain.letterhead`), and an override may extend ``layout`` like
+    the defaults do. Amounts are written in their own currency by the letterhead's locale
+    (Babel: "$1,000.00", "1.000,00 €"), dates likewise.
+
+Invariants
+    - Templates run in Jinja2's immutable sandbox with every value escaped and every name
+      required (``StrictUndefined``): a tenant's template can read the document and
+      nothing else, cannot change it, and a misspelt name fails instead of printing
+      nothing. Any failure is :class:`~domain.errors.InvalidTemplate` with a sentence.
+    - The PDF engine fetches nothing: only ``data:`` URLs (the logo) are read, so a
+      template cannot pull a file or a web page into a document.
+    - The same document, letterhead and templates give the same bytes, HTML and PDF (the
+      PDF carries no creation time): a reprint as known at the original moment hashes
+      the same as what was sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Final
+
+import jinja2
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from domain import errors
+from domain.letterhead import EMAIL_BODY, Letterhead, check_template
+from domain.money import Money
+
+TEMPLATES_DIR: Final = Path(__file__).parent / "templates"
+DEFAULT_LOCALE: Final = "en_US"
+PDF: Final = "application/pdf"
+HTML: Final = "text/html; charset=utf-8"
+
+
+def default_template(name: str) -> str:
+    """The source of a default template (``name`` one of the template names)."""
+    return (TEMPLATES_DIR / f"{name}.html.j2").read_text(encoding="utf-8")
+
+
+def check_locale(locale: str) -> str:
+    """``locale`` if Babel can write amounts and dates in it."""
+    try:
+        Locale.parse(locale)
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise errors.InvalidLocale(
+            f"The locale {locale!r} is not one the product can write amounts and dates in.",
+            field="locale",
+        ) from None
+    return locale
+
+
+@dataclass(frozen=True)
+class Heading:
+    """The letterhead as a template reads it (a tenant without one is headed by its id)."""
+
+    name: str
+    address_lines: tuple[str, ...]
+    remit_to_lines: tuple[str, ...]
+    payment_instructions: str
+    phone: str
+    email: str
+    logo_data_uri: str | None
+    locale: str
+
+
+def heading_of(letterhead: Letterhead | None, tenant_id: str) -> Heading:
+    if letterhead is None:
+        return Heading(tenant_id, (), (tenant_id,), "", "", "", None, DEFAULT_LOCALE)
+    logo = None
+    if letterhead.logo_base64 is not None:
+        logo = f"data:{letterhead.logo_media_type};base64,{letterhead.logo_base64}"
+    return Heading(
+        name=letterhead.name,
+        address_lines=letterhead.address_lines,
+        remit_to_lines=letterhead.remit_to_lines,
+        payment_instructions=letterhead.payment_instructions,
+        phone=letterhead.phone,
+        email=letterhead.email,
+        logo_data_uri=logo,
+        locale=letterhead.locale,
+    )
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A document written out: its HTML, and its PDF when asked for."""
+
+    html: str
+    pdf: bytes | None
+
+    @property
+    def html_bytes(self) -> bytes:
+        return self.html.encode("utf-8")
+
+    @property
+    def html_sha256(self) -> str:
+        return hashlib.sha256(self.html_bytes).hexdigest()
+
+    @property
+    def pdf_sha256(self) -> str:
+        if self.pdf is None:
+            raise ValueError("This document was written as HTML only.")
+        return hashlib.sha256(self.pdf).hexdigest()
+
+
+# ------------------------------------------------------------------ the template environment
+
+
+def _filters(locale: str) -> dict[str, Callable[..., str]]:
+    def money(value: Money | None) -> str:
+        if value is None:
+            return ""
+        if not isinstance(value, Money):
+            raise TypeError("The money filter writes an amount with its currency.")
+        return str(format_currency(value.amount, value.currency, locale=locale))
+
+    def day(value: date | None, form: str = "medium") -> str:
+        if value is None:
+            return ""
+        return str(format_date(value, format=form, locale=locale))
+
+    def number(value: Decimal | int | str) -> str:
+        return str(format_decimal(Decimal(value), locale=locale))
+
+    return {"money": money, "day": day, "number": number}
+
+
+@lru_cache(maxsize=64)
+def _environment(locale: str, overrides: tuple[tuple[str, str], ...]) -> jinja2.Environment:
+    sources = dict(overrides)
+
+    def load(name: str) -> str:
+        if name in sources:
+            return sources[name]
+        path = TEMPLATES_DIR / f"{name}.html.j2"
+        if not path.is_file() or path.parent != TEMPLATES_DIR:
+            raise jinja2.TemplateNotFound(name)
+        return path.read_text(encoding="utf-8")
+
+    environment = ImmutableSandboxedEnvironment(
+        loader=jinja2.FunctionLoader(load),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    environment.filters.update(_filters(locale))
+    return environment
+
+
+def render_html(
+    template: str,
+    context: Mapping[str, Any],
+    heading: Heading,
+    overrides: Mapping[str, str],
+) -> str:
+    """The document's HTML, by template ``template`` (a template name)."""
+    environment = _environment(heading.locale, tuple(sorted(overrides.items())))
+    try:
+        return environment.get_template(template).render(**context, head=heading)
+    except jinja2.TemplateSyntaxError as error:
+        raise errors.InvalidTemplate(
+            f"Template {error.name or template} does not parse (line {error.lineno}):"
+            f" {error.message}.",
+            field="template",
+        ) from None
+    except jinja2.TemplateNotFound as error:
+        raise errors.InvalidTemplate(
+            f"Template {template} uses {error.name}, which is no template.", field="template"
+        ) from None
+    except Exception as error:  # a tenant's template can fail in any way: say how, for it alone
+        raise errors.InvalidTemplate(
+            f"Template {template} could not be written out: {type(error).__name__}: {error}.",
+            field="template",
+        ) from None
+
+
+def render_pdf(html: str) -> bytes:
+    """The HTML laid out as a PDF (A4, the fonts the templates name)."""
+    # Imported here: the engine loads Pango at import, which only PDF-writing needs.
+    from weasyprint import HTML as Page  # noqa: N811
+
+    try:
+        document = Page(string=html, url_fetcher=_data_urls_only, base_url=None).render()
+        pdf: bytes = document.write_pdf()
+    except Exception as error:  # a layout the engine cannot do is this document's failure
+        raise errors.InvalidTemplate(
+            f"The PDF could not be laid out: {type(error).__name__}: {error}.",
+            field="template",
+        ) from None
+    return pdf
+
+
+def combine_pdfs(htmls: list[str]) -> bytes:
+    """Several documents as one PDF, each starting on a new page (a print batch)."""
+    from weasyprint import HTML as Page  # noqa: N811
+
+    documents = [Page(string=h, url_fetcher=_data_urls_only, base_url=None).render() for h in htmls]
+    pages = [page for document in documents for page in document.pages]
+    combined: bytes = documents[0].copy(pages).write_pdf()
+    return combined
+
+
+def _data_urls_only(url: str, timeout: int = 10, ssl_context: Any = None) -> dict[str, Any]:
+    if not url.startswith("data:"):
+        raise ValueError(f"documents read no outside resource ({url[:60]})")
+    header, _, payload = url[5:].partition(",")
+    media_type = header.split(";")[0] or "text/plain"
+    data = base64.b64decode(payload) if header.endswith(";base64") else payload.encode()
+    return {"string": data, "mime_type": media_type}
+
+
+def check_template_renders(name: str, source: str) -> None:
+    """Refuse an override that does not write out every sample document it takes part in
+    (before it is recorded; see :mod:`services.documents.samples`)."""
+    check_template(name, source)
+    from services.documents.samples import sample_renders
+
+    sample_renders({name: source})
+
+
+def email_text(context: Mapping[str, Any], heading: Heading, overrides: Mapping[str, str]) -> str:
+    """The plain-text body of the e-mail a document is attached to."""
+    return render_html(EMAIL_BODY, context, heading, overrides).strip() + "\n"
