@@ -1,4 +1,5 @@
-"""The tenant's settings: its dunning policy, when its day closes, and the days it has closed.
+"""The tenant's settings: its dunning policy, when its day closes, the days it has closed, and
+what its documents carry (letterhead, mail settings, template overrides).
 
 Concept
     Each tenant (one business using the product) has one :class:`Tenant` aggregate holding
@@ -14,6 +15,12 @@ Concept
     - ``DayClosed``: a business day was closed for every account of the tenant, with what the
       close did (:class:`DaySummary`). The close itself is the services' work
       (``services.close_day``); this is its record, and what makes it happen once.
+    - ``LetterheadSet``: the heading every document carries from then on (name, address, logo,
+      remit-to, locale: :class:`domain.letterhead.Letterhead`).
+    - ``MailSettingsSet`` / ``MailSettingsCleared``: the SMTP server e-mailed documents leave
+      through (:class:`domain.letterhead.MailSettings`; never a password).
+    - ``DocumentTemplateSet`` / ``DocumentTemplateCleared``: a template that overrides the
+      product's default of that name, or the default again.
 
     Events carry the same business date, provenance and hash chain fields as an account's
     (:mod:`domain.hash_chain`), so ``ar verify`` walks the tenant's chain like any other.
@@ -26,21 +33,29 @@ Invariants
     - A policy never changes a day already closed, nor goes back before the version in force:
       its ``effective_on`` is after the last closed day and not before the latest version's
       (:class:`~domain.errors.DunningPolicyBackdated`).
+    - A template override is cleared only while there is one, mail settings only while they
+      are set (:class:`~domain.errors.NothingChanged`); template names and sizes are checked by
+      :func:`domain.letterhead.check_template`, whether one renders by the services.
+    - Tenants recorded before a setting existed have none: the settings added later have
+      class-level defaults (no letterhead, no mail settings, no overrides), so their stored
+      snapshots load unchanged.
     - The domain reads no clock: the caller says which day it is. The time zone is checked
       against the IANA database the standard library ships (``zoneinfo``), which is data, not
       a clock.
 
 Vocabulary
-    business day, close of day, policy version, in force, close schedule.
+    business day, close of day, policy version, in force, close schedule, letterhead, mail
+    settings, template override.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Self, TypeAlias
 from uuid import UUID, uuid5
 from zoneinfo import available_timezones
@@ -50,6 +65,7 @@ from eventsourcing.domain import Aggregate
 from domain import errors
 from domain.dunning import DunningLevel, DunningPolicy, check_levels
 from domain.hash_chain import GENESIS_HASH, ChainedEvent, chained_envelope, record_chained
+from domain.letterhead import TEMPLATE_NAMES, Letterhead, MailSettings, check_template
 from domain.provenance import Provenance
 
 if TYPE_CHECKING:
@@ -92,6 +108,17 @@ def check_time_of_day(at: str) -> str:
             field="at",
         )
     return at
+
+
+def check_template_name(name: str) -> str:
+    """``name`` if it is one of the templates a tenant may override."""
+    if not isinstance(name, str) or name not in TEMPLATE_NAMES:
+        raise errors.InvalidTemplate(
+            f"There is no document template {name!r}; the templates are"
+            f" {', '.join(sorted(TEMPLATE_NAMES))}.",
+            field="name",
+        )
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +232,57 @@ class DayClosed(TenantEvent):
         tenant.last_closed_on = self.effective_on
 
 
+class LetterheadSet(TenantEvent):
+    TOPIC = "receivables.tenant:LetterheadSet"
+
+    letterhead: Letterhead
+
+    def evolve(self, tenant: Tenant) -> None:
+        tenant.letterhead = self.letterhead
+
+
+class MailSettingsSet(TenantEvent):
+    TOPIC = "receivables.tenant:MailSettingsSet"
+
+    settings: MailSettings
+
+    def evolve(self, tenant: Tenant) -> None:
+        tenant.mail_settings = self.settings
+
+
+class MailSettingsCleared(TenantEvent):
+    TOPIC = "receivables.tenant:MailSettingsCleared"
+
+    def evolve(self, tenant: Tenant) -> None:
+        tenant.mail_settings = None
+
+
+class DocumentTemplateSet(TenantEvent):
+    """The template ``name`` is ``source`` from now on, instead of the product's default."""
+
+    TOPIC = "receivables.tenant:DocumentTemplateSet"
+
+    name: str
+    source: str
+
+    def evolve(self, tenant: Tenant) -> None:
+        # A new mapping, never the shared class-level default changed in place.
+        tenant.templates = {**tenant.templates, self.name: self.source}
+
+
+class DocumentTemplateCleared(TenantEvent):
+    """The template ``name`` is the product's default again."""
+
+    TOPIC = "receivables.tenant:DocumentTemplateCleared"
+
+    name: str
+
+    def evolve(self, tenant: Tenant) -> None:
+        tenant.templates = {
+            name: source for name, source in tenant.templates.items() if name != self.name
+        }
+
+
 # ================================================================== the aggregate
 
 
@@ -224,6 +302,23 @@ class Tenant(Aggregate):
     CloseScheduleSet = CloseScheduleSet
     CloseScheduleCleared = CloseScheduleCleared
     DayClosed = DayClosed
+    LetterheadSet = LetterheadSet
+    MailSettingsSet = MailSettingsSet
+    MailSettingsCleared = MailSettingsCleared
+    DocumentTemplateSet = DocumentTemplateSet
+    DocumentTemplateCleared = DocumentTemplateCleared
+
+    # Class-level defaults, not set in __init__: tenants (and their snapshots) recorded before
+    # these settings existed have no such attribute, and read these instead. Annotated for
+    # mypy only: eventsourcing makes an aggregate with class annotations a dataclass.
+    if TYPE_CHECKING:
+        letterhead: Letterhead | None
+        mail_settings: MailSettings | None
+        #: Template overrides, name -> source; events replace the mapping, never change it.
+        templates: Mapping[str, str]
+    letterhead = None
+    mail_settings = None
+    templates = MappingProxyType({})
 
     def __init__(self, *, tenant_id: str, effective_on: date) -> None:
         self.tenant_id = tenant_id
@@ -318,6 +413,51 @@ class Tenant(Aggregate):
                 field="business_date",
             )
         self._trigger(DayClosed, effective_on=business_date, meta=meta, summary=summary)
+
+    def set_letterhead(
+        self, *, letterhead: Letterhead, effective_on: date, meta: Provenance
+    ) -> None:
+        """The heading of every document from ``effective_on`` on."""
+        if not isinstance(letterhead, Letterhead):
+            raise errors.InvalidLetterhead("A letterhead is required.", field="letterhead")
+        self._check_date(effective_on, "effective_on")
+        self._trigger(LetterheadSet, effective_on=effective_on, meta=meta, letterhead=letterhead)
+
+    def set_mail_settings(
+        self, *, settings: MailSettings, effective_on: date, meta: Provenance
+    ) -> None:
+        """The SMTP server the tenant's e-mailed documents leave through from now on."""
+        if not isinstance(settings, MailSettings):
+            raise errors.InvalidMailSettings("Mail settings are required.", field="settings")
+        self._check_date(effective_on, "effective_on")
+        self._trigger(MailSettingsSet, effective_on=effective_on, meta=meta, settings=settings)
+
+    def clear_mail_settings(self, *, effective_on: date, meta: Provenance) -> None:
+        """Send no more e-mail for the tenant (documents can still be printed)."""
+        self._check_date(effective_on, "effective_on")
+        if self.mail_settings is None:
+            raise errors.NothingChanged("The tenant has no mail settings to clear.")
+        self._trigger(MailSettingsCleared, effective_on=effective_on, meta=meta)
+
+    def set_template(self, *, name: str, source: str, effective_on: date, meta: Provenance) -> None:
+        """Override the product's template ``name`` with ``source`` (whether it renders is
+        checked by the services before they call this)."""
+        check_template(name, source)
+        self._check_date(effective_on, "effective_on")
+        self._trigger(
+            DocumentTemplateSet, effective_on=effective_on, meta=meta, name=name, source=source
+        )
+
+    def clear_template(self, *, name: str, effective_on: date, meta: Provenance) -> None:
+        """Use the product's default template ``name`` again."""
+        self._check_date(effective_on, "effective_on")
+        check_template_name(name)
+        if name not in self.templates:
+            raise errors.NothingChanged(
+                f"The template {name!r} is not overridden; it is the default already.",
+                field="name",
+            )
+        self._trigger(DocumentTemplateCleared, effective_on=effective_on, meta=meta, name=name)
 
     # ---------------------------------------------------------------- queries
 

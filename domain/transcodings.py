@@ -28,6 +28,7 @@ from typing import Any
 from eventsourcing.persistence import Transcoding
 
 from domain.account import OverdueTerm
+from domain.account.sent_documents import SentDocument
 from domain.charges import Charge, ChargeLine
 from domain.claims import Claim, ClaimAdjustment
 from domain.collections_activity import CollectionActivity, PromiseToPay
@@ -35,6 +36,7 @@ from domain.contacts import Address
 from domain.disputes import Dispute
 from domain.dunning import DunningLevel, DunningPolicy
 from domain.ledger import LedgerEntry
+from domain.letterhead import Letterhead, MailSettings
 from domain.money import Money
 from domain.open_items import InvoiceLine, Movement, OpenItem, Term, TermStatus
 from domain.payments import Allocation, CreditApplication, CreditDraw, Payment
@@ -116,6 +118,7 @@ DATACLASSES: tuple[tuple[type[Any], str], ...] = (
     (PaymentPlan, "receivables.payment_plan"),
     (PlanSchedule, "receivables.plan_schedule"),
     (PromiseToPay, "receivables.promise_to_pay"),
+    (SentDocument, "receivables.sent_document"),
     (SettlementOffer, "receivables.settlement_offer"),
     (Subscription, "receivables.subscription"),
     (Term, "receivables.term"),
@@ -127,6 +130,9 @@ DATACLASSES: tuple[tuple[type[Any], str], ...] = (
     (DaySummary, "receivables.day_summary"),
     (DunningLevel, "receivables.dunning_level"),
     (DunningPolicy, "receivables.dunning_policy"),
+    # What the tenant's documents carry (domain.letterhead).
+    (Letterhead, "receivables.letterhead"),
+    (MailSettings, "receivables.mail_settings"),
     # A payer's remittance and its posting (domain.remittance, domain.remittance_posting).
     (Remittance, "receivables.remittance"),
     (RemittedClaim, "receivables.remitted_claim"),

@@ -225,20 +225,21 @@ class Receivables(Application[UUID]):
             raise AccountNotFound(account_number)
         return events
 
-    def _last_version_recorded_by(self, account_id: UUID, moment: datetime) -> int:
-        """The highest version recorded at or before ``moment`` (0: none).
+    def _last_version_recorded_by(self, aggregate_id: UUID, moment: datetime) -> int:
+        """The highest version of an aggregate (an account, a tenant) recorded at or before
+        ``moment`` (0: none).
 
-        An account's events are recorded in version order, so their recording times rise with
+        An aggregate's events are recorded in version order, so their recording times rise with
         the version; a binary search reads a handful of single events, not the history, and the
         replay that follows starts from the nearest snapshot.
         """
-        newest = next(iter(self.events.get(account_id, desc=True, limit=1)), None)
+        newest = next(iter(self.events.get(aggregate_id, desc=True, limit=1)), None)
         if newest is None:
             return 0
         low, high = 0, newest.originator_version
         while low < high:
             middle = (low + high + 1) // 2
-            event: Any = next(iter(self.events.get(account_id, gt=middle - 1, lte=middle)))
+            event: Any = next(iter(self.events.get(aggregate_id, gt=middle - 1, lte=middle)))
             if event.timestamp <= moment:
                 low = middle
             else:

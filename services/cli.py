@@ -1,5 +1,6 @@
 """The ``ar`` command: serve the API, run the projector and the relay, manage API keys, close
-business days (``services.cli_days``), and the reports (``services.cli_reports``).
+business days and keep the tenant's settings (``services.cli_days``,
+``services.cli_tenant_documents``), and the reports (``services.cli_reports``).
 
 Every command reads the same settings (``AR_*`` environment variables, see
 ``services.settings``). Errors end with a sentence on stderr and a non-zero exit status.
@@ -30,6 +31,8 @@ from services.cli_days import register as register_day_commands
 from services.cli_guard import GuardedTyper
 from services.cli_remittances import register as register_remittance_commands
 from services.cli_reports import register as register_report_commands
+from services.cli_statements import register as register_statement_commands
+from services.cli_tenant_documents import register as register_tenant_document_commands
 
 if TYPE_CHECKING:
     from services.bootstrap import Runtime
@@ -449,9 +452,11 @@ def relay(
 
 
 register_account_commands(app, _runtime)
-register_day_commands(app, _runtime)
+tenant_app = register_day_commands(app, _runtime)
+register_tenant_document_commands(tenant_app, _runtime)
 register_report_commands(app, _runtime)
 register_remittance_commands(app, _runtime)
+register_statement_commands(app, _runtime)
 
 
 class KeyRole(StrEnum):

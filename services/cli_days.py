@@ -6,7 +6,8 @@
   it) or the close was refused (a sentence on stderr, nothing recorded).
 - ``ar tenant policy`` / ``set-policy`` / ``schedule`` / ``set-schedule`` / ``clear-schedule``:
   the dunning policy in force (``--as-of``, ``--all`` versions) and the close schedule, as over
-  HTTP (``services.api.tenant``).
+  HTTP (``services.api.tenant``). What the tenant's documents carry is in the same ``ar tenant``
+  group, declared in ``services.cli_tenant_documents``.
 
 They run against the configured store, in the name of ``--tenant`` and ``--actor`` (or
 ``AR_TENANT`` / ``AR_ACTOR``). The application and the store are imported inside the commands,
@@ -66,7 +67,7 @@ SHORT = {
     "dunning_escalated": "dunned",
     "dunning_reset": "reset",
 }
-TENANT_HELP = "The tenant's dunning policy and close schedule."
+TENANT_HELP = "The tenant's dunning policy, close schedule and document settings."
 
 
 def _provenance(actor: str) -> Provenance:
@@ -164,7 +165,10 @@ def _print_run(run: CloseRun) -> None:
         )
 
 
-def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
+def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> typer.Typer:
+    """Add ``ar close-day`` and the ``ar tenant`` group; the group is returned for the other
+    tenant commands to join."""
+
     def refusals_exit() -> AbstractContextManager[Runtime]:
         return guarded_refusals_exit(runtime_factory, "the body")
 
@@ -287,6 +291,8 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         with refusals_exit() as runtime:
             cleared = TenantSettings(runtime.app).clear_close_schedule(tenant, _provenance(actor))
         typer.echo("schedule cleared" if cleared else "no schedule was set")
+
+    return tenant_app
 
 
 def _level(text: str) -> tuple[int, str]:
