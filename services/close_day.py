@@ -25,6 +25,11 @@ How
        (``day_close_interrupted``): it is not recorded as closed, and closing it again
        finishes it.
     4. ``DayClosed`` is recorded on the tenant. The next day is closed only after it.
+    5. For a tenant with a letterhead (one that sends documents), each account the day moved
+       up the dunning ladder gets its dunning letter, by a document run of that day
+       (``services.documents.runs``): e-mailed or put in the run's print batch. A letter that
+       cannot be produced or sent is that run's failure, named in its summary and resumable;
+       it never reopens the day.
 
 Invariants
     - Idempotent per tenant and day: a closed day records nothing again; an account's close
@@ -154,6 +159,9 @@ class ClosedDay:
     #: Events recorded on accounts by this run (0 when closed before).
     events: int = 0
     seconds: float = 0.0
+    #: The run that produced the day's dunning letters (None: no letters were due or the
+    #: tenant sends no documents), and what it did.
+    letters: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -166,6 +174,7 @@ class ClosedDay:
             ],
             "events": self.events,
             "seconds": round(self.seconds, 3),
+            "dunning_letters": self.letters,
         }
 
 
@@ -282,6 +291,7 @@ class CloseOfDay:
         )
         counts: Counter[str] = Counter()
         failures: list[DayCloseFailure] = []
+        escalated: list[str] = []
         events = 0
         for window in _windows(numbers, WINDOW):
             pending = [(n, self._submit(tenant_id, n, day, policy, meta)) for n in window]
@@ -303,6 +313,8 @@ class CloseOfDay:
                     recorded: list[str] = outcome.body["recorded"]
                     events += len(recorded)
                     counts.update(_COUNTED[kind] for kind in recorded if kind in _COUNTED)
+                    if "DunningEscalated" in recorded:
+                        escalated.append(number)
             progress.accounts_done(len(window))
         summary = DaySummary(
             accounts_due=len(numbers),
@@ -317,6 +329,7 @@ class CloseOfDay:
             failures=tuple(failures[:FAILURES_KEPT]),
         )
         recorded_now = self._record(tenant_id, day, summary, started_by)
+        letters = self._dunning_letters(tenant_id, day, escalated) if recorded_now else None
         progress.day_ended(day, summary)
         log.info(
             "business day closed" if recorded_now else "business day was closed already",
@@ -325,7 +338,25 @@ class CloseOfDay:
             events=events,
             **summary.counts(),
         )
-        return ClosedDay(day, summary, recorded_now, events, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        return ClosedDay(day, summary, recorded_now, events, seconds, letters)
+
+    def _dunning_letters(
+        self, tenant_id: str, day: date, escalated: Sequence[str]
+    ) -> dict[str, Any] | None:
+        tenant = self.tenants.get(tenant_id)
+        if not escalated or tenant is None or tenant.letterhead is None:
+            return None
+        from services.documents.runs import DocumentRuns
+        from services.documents.service import Documents
+
+        runs = DocumentRuns(self.runtime, Documents(self.app, self.tenants))
+        try:
+            summary = runs.dunning_letters(tenant_id, day, escalated, started_by=ACTOR)
+        except ServiceError as busy:  # the day is closed; the letters can be resumed
+            log.warning("dunning letters not produced", tenant_id=tenant_id, error=str(busy))
+            return {"run_id": None, "error": busy.code}
+        return summary.as_json()
 
     def _submit(
         self,

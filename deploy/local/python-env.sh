@@ -16,6 +16,6 @@ fi
 # The PDF engine (WeasyPrint) lays text out with Pango and HarfBuzz from the system, in the
 # DejaVu fonts every document names; the tests read PDFs back with poppler's pdftotext and
 # draw pages with pdftoppm.
-apt_install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core poppler-utils
+apt_install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core poppler-utils
 cd "$REPO_DIR"
 uv sync --frozen --quiet || fail "uv could not install the locked Python dependencies"

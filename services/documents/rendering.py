@@ -22,7 +22,6 @@ Invariants
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import jinja2
-from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -51,18 +49,6 @@ HTML: Final = "text/html; charset=utf-8"
 def default_template(name: str) -> str:
     """The source of a default template (``name`` one of the template names)."""
     return (TEMPLATES_DIR / f"{name}.html.j2").read_text(encoding="utf-8")
-
-
-def check_locale(locale: str) -> str:
-    """``locale`` if Babel can write amounts and dates in it."""
-    try:
-        Locale.parse(locale)
-    except (UnknownLocaleError, ValueError, TypeError):
-        raise errors.InvalidLocale(
-            f"The locale {locale!r} is not one the product can write amounts and dates in.",
-            field="locale",
-        ) from None
-    return locale
 
 
 @dataclass(frozen=True)
@@ -103,6 +89,8 @@ class Rendered:
 
     html: str
     pdf: bytes | None
+    #: The PDF's page count (None: HTML only).
+    pages: int | None = None
 
     @property
     def html_bytes(self) -> bytes:
@@ -124,6 +112,8 @@ class Rendered:
 
 def _filters(locale: str) -> dict[str, Callable[..., str]]:
     def money(value: Money | None) -> str:
+        if isinstance(value, jinja2.Undefined):
+            str(value)  # StrictUndefined raises, naming what the template asked for
         if value is None:
             return ""
         if not isinstance(value, Money):
@@ -131,6 +121,8 @@ def _filters(locale: str) -> dict[str, Callable[..., str]]:
         return str(format_currency(value.amount, value.currency, locale=locale))
 
     def day(value: date | None, form: str = "medium") -> str:
+        if isinstance(value, jinja2.Undefined):
+            str(value)
         if value is None:
             return ""
         return str(format_date(value, format=form, locale=locale))
@@ -187,44 +179,45 @@ def render_html(
         ) from None
     except Exception as error:  # a tenant's template can fail in any way: say how, for it alone
         raise errors.InvalidTemplate(
-            f"Template {template} could not be written out: {type(error).__name__}: {error}.",
+            f"Template {template} could not be written out: {type(error).__name__}:"
+            f" {str(error).rstrip('.')}.",
             field="template",
         ) from None
 
 
-def render_pdf(html: str) -> bytes:
-    """The HTML laid out as a PDF (A4, the fonts the templates name)."""
+def render_pdf(html: str) -> tuple[bytes, int]:
+    """The HTML laid out as a PDF (A4, the fonts the templates name), and its page count."""
     # Imported here: the engine loads Pango at import, which only PDF-writing needs.
     from weasyprint import HTML as Page  # noqa: N811
 
     try:
-        document = Page(string=html, url_fetcher=_data_urls_only, base_url=None).render()
+        document = Page(string=html, url_fetcher=_data_urls_only(), base_url=None).render()
         pdf: bytes = document.write_pdf()
     except Exception as error:  # a layout the engine cannot do is this document's failure
         raise errors.InvalidTemplate(
-            f"The PDF could not be laid out: {type(error).__name__}: {error}.",
+            f"The PDF could not be laid out: {type(error).__name__}: {str(error).rstrip('.')}.",
             field="template",
         ) from None
-    return pdf
+    return pdf, len(document.pages)
 
 
 def combine_pdfs(htmls: list[str]) -> bytes:
     """Several documents as one PDF, each starting on a new page (a print batch)."""
     from weasyprint import HTML as Page  # noqa: N811
 
-    documents = [Page(string=h, url_fetcher=_data_urls_only, base_url=None).render() for h in htmls]
+    documents = [
+        Page(string=h, url_fetcher=_data_urls_only(), base_url=None).render() for h in htmls
+    ]
     pages = [page for document in documents for page in document.pages]
     combined: bytes = documents[0].copy(pages).write_pdf()
     return combined
 
 
-def _data_urls_only(url: str, timeout: int = 10, ssl_context: Any = None) -> dict[str, Any]:
-    if not url.startswith("data:"):
-        raise ValueError(f"documents read no outside resource ({url[:60]})")
-    header, _, payload = url[5:].partition(",")
-    media_type = header.split(";")[0] or "text/plain"
-    data = base64.b64decode(payload) if header.endswith(";base64") else payload.encode()
-    return {"string": data, "mime_type": media_type}
+def _data_urls_only() -> Any:
+    """The engine's own fetcher, allowed the ``data:`` protocol alone (the logo)."""
+    from weasyprint.urls import URLFetcher
+
+    return URLFetcher(allowed_protocols=("data",), allow_redirects=False)
 
 
 def check_template_renders(name: str, source: str) -> None:
