@@ -109,6 +109,7 @@ class Database:
                 "timestamp": "TIMESTAMPTZ",
                 "text": "TEXT",
                 "date": "DATE",
+                "blob": "BYTEA",
             }
             if self.is_postgres
             else {
@@ -117,6 +118,7 @@ class Database:
                 "timestamp": "TEXT",
                 "text": "TEXT",
                 "date": "TEXT",
+                "blob": "BLOB",
             }
         )
 

@@ -201,18 +201,6 @@ def render_pdf(html: str) -> tuple[bytes, int]:
     return pdf, len(document.pages)
 
 
-def combine_pdfs(htmls: list[str]) -> bytes:
-    """Several documents as one PDF, each starting on a new page (a print batch)."""
-    from weasyprint import HTML as Page  # noqa: N811
-
-    documents = [
-        Page(string=h, url_fetcher=_data_urls_only(), base_url=None).render() for h in htmls
-    ]
-    pages = [page for document in documents for page in document.pages]
-    combined: bytes = documents[0].copy(pages).write_pdf()
-    return combined
-
-
 def _data_urls_only() -> Any:
     """The engine's own fetcher, allowed the ``data:`` protocol alone (the logo)."""
     from weasyprint.urls import URLFetcher

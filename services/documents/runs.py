@@ -27,6 +27,8 @@ Invariants
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,13 +41,16 @@ from domain.account import Account
 from domain.account.sent_documents import EMAIL_CHANNEL, PRINT_CHANNEL
 from domain.provenance import Provenance
 from services.documents import mail
-from services.documents.rendering import Rendered, combine_pdfs
-from services.documents.service import Documents, Produced, cover_list, outgoing
+from services.documents.rendering import Rendered, render_pdf
+from services.documents.service import CoverEntry, Documents, Produced, cover_list, outgoing
 from services.errors import AccountNotFound, ServiceError
 from services.relay_lock import named_lock
 
 if TYPE_CHECKING:
+    from domain.letterhead import MailSettings
+    from domain.tenant import Tenant
     from services.bootstrap import Runtime
+    from services.documents.rendering import Heading
 
 RUNS_NAMESPACE: Final = uuid.UUID("6c0f6b8e-2f5d-4f0e-9a57-0d8f3a1c9e21")
 
@@ -90,6 +95,12 @@ RUN_TABLES: Final = [
     " pages INTEGER,"
     " code TEXT,"
     " sentence TEXT,"
+    " PRIMARY KEY (run_id, account_number))",
+    # The PDF of each printed document, as made: the print batch is these, merged.
+    "CREATE TABLE IF NOT EXISTS document_run_files ("
+    " run_id TEXT NOT NULL,"
+    " account_number TEXT NOT NULL,"
+    " pdf {blob} NOT NULL,"
     " PRIMARY KEY (run_id, account_number))",
 ]
 
@@ -337,13 +348,26 @@ class DocumentRuns:
                 correlation_id=f"document-run:{run_id}",
                 reason=f"{kind} run as of {as_of.isoformat()}",
             )
+            # Read once per run: the settings documents are written with (as known at the
+            # run's moment) and the mail settings they leave by (as they are now).
+            tenant_now = self.documents.tenants.get(tenant_id)
+            work = _Work(
+                tenant_id=tenant_id,
+                run_id=run_id,
+                kind=kind,
+                as_of=as_of,
+                period_from=period_from,
+                open_items_only=open_items_only,
+                delivery=delivery,
+                known_at=known_at,
+                meta=meta,
+                settings=self.documents.settings_known_at(tenant_id, known_at),
+                mail_settings=tenant_now.mail_settings if tenant_now is not None else None,
+            )
             total = len(numbers)
             for done, number in enumerate(numbers, start=1):
                 if finished.get(number) not in (DONE, SKIPPED):
-                    self._one(
-                        tenant_id, run_id, kind, number, as_of, period_from,
-                        open_items_only, delivery, known_at, meta, finished.get(number),
-                    )  # fmt: skip
+                    self._one(work, number, finished.get(number))
                 if progress is not None:
                     progress(done, total)
             self.db.execute(
@@ -393,37 +417,28 @@ class DocumentRuns:
 
     # --- one account ----------------------------------------------------------------------
 
-    def _one(
-        self,
-        tenant_id: str,
-        run_id: str,
-        kind: str,
-        number: str,
-        as_of: date,
-        period_from: date | None,
-        open_items_only: bool,
-        delivery: str,
-        known_at: datetime,
-        meta: Provenance,
-        status_before: str | None,
-    ) -> None:
+    def _one(self, work: _Work, number: str, status_before: str | None) -> None:
+        run_id = work.run_id
         document_id = f"{run_id}:{number}"
         try:
             try:
-                account = self.documents.app.get_account(tenant_id, number, as_known_at=known_at)
+                account = self.documents.app.get_account(
+                    work.tenant_id, number, as_known_at=work.known_at
+                )
             except AccountNotFound:
                 self._item(run_id, number, SKIPPED, document_id, code="not_open_then",
                            sentence=f"Account {number} was not open when the run started.")  # fmt: skip
                 return
             produced = self.documents.produce(
-                tenant_id,
+                work.tenant_id,
                 number,
-                kind,
-                as_of=as_of,
-                period_from=period_from,
-                open_items_only=open_items_only,
-                as_known_at=known_at,
+                work.kind,
+                as_of=work.as_of,
+                period_from=work.period_from,
+                open_items_only=work.open_items_only,
+                as_known_at=work.known_at,
                 account=account,
+                settings=work.settings,
             )
         except errors.UnknownDocument as nothing:
             self._item(
@@ -435,27 +450,32 @@ class DocumentRuns:
                 run_id, number, FAILED, document_id, code=refused.code, sentence=refused.message
             )
             return
-        if kind == content.STATEMENT_DOCUMENT and _nothing_to_state(produced):
+        if work.kind == content.STATEMENT_DOCUMENT and _nothing_to_state(produced):
             self._item(run_id, number, SKIPPED, document_id, code="nothing_to_state",
                        sentence=f"Account {number} owes nothing and had no activity in the period.")  # fmt: skip
             return
         rendered = produced.rendered
         try:
-            channel, recipient = self._channel(tenant_id, account, delivery)
+            channel, recipient = _channel(account, work)
             if channel == NONE:
                 self._item(run_id, number, DONE, document_id, rendered=rendered)
                 return
             if channel == EMAIL_CHANNEL and status_before != SENT:
-                self._send(tenant_id, produced, recipient, document_id)
+                assert work.mail_settings is not None  # _channel chose e-mail only with them
+                try:
+                    message = outgoing(produced, recipient, document_id)
+                    mail.send(work.mail_settings, message, environ=self.environ)
+                except mail.DeliveryFailed as failed:
+                    raise _Failure(failed.code, failed.sentence) from None
                 self._item(run_id, number, SENT, document_id, channel, recipient, rendered)
             self.documents.record_sent(
-                tenant_id,
+                work.tenant_id,
                 produced,
                 document_id=document_id,
                 channel=channel,
                 recipient=recipient,
-                meta=meta,
-                sent_on=as_of,
+                meta=work.meta,
+                sent_on=work.as_of,
             )
             self._item(run_id, number, DONE, document_id, channel, recipient, rendered)
         except _Failure as failure:
@@ -466,44 +486,6 @@ class DocumentRuns:
             self._item(
                 run_id, number, FAILED, document_id, code=refused.code, sentence=refused.message
             )
-
-    def _channel(self, tenant_id: str, account: Account, delivery: str) -> tuple[str, str]:
-        if delivery == NONE:
-            return NONE, ""
-        tenant = self.documents.tenants.get(tenant_id)
-        can_mail = tenant is not None and tenant.mail_settings is not None
-        email = account.email
-        address = account.billing_address
-        wants_email = delivery == EMAIL or (
-            delivery == AUTO and account.preferred_channel == "email" and email and can_mail
-        )
-        if wants_email:
-            if not email:
-                raise _Failure(
-                    "no_email_address", f"Account {account.account_number} has no e-mail address."
-                )
-            if not can_mail:
-                raise _Failure(
-                    "invalid_mail_settings", "The tenant has no mail settings to send e-mail with."
-                )
-            return EMAIL_CHANNEL, email
-        if address is None:
-            raise _Failure(
-                "no_billing_address",
-                f"Account {account.account_number} has no billing address to print a letter to"
-                + ("." if delivery == PRINT else " and is not set to receive e-mail."),
-            )
-        return PRINT_CHANNEL, f"{account.name}, {address.one_line()}"
-
-    def _send(self, tenant_id: str, produced: Produced, to: str, document_id: str) -> None:
-        tenant = self.documents.tenants.get(tenant_id)
-        assert tenant is not None
-        assert tenant.mail_settings is not None
-        message = outgoing(produced, to, document_id)
-        try:
-            mail.send(tenant.mail_settings, message, environ=self.environ)
-        except mail.DeliveryFailed as failed:
-            raise _Failure(failed.code, failed.sentence) from None
 
     def _item(
         self,
@@ -518,13 +500,21 @@ class DocumentRuns:
         code: str | None = None,
         sentence: str | None = None,
     ) -> None:
+        keep_pdf = channel == PRINT_CHANNEL and status == DONE
         with self.db.transaction() as cursor:
-            cursor.execute(
-                self.db.sql(
-                    "DELETE FROM document_run_items WHERE run_id = ? AND account_number = ?"
-                ),
-                (run_id, number),
-            )
+            for table in ("document_run_items", "document_run_files"):
+                cursor.execute(
+                    self.db.sql(f"DELETE FROM {table} WHERE run_id = ? AND account_number = ?"),  # noqa: S608 - two fixed names
+                    (run_id, number),
+                )
+            if keep_pdf and rendered is not None and rendered.pdf is not None:
+                cursor.execute(
+                    self.db.sql(
+                        "INSERT INTO document_run_files (run_id, account_number, pdf)"
+                        " VALUES (?, ?, ?)"
+                    ),
+                    (run_id, number, rendered.pdf),
+                )
             cursor.execute(
                 self.db.sql(
                     "INSERT INTO document_run_items (run_id, account_number, status, channel,"
@@ -617,45 +607,90 @@ class DocumentRuns:
 
     def print_batch(self, tenant_id: str, run_id: str) -> bytes:
         """The run's printed documents as one PDF: a cover list, then each document in
-        account order, each re-rendered as known at the run's moment and checked against the
-        hash recorded when it was first made."""
+        account order, exactly as it was made (each checked against the hash recorded on the
+        account when it was made: a batch never carries a document other than the one
+        recorded as sent)."""
+        from pypdf import PdfReader, PdfWriter
+
         summary = self.summary(tenant_id, run_id)
         if summary is None:
             raise UnknownDocumentRun(run_id)
         printed = [i for i in self.items(tenant_id, run_id, DONE) if i.channel == PRINT_CHANNEL]
         if not printed:
             raise NothingToPrint(run_id)
-        known_at = datetime.fromisoformat(summary.known_at)
-        htmls: list[str] = []
-        entries: list[tuple[Account, int]] = []
-        heading = overrides = None
+        files = {
+            str(r["account_number"]): bytes(r["pdf"])
+            for r in self.db.query(
+                "SELECT account_number, pdf FROM document_run_files WHERE run_id = ?", (run_id,)
+            )
+        }
         for item in printed:
-            account = self.documents.app.get_account(
-                tenant_id, item.account_number, as_known_at=known_at
-            )
-            produced = self.documents.produce(
-                tenant_id,
-                item.account_number,
-                summary.kind,
-                as_of=summary.as_of,
-                period_from=summary.period_from,
-                open_items_only=summary.open_items_only,
-                as_known_at=known_at,
-                account=account,
-                pdf=False,
-            )
-            if produced.rendered.html_sha256 != item.html_sha256:
+            pdf = files.get(item.account_number)
+            if pdf is None or hashlib.sha256(pdf).hexdigest() != item.pdf_sha256:
                 raise ServiceError(
-                    f"The document of account {item.account_number} no longer comes out as it"
-                    " was made; the print batch is not produced."
+                    f"The document of account {item.account_number} in run {run_id} is not the"
+                    " one recorded as sent; the print batch is not produced."
                 )
-            htmls.append(produced.rendered.html)
-            entries.append((account, item.pages or 1))
-            heading, overrides = produced.heading, produced.overrides
-        assert heading is not None
-        assert overrides is not None
+        heading, overrides, _ = self.documents.settings_known_at(
+            tenant_id, datetime.fromisoformat(summary.known_at)
+        )
+        entries = [CoverEntry(i.account_number, i.recipient or "", i.pages or 1) for i in printed]
         cover = cover_list(entries, heading, overrides, batch_id=run_id, as_of=summary.as_of)
-        return combine_pdfs([cover, *htmls])
+        writer = PdfWriter()
+        for pdf in [render_pdf(cover)[0], *(files[i.account_number] for i in printed)]:
+            writer.append(PdfReader(io.BytesIO(pdf)))
+        out = io.BytesIO()
+        writer.write(out)
+        return out.getvalue()
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What every account of one pass of a run is worked with, read once."""
+
+    tenant_id: str
+    run_id: str
+    kind: str
+    as_of: date
+    period_from: date | None
+    open_items_only: bool
+    delivery: str
+    known_at: datetime
+    meta: Provenance
+    settings: tuple[Heading, Mapping[str, str], Tenant | None]
+    mail_settings: MailSettings | None
+
+
+def _channel(account: Account, work: _Work) -> tuple[str, str]:
+    """How the account's document leaves, and to whom (see the module)."""
+    if work.delivery == NONE:
+        return NONE, ""
+    can_mail = work.mail_settings is not None
+    email = account.email
+    address = account.billing_address
+    number = account.account_number
+    prefers_email = account.preferred_channel == "email" and bool(email)
+    if work.delivery == EMAIL or (work.delivery == AUTO and prefers_email and can_mail):
+        if not email:
+            raise _Failure("no_email_address", f"Account {number} has no e-mail address.")
+        if not can_mail:
+            raise _Failure(
+                "invalid_mail_settings", "The tenant has no mail settings to send e-mail with."
+            )
+        return EMAIL_CHANNEL, email
+    if address is None:
+        if work.delivery == AUTO and prefers_email:
+            raise _Failure(
+                "invalid_mail_settings",
+                f"Account {number} prefers e-mail, the tenant has no mail settings to send it"
+                " with, and there is no billing address to print to.",
+            )
+        raise _Failure(
+            "no_billing_address",
+            f"Account {number} has no billing address to print to"
+            + ("." if work.delivery == PRINT else " and no e-mail address to send to."),
+        )
+    return PRINT_CHANNEL, f"{account.name}, {address.one_line()}"
 
 
 def _check_delivery(delivery: str) -> str:

@@ -25,6 +25,7 @@ from domain.letterhead import (
 from domain.money import Money
 from domain.open_items import Term
 from domain.provenance import Provenance
+from services.documents.rendering import email_text, render_pdf
 
 AS_OF: Final = date(2026, 4, 15)
 _META: Final = Provenance(actor="template check", correlation_id="template-check")
@@ -154,7 +155,11 @@ def sample_renders(overrides: Mapping[str, str]) -> None:
         document = service.build_document(
             account, kind, AS_OF, subject=subject, period_from=date(2026, 1, 1)
         )
-        if set(overrides) & {LAYOUT, document.template, EMAIL_BODY}:
+        if set(overrides) & {LAYOUT, document.template}:
             service.write_out(document, heading, overrides, pdf=True)
+        if EMAIL_BODY in overrides:
+            email_text(document.context(), heading, overrides)
     if COVER_LIST in overrides or LAYOUT in overrides:
-        service.cover_list([(account, 2)], heading, overrides, batch_id="sample", as_of=AS_OF)
+        entry = service.CoverEntry("A-1001", f"{account.name}, 12 Harbor Road, Portland", 2)
+        html = service.cover_list([entry], heading, overrides, batch_id="sample", as_of=AS_OF)
+        render_pdf(html)

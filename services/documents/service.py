@@ -170,14 +170,15 @@ def write_out(
 
 @dataclass(frozen=True)
 class CoverEntry:
+    """One line of a print batch's cover list: the account, who and where it goes, pages."""
+
     account_number: str
-    name: str
-    address: str
+    recipient: str
     pages: int
 
 
 def cover_list(
-    entries: Sequence[tuple[Account, int]],
+    entries: Sequence[CoverEntry],
     heading: Heading,
     overrides: Mapping[str, str],
     *,
@@ -185,21 +186,12 @@ def cover_list(
     as_of: date,
 ) -> str:
     """The first page of a print batch: each document's account, name, address, pages."""
-    rows = [
-        CoverEntry(
-            account.account_number,
-            account.name,
-            account.billing_address.one_line() if account.billing_address else "",
-            pages,
-        )
-        for account, pages in entries
-    ]
     batch = Recipient(f"batch {batch_id}", heading.name, None, None, None, None)
     context = {
         "recipient": batch,
         "title": "Print batch",
         "as_of": as_of,
-        "entries": rows,
+        "entries": list(entries),
         "batch_id": batch_id,
         "kind": "cover-list",
     }
@@ -283,13 +275,15 @@ class Documents:
         as_known_at: datetime | None = None,
         pdf: bool = True,
         account: Account | None = None,
+        settings: tuple[Heading, Mapping[str, str], Tenant | None] | None = None,
     ) -> Produced:
         """Document ``kind`` of the account, as of ``as_of`` (today), as known at
-        ``as_known_at`` (now)."""
+        ``as_known_at`` (now). A caller producing many passes the account and the tenant's
+        settings as known at that moment (``settings_known_at``), read once."""
         moment = as_known_at or datetime.now(UTC)
         if account is None:
             account = self.app.get_account(tenant_id, account_number, as_known_at=moment)
-        heading, overrides, tenant = self.settings_known_at(tenant_id, moment)
+        heading, overrides, tenant = settings or self.settings_known_at(tenant_id, moment)
         day = as_of or self.tenants.today(tenant_id, tenant)
         built = build_document(
             account,
