@@ -34,56 +34,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from domain import errors, ledger
 from domain.account.queries import aged_terms, disputed_as_of, overdue_terms, plan_in_force
 from domain.aging import DEFAULT_LIMITS, bucket_index, bucket_labels
 from domain.claims import ClaimAdjustment
 from domain.contacts import Address
+from domain.document_kinds import (
+    DOCUMENT_KINDS,
+    DUNNING_LETTER,
+    INVOICE_DOCUMENT,
+    PATIENT_STATEMENT,
+    PLAN_AGREEMENT,
+    PROMISE_CONFIRMATION,
+    SETTLEMENT_OFFER,
+    STATEMENT_DOCUMENT,
+    SUBJECT_FIELD,
+    check_kind,
+)
 from domain.money import Money
 from domain.open_items import INVOICE, VOIDED, OpenItem
 from domain.payments import CUSTOMER
 
 if TYPE_CHECKING:
     from domain.account import Account
-
-#: The kinds of document, as the surfaces and the sent-document record name them.
-INVOICE_DOCUMENT: Final = "invoice"
-STATEMENT_DOCUMENT: Final = "statement"
-DUNNING_LETTER: Final = "dunning-letter"
-PLAN_AGREEMENT: Final = "plan-agreement"
-SETTLEMENT_OFFER: Final = "settlement-offer"
-PROMISE_CONFIRMATION: Final = "promise-confirmation"
-PATIENT_STATEMENT: Final = "patient-statement"
-DOCUMENT_KINDS: Final = (
-    INVOICE_DOCUMENT,
-    STATEMENT_DOCUMENT,
-    DUNNING_LETTER,
-    PLAN_AGREEMENT,
-    SETTLEMENT_OFFER,
-    PROMISE_CONFIRMATION,
-    PATIENT_STATEMENT,
-)
-#: Letters are about one thing the account has; the field that names it.
-SUBJECT_FIELD: Final[dict[str, str | None]] = {
-    INVOICE_DOCUMENT: "invoice_number",
-    STATEMENT_DOCUMENT: None,
-    DUNNING_LETTER: None,
-    PLAN_AGREEMENT: "plan_id",
-    SETTLEMENT_OFFER: "offer_id",
-    PROMISE_CONFIRMATION: "promise_id",
-    PATIENT_STATEMENT: "claim_id",
-}
-
-
-def check_kind(kind: str) -> str:
-    if kind not in DOCUMENT_KINDS:
-        raise errors.UnknownDocument(
-            f"There is no document kind {kind!r}; the kinds are {', '.join(DOCUMENT_KINDS)}.",
-            field="kind",
-        )
-    return kind
 
 
 @dataclass(frozen=True)
@@ -701,3 +676,17 @@ Document = (
     | PromiseConfirmationDocument
     | PatientStatementDocument
 )
+
+
+__all__ = [
+    "DOCUMENT_KINDS",
+    "DUNNING_LETTER",
+    "INVOICE_DOCUMENT",
+    "PATIENT_STATEMENT",
+    "PLAN_AGREEMENT",
+    "PROMISE_CONFIRMATION",
+    "SETTLEMENT_OFFER",
+    "STATEMENT_DOCUMENT",
+    "SUBJECT_FIELD",
+    "check_kind",
+]

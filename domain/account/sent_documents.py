@@ -13,7 +13,7 @@ Invariants
     - A document is recorded once under its id (a run and an account; or the clerk's key):
       recording it again is refused (:class:`~domain.errors.DuplicateCollectionRecord`).
     - Hashes are 64 lower-case hex digits; the channel is ``email`` or ``print``; the kind is
-      one of :data:`domain.documents.DOCUMENT_KINDS`.
+      one of :data:`domain.document_kinds.DOCUMENT_KINDS`.
     - Nothing here moves the balance.
     - The record lives in ``documents_sent``, a class-level empty default replaced (never
       mutated) on the first record, so accounts and snapshots from before it read as
@@ -32,7 +32,7 @@ from typing import Final
 from domain import errors
 from domain.account.core import AccountState, Event
 from domain.contacts import check_text
-from domain.documents import check_kind
+from domain.document_kinds import check_kind
 from domain.provenance import Provenance
 
 EMAIL_CHANNEL: Final = "email"
