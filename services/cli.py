@@ -28,6 +28,7 @@ from typer.core import TyperGroup
 
 from services.cli_accounts import register as register_account_commands
 from services.cli_days import register as register_day_commands
+from services.cli_documents import register as register_document_commands
 from services.cli_guard import GuardedTyper
 from services.cli_remittances import register as register_remittance_commands
 from services.cli_reports import register as register_report_commands
@@ -456,6 +457,7 @@ tenant_app = register_day_commands(app, _runtime)
 register_tenant_document_commands(tenant_app, _runtime)
 register_report_commands(app, _runtime)
 register_remittance_commands(app, _runtime)
+register_document_commands(app, _runtime)
 register_statement_commands(app, _runtime)
 
 

@@ -27,6 +27,8 @@ from services.api import (
     cash,
     collections,
     days,
+    document_runs,
+    documents,
     insurance,
     keys,
     lifecycle,
@@ -70,8 +72,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(keys.router)
     app.include_router(reports.router)
     app.include_router(days.router)
+    app.include_router(document_runs.router)
     app.include_router(tenant.router)
     app.include_router(remittances.router)
+    app.include_router(documents.router)
     install(runtime.db, read_models())
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")

@@ -4,9 +4,10 @@ Every refusal the product makes reaches the client in one shape (RFC 9457):
 ``{"type", "title", "status", "detail", "code", "field"}``. ``code`` is stable and meant for
 programs; ``detail`` is a sentence meant for people. Each error is defined once, in its own
 layer, and carries its code: the domain's rules (``domain.errors.DomainError`` and
-``domain.aging.InvalidBuckets``: 422), the service layer's (``services.errors``: their own
-status) and the read models' (``projections.explain.UnknownFigure``: 422). A 500 is a bug: it
-is logged with its traceback and answered with a generic problem that leaks nothing.
+``domain.aging.InvalidBuckets``: 422, but 404 for a document the account does not have), the
+service layer's (``services.errors``: their own status) and the read models'
+(``projections.explain.UnknownFigure``: 422). A 500 is a bug: it is logged with its traceback
+and answered with a generic problem that leaks nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from domain.errors import DomainError
+from domain.errors import DomainError, UnknownDocument
 from projections.collections import InvalidWorklistQuery
 from projections.directory import InvalidDirectoryQuery
 from projections.explain import UnknownFigure
@@ -36,6 +37,9 @@ from services.store_errors import (
 log = get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+#: The domain's refusals that are not a rule broken (422) but something asked of an account
+#: that it does not have: a document of an invoice, plan, offer, promise or claim it lacks.
+DOMAIN_STATUS: dict[str, int] = {UnknownDocument.code: 404}
 
 
 def problem_document(
@@ -80,7 +84,8 @@ def _validation_sentence(error: dict[str, Any]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return problem(422, exc.code, str(exc), getattr(exc, "field", None))
+        status = DOMAIN_STATUS.get(exc.code, 422)
+        return problem(status, exc.code, str(exc), getattr(exc, "field", None))
 
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:

@@ -55,6 +55,9 @@ ReaderDep = Annotated[Caller, Depends(_role_guard(Role.clerk, Role.auditor))]
 AuditorDep = Annotated[Caller, Depends(_role_guard(Role.auditor))]
 ReportReaderDep = Annotated[Caller, Depends(_role_guard(Role.clerk, Role.auditor, Role.reporter))]
 AdminDep = Annotated[Caller, Depends(_role_guard(Role.admin))]
+#: Sending documents to every account (a statement run): a clerk's work, or an admin's (who
+#: closes the days whose dunning letters are runs too).
+SenderDep = Annotated[Caller, Depends(_role_guard(Role.clerk, Role.admin))]
 #: The tenant's settings (dunning policy, close schedule, days closed): admins set them, and
 #: clerks and auditors read them.
 SettingsReaderDep = Annotated[Caller, Depends(_role_guard(Role.admin, Role.clerk, Role.auditor))]

@@ -8,9 +8,12 @@ Concept
     accounts the close of a day moved to a new dunning level.
 
     A run is identified by what it was asked for (tenant, kind, date, period, delivery), so
-    asking again resumes it: each account's document is produced once per run. Its figures
-    are those known at the moment the run first started (kept on the run), so a resumed run,
-    a reprint and the print batch all say exactly what the first pass said.
+    asking again resumes it: each account's document is produced once per run, for the
+    accounts the run started with. The first pass reads every account as known at the run's
+    moment (kept on the run); a resume reads what it retries as known at its own moment, so
+    what a clerk fixed meanwhile (an address, an e-mail) is seen. Every document records
+    the moment it was known at, so each reprints exactly, and the print batch is the PDFs
+    as they were made.
 
 Invariants
     - One process works a run at a time (a named lock); a second asker is told it is busy.
@@ -31,7 +34,7 @@ import hashlib
 import io
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -116,6 +119,18 @@ class DocumentRunBusy(ServiceError):
         )
 
 
+class StatementDateInFuture(ServiceError):
+    code = "statement_date_in_future"
+    status = 422
+
+    def __init__(self, as_of: date, today: date) -> None:
+        super().__init__(
+            f"{as_of.isoformat()} has not come yet: it is {today.isoformat()} in the tenant's"
+            " time zone; a statement is as of a day that has come.",
+            field="as_of",
+        )
+
+
 class UnknownDocumentRun(ServiceError):
     code = "unknown_document_run"
     status = 404
@@ -165,6 +180,8 @@ class RunSummary:
     counts: Mapping[str, int]
     channels: Mapping[str, int]
     failures: Sequence[RunItem] = field(default_factory=tuple)
+    #: True when this request found the run asked for before (and resumed it).
+    asked_before: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -248,7 +265,10 @@ class DocumentRuns:
         progress: Callable[[int, int], None] | None = None,
     ) -> RunSummary:
         """A statement for each of the tenant's accounts as of ``as_of`` (resumed if asked
-        before)."""
+        before). ``as_of`` is a day that has come in the tenant's time zone."""
+        today = self.documents.tenants.today(tenant_id)
+        if as_of > today:
+            raise StatementDateInFuture(as_of, today)
         if period_from is not None and period_from > as_of:
             raise errors.InvalidDate(
                 f"The period starts on {period_from}, after its end {as_of}.", field="from"
@@ -267,7 +287,7 @@ class DocumentRuns:
             as_of,
             numbers,
             started_by=started_by,
-            period_from=period_from or date(as_of.year, as_of.month, 1),
+            period_from=statement_period(as_of, period_from),
             open_items_only=open_items_only,
             delivery=_check_delivery(delivery),
             progress=progress,
@@ -311,6 +331,7 @@ class DocumentRuns:
         run_id = self.run_id_for(tenant_id, kind, as_of, period_from, open_items_only, delivery)
         with self._alone(run_id):
             run = self._row(tenant_id, run_id)
+            asked_before = run is not None
             if run is None:
                 now = self.clock()
                 self.db.execute(
@@ -333,7 +354,12 @@ class DocumentRuns:
                 run = self._row(tenant_id, run_id)
                 assert run is not None
                 self._add_pending(run_id, numbers)
-            known_at = datetime.fromisoformat(str(run["known_at"]))
+            # The first pass is as known at the run's moment; a later pass (a resume) at its
+            # own, so what a clerk fixed meanwhile (an address) is seen. Each document's
+            # moment is recorded with it, so every one reprints exactly.
+            known_at = (
+                datetime.fromisoformat(str(run["known_at"])) if not asked_before else self.clock()
+            )
             # The accounts are those of the first start: a resumed run works the same set.
             finished = {
                 str(r["account_number"]): str(r["status"])
@@ -376,7 +402,7 @@ class DocumentRuns:
             )
         summary = self.summary(tenant_id, run_id)
         assert summary is not None
-        return summary
+        return replace(summary, asked_before=asked_before)
 
     def resume(self, tenant_id: str, run_id: str, *, started_by: str) -> RunSummary:
         """Work what a run left undone (failed, pending, or sent but not recorded)."""
@@ -596,11 +622,12 @@ class DocumentRuns:
             for r in rows
         ]
 
-    def runs(self, tenant_id: str, limit: int = 50) -> list[RunSummary]:
+    def runs(self, tenant_id: str, limit: int = 50, kind: str | None = None) -> list[RunSummary]:
+        """The tenant's runs, newest first (of one kind, when asked)."""
         rows = self.db.query(
-            "SELECT run_id FROM document_runs WHERE tenant_id = ?"
+            "SELECT run_id FROM document_runs WHERE tenant_id = ? AND kind = COALESCE(?, kind)"
             " ORDER BY started_at DESC, run_id LIMIT ?",
-            (tenant_id, limit),
+            (tenant_id, kind, limit),
         )
         found = [self.summary(tenant_id, str(r["run_id"])) for r in rows]
         return [s for s in found if s is not None]
@@ -691,6 +718,11 @@ def _channel(account: Account, work: _Work) -> tuple[str, str]:
             + ("." if work.delivery == PRINT else " and no e-mail address to send to."),
         )
     return PRINT_CHANNEL, f"{account.name}, {address.one_line()}"
+
+
+def statement_period(as_of: date, period_from: date | None) -> date:
+    """A statement's first day: the one asked for, else the first of ``as_of``'s month."""
+    return period_from or date(as_of.year, as_of.month, 1)
 
 
 def _check_delivery(delivery: str) -> str:

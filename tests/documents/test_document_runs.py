@@ -131,18 +131,20 @@ def test_a_statement_run_states_each_account_once_and_keeps_each_failure_with_it
     again = runs.statement_run(
         TENANT, date(2026, 3, 31), started_by="clerk", period_from=date(2026, 1, 1)
     )
-    assert again.run_id == summary.run_id
+    assert (again.run_id, again.asked_before, summary.asked_before) == (summary.run_id, True, False)
     assert len(smtp_server.received) == 1
     assert [len(sent_events(runtime, f"A-{n}")) for n in range(5)] == [1, 1, 1, 0, 0]
 
     # The failing account is given an address; the run resumes it alone.
     with_address(runtime, "A-3")
     resumed = runs.resume(TENANT, summary.run_id, started_by="clerk")
-    assert (resumed.counts.get("done"), resumed.counts.get("failed", 0)) == (
-        3,
-        1,
-    )  # known at the run's moment: still no address
-    assert [len(sent_events(runtime, f"A-{n}")) for n in range(5)] == [1, 1, 1, 0, 0]
+    assert (resumed.counts.get("done"), resumed.counts.get("failed", 0)) == (4, 0)
+    assert [len(sent_events(runtime, f"A-{n}")) for n in range(5)] == [1, 1, 1, 1, 0]
+    (fixed,) = sent_events(runtime, "A-3")
+    assert fixed.recipient == "A-3, A-3 Main Street, Portland, OR 97201, US"
+    # The resumed document was made as known at the resume, and says so: it reprints exactly.
+    assert fixed.known_at > summary.known_at
+    assert len(smtp_server.received) == 1
 
 
 def test_the_print_batch_is_a_cover_list_then_exactly_the_documents_recorded_as_sent(

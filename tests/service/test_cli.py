@@ -280,7 +280,7 @@ def test_ar_help_lists_every_command_in_order(ar: CliRunner) -> None:
     assert [n for n in names if not n.startswith("-")] == [
         "serve", "project", "relay", "open-account", "exec", "import", "commands", "balance",
         "replay", "close-day", "rebuild", "verify", "explain", "accounts", "tenant", "report",
-        "remittances",
+        "remittances", "documents", "statements",
         "keys",
     ]  # fmt: skip
 

@@ -31,7 +31,7 @@ STORED_NAMES = frozenset(
         "change_billing_address", "change_email_address", "change_phone_number",
         "change_preferred_channel", "change_external_reference", "change_contact_notes",
         "assign_collector", "unassign_collector",
-        "post_remitted_claim", "reverse_adjudication",
+        "post_remitted_claim", "reverse_adjudication", "record_document_sent",
     }
 )  # fmt: skip
 
