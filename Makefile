@@ -69,6 +69,10 @@ bench-directory: env infra-up ## Only the account search figure (ACCOUNTS=100000
 bench-remittances: env infra-up ## Only the 835 posting figure (CLAIMS=10000 by default)
 	@$(UV) run --frozen python -m bench.remittances --claims $(or $(CLAIMS),10000)
 
+.PHONY: bench-documents
+bench-documents: env infra-up ## Only the statement run figure (ACCOUNTS=10000 by default)
+	@$(UV) run --frozen python -m bench.documents --accounts $(or $(ACCOUNTS),10000)
+
 SEED ?= 1
 MINUTES ?= 10
 .PHONY: soak
