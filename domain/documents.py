@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 from domain import errors, ledger
 from domain.account.queries import aged_terms, disputed_as_of, overdue_terms, plan_in_force
 from domain.aging import DEFAULT_LIMITS, bucket_index, bucket_labels
+from domain.charges import Charge
 from domain.claims import ClaimAdjustment
 from domain.contacts import Address
 from domain.document_kinds import (
@@ -54,7 +55,7 @@ from domain.document_kinds import (
     check_kind,
 )
 from domain.money import Money
-from domain.open_items import INVOICE, VOIDED, OpenItem
+from domain.open_items import INVOICE, VOIDED, OpenItem, TermStatus
 from domain.payments import CUSTOMER
 
 if TYPE_CHECKING:
@@ -132,31 +133,12 @@ class InvoiceDocument:
 def invoice_document(account: Account, invoice_number: str, as_of: date) -> InvoiceDocument:
     item = _issued_item(account, invoice_number, as_of)
     outstanding = item.outstanding_as_of(as_of)
-    lines = []
-    for charge_id in item.charge_ids:
-        charge = account.charges[charge_id]
-        lines.append(
-            InvoiceLineOut(
-                service_date=charge.service_date,
-                code=charge.code,
-                description=charge.description,
-                quantity=_quantity(charge.quantity),
-                unit_price=charge.unit_price,
-                net=charge.net,
-                tax=charge.tax,
-            )
-        )
-    terms = tuple(
-        Installment(s.index + 1, s.due_on, s.amount, s.outstanding)
-        for s in item.term_statuses(as_of)
-    )
+    lines = [_line_of(account.charges[charge_id]) for charge_id in item.charge_ids]
+    terms = _installments(item.term_statuses(as_of))
     plan = plan_in_force(account, invoice_number, as_of)
     plan_terms: tuple[Installment, ...] = ()
     if plan is not None:
-        plan_terms = tuple(
-            Installment(s.index + 1, s.due_on, s.amount, s.outstanding)
-            for s in account.plan_installments(plan.plan_id, as_of)
-        )
+        plan_terms = _installments(account.plan_installments(plan.plan_id, as_of))
     return InvoiceDocument(
         recipient=recipient_of(account),
         as_of=as_of,
@@ -186,6 +168,23 @@ def _issued_item(account: Account, number: str, as_of: date) -> OpenItem:
             field="invoice_number",
         )
     return item
+
+
+def _line_of(charge: Charge) -> InvoiceLineOut:
+    return InvoiceLineOut(
+        service_date=charge.service_date,
+        code=charge.code,
+        description=charge.description,
+        quantity=_quantity(charge.quantity),
+        unit_price=charge.unit_price,
+        net=charge.net,
+        tax=charge.tax,
+    )
+
+
+def _installments(statuses: Sequence[TermStatus]) -> tuple[Installment, ...]:
+    """Terms or plan installments as the customer counts them (from 1)."""
+    return tuple(Installment(s.index + 1, s.due_on, s.amount, s.outstanding) for s in statuses)
 
 
 def _quantity(value: object) -> str:
@@ -478,10 +477,7 @@ def plan_agreement_document(account: Account, plan_id: str, as_of: date) -> Plan
             f"Account {account.account_number} has no payment plan {plan_id} as of {as_of}.",
             field="plan_id",
         )
-    installments = tuple(
-        Installment(s.index + 1, s.due_on, s.amount, s.outstanding)
-        for s in account.plan_installments(plan_id, as_of)
-    )
+    installments = _installments(account.plan_installments(plan_id, as_of))
     return PlanAgreementDocument(
         recipient=recipient_of(account),
         as_of=as_of,
@@ -605,18 +601,7 @@ def patient_statement_document(
             field="claim_id",
         )
     currency = account.currency
-    services = tuple(
-        InvoiceLineOut(
-            service_date=c.service_date,
-            code=c.code,
-            description=c.description,
-            quantity=_quantity(c.quantity),
-            unit_price=c.unit_price,
-            net=c.net,
-            tax=c.tax,
-        )
-        for c in (account.charges[i] for i in claim.charge_ids)
-    )
+    services = tuple(_line_of(account.charges[i]) for i in claim.charge_ids)
     paid = Money.sum(
         (
             m.amount
