@@ -20,7 +20,7 @@ from projections.parking import PARKED_TABLE
 from projections.runner import Projector
 from services.api_keys import ApiKeys
 from services.app import Receivables
-from services.documents.runs import RUN_TABLES as DOCUMENT_RUN_TABLES
+from services.documents.run_tables import RUN_TABLES as DOCUMENT_RUN_TABLES
 from services.relay_positions import POSITIONS_TABLE
 from services.remittance_tables import TABLES as REMITTANCE_AND_DEPOSIT_TABLES
 from services.settings import Settings

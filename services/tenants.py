@@ -298,7 +298,7 @@ class TenantSettings:
         """Override the template ``name`` with ``source`` once it is known to render; False: it
         is that override already, nothing was recorded."""
         # Imported here: rendering loads Jinja2, which only template changes need.
-        from services.documents.rendering import check_template_renders
+        from services.documents.samples import check_template_renders
 
         check_template_renders(name, source)  # the name and the size first, then a render
 

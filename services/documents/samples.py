@@ -21,6 +21,7 @@ from domain.letterhead import (
     EMAIL_BODY,
     LAYOUT,
     Letterhead,
+    check_template,
 )
 from domain.money import Money
 from domain.open_items import Term
@@ -142,6 +143,13 @@ SAMPLE_LETTERHEAD: Final = Letterhead(
     phone="+1 503 555 0100",
     email="billing@harbor.example",
 )
+
+
+def check_template_renders(name: str, source: str) -> None:
+    """Refuse an override that does not write out every sample document it takes part in
+    (before it is recorded)."""
+    check_template(name, source)
+    sample_renders({name: source})
 
 
 def sample_renders(overrides: Mapping[str, str]) -> None:

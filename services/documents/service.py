@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
 from pydantic import Field
 
@@ -60,7 +60,6 @@ from services.fields import BusinessDate
 if TYPE_CHECKING:
     from domain.tenant import Tenant
     from services.app import Receivables
-    from services.tenants import TenantSettings
 
 #: kind -> (template, title)
 _TEMPLATES: Final[dict[str, tuple[str, str]]] = {
@@ -247,10 +246,18 @@ class RecordDocumentSent(AccountCommand):
         )
 
 
+class TenantReader(Protocol):
+    """What documents read of the tenants' settings (``services.tenants.TenantSettings``)."""
+
+    def get(self, tenant_id: str, as_known_at: datetime | None = None) -> Tenant | None: ...
+
+    def today(self, tenant_id: str, tenant: Tenant | None = None) -> date: ...
+
+
 class Documents:
     """Documents of the accounts in the application's store."""
 
-    def __init__(self, app: Receivables, tenants: TenantSettings) -> None:
+    def __init__(self, app: Receivables, tenants: TenantReader) -> None:
         self.app = app
         self.tenants = tenants
 

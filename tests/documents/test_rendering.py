@@ -13,8 +13,14 @@ from domain import errors
 from domain.documents import DOCUMENT_KINDS
 from domain.letterhead import Letterhead
 from services.documents import service
-from services.documents.rendering import check_template_renders, default_template, render_pdf
-from services.documents.samples import AS_OF, SAMPLE_LETTERHEAD, sample_account, sample_renders
+from services.documents.rendering import default_template, render_pdf
+from services.documents.samples import (
+    AS_OF,
+    SAMPLE_LETTERHEAD,
+    check_template_renders,
+    sample_account,
+    sample_renders,
+)
 
 SUBJECTS = dict(service.SAMPLE_SUBJECTS)
 
