@@ -13,7 +13,8 @@ Concept
     templates in force then and comes out byte for byte the same.
 
 Invariants
-    - Text holds no control characters (C0, DEL, C1); one-line values hold no tab or newline.
+    - Text holds no control characters (C0, DEL, C1); one-line values hold no tab, newline,
+      nor line or paragraph separator (U+2028, U+2029).
       Every value has a length bound (the ``*_MAX`` constants).
     - A logo is a PNG or JPEG image (checked by its signature, not by what the caller says) of
       at most :data:`LOGO_MAX_BYTES`, kept base64-encoded (events are JSON).
@@ -86,12 +87,21 @@ TEMPLATE_NAMES: Final = frozenset(
 _LOCALE: Final = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
 _ENV_NAME: Final = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
 _HOST: Final = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+_SEPARATORS: Final = re.compile("[\u2028\u2029]")
 
 
 def _line(
     value: str, field: str, what: str, *, required: bool = True, limit: int = LINE_MAX
 ) -> str:
-    return check_text(value, field, what, max_length=limit, required=required)
+    check_text(value, field, what, max_length=limit, required=required)
+    if _SEPARATORS.search(value):
+        # No control characters, but line breaks all the same: an e-mail header (the name
+        # heads the tenant's e-mail) cannot hold them.
+        raise errors.ControlCharacter(
+            f"{what} must not contain a line or paragraph separator (U+2028, U+2029).",
+            field=field,
+        )
+    return value
 
 
 def _lines(values: tuple[str, ...], field: str, what: str, *, required: bool) -> None:

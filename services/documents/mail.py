@@ -27,8 +27,9 @@ Invariants
       unreachable or silent server). The connection is always closed.
     - A given ``message_id`` is sent as given (wrapped in ``<>`` if it was not), so a resend
       of the same document is recognisable by the recipient's mail system and by us.
-    - ``timeout`` bounds each network wait (connecting, each server reply), not the whole
-      exchange.
+    - ``timeout`` bounds each network wait (connecting, each server reply) and ``deadline``
+      the whole exchange (by default four times ``timeout``): a server that answers a byte at
+      a time is cut off there, ``smtp_unavailable``, as one that does not answer at all.
 
 Vocabulary
     outgoing e-mail, attachment, Message-ID, envelope, delivery failure, permanent, STARTTLS.
@@ -36,11 +37,13 @@ Vocabulary
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import smtplib
 import socket
 import ssl
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,7 +51,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formatdate, make_msgid
-from typing import Final
+from typing import Any, Final
 
 from domain.letterhead import SECURITY_STARTTLS, SECURITY_TLS, MailSettings
 
@@ -219,6 +222,7 @@ def send(
     message: Outgoing,
     *,
     timeout: float = 15.0,
+    deadline: float | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> str:
     """Hand ``message`` to the tenant's SMTP server; the Message-ID it carried.
@@ -232,13 +236,18 @@ def send(
     message_id = str(built["Message-ID"])
     phase = _CONNECT
     client: smtplib.SMTP | None = None
+    limit = _Deadline(4 * timeout if deadline is None else deadline)
     try:
         if settings.security == SECURITY_TLS:
-            client = smtplib.SMTP_SSL(
-                settings.host, settings.port, timeout=timeout, context=ssl.create_default_context()
+            client = _SMTPS(
+                limit,
+                settings.host,
+                settings.port,
+                timeout=timeout,
+                context=ssl.create_default_context(),
             )
         else:
-            client = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
+            client = _SMTP(limit, settings.host, settings.port, timeout=timeout)
         if settings.security == SECURITY_STARTTLS:
             phase = _STARTTLS
             client.starttls(context=ssl.create_default_context())
@@ -252,13 +261,68 @@ def send(
             raise smtplib.SMTPRecipientsRefused(refused)
     except OSError as exc:  # smtplib.SMTPException is an OSError too
         failure = _failure(exc, settings, message, phase, timeout)
+        if limit.passed:
+            failure = DeliveryFailed(
+                SMTP_UNAVAILABLE,
+                f"The mail server {settings.host}:{settings.port} did not finish taking the"
+                f" e-mail within {limit.seconds:g} seconds; try again later.",
+                permanent=False,
+            )
         if password:
             failure = _scrubbed(failure, password)
         raise failure from exc
     finally:
+        limit.stop()
         if client is not None:
             _close(client)
     return message_id
+
+
+class _Deadline:
+    """Cuts off an exchange that outlasts ``seconds`` however its server drips its replies:
+    the connection is shut, which wakes the read or write waiting on it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.passed = False
+        self._client: smtplib.SMTP | None = None
+        self._over = threading.Event()
+        self._watch = threading.Thread(target=self._cut, name="smtp-deadline", daemon=True)
+        self._watch.start()
+
+    def watch(self, client: smtplib.SMTP) -> None:
+        self._client = client
+
+    def stop(self) -> None:
+        self._over.set()
+
+    def _cut(self) -> None:
+        if self._over.wait(self.seconds):
+            return
+        self.passed = True
+        # Until the sender is done: a connection still being made has a socket only later.
+        while not self._over.is_set():
+            connection = self._client.sock if self._client is not None else None
+            if connection is not None:
+                with contextlib.suppress(OSError):
+                    # The plain socket's shutdown, also under TLS (the fd is the same).
+                    socket.socket.shutdown(connection, socket.SHUT_RDWR)
+            self._over.wait(0.05)
+
+
+class _SMTP(smtplib.SMTP):
+    """smtplib's client, watched by a deadline from its first byte (the greeting is read
+    while it is made)."""
+
+    def __init__(self, deadline: _Deadline, *args: Any, **kwargs: Any) -> None:
+        deadline.watch(self)
+        super().__init__(*args, **kwargs)
+
+
+class _SMTPS(smtplib.SMTP_SSL):
+    def __init__(self, deadline: _Deadline, *args: Any, **kwargs: Any) -> None:
+        deadline.watch(self)
+        super().__init__(*args, **kwargs)
 
 
 def _close(client: smtplib.SMTP) -> None:

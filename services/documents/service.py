@@ -375,6 +375,13 @@ class Documents:
 def outgoing(produced: Produced, to: str, document_id: str) -> mail.Outgoing:
     built = produced.built
     assert produced.rendered.pdf is not None
+    if len(f"{produced.heading.name}.".splitlines()) > 1:
+        # Recorded before the letterhead refused line separators: this e-mail's failure alone.
+        raise errors.InvalidLetterhead(
+            "The letterhead's name breaks a line, so it cannot head an e-mail; set the"
+            " letterhead again.",
+            field="name",
+        )
     body = email_text(built.context(), produced.heading, produced.overrides)
     return mail.Outgoing(
         to=to,
