@@ -21,6 +21,7 @@ Invariants
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -372,6 +373,16 @@ class Documents:
         )
 
 
+#: The namespace of the Message-IDs of documents (never change it: ids derive from it).
+MESSAGE_ID_NAMESPACE: Final = uuid.UUID("2d3c4b5a-6e7f-4a8b-9c0d-1e2f3a4b5c6d")
+
+
+def message_id_for(document_id: str) -> str:
+    """The Message-ID a document's e-mail carries, the same every time it is sent: a resend
+    after a crash between the server taking it and it being recorded is recognisable."""
+    return f"<{uuid.uuid5(MESSAGE_ID_NAMESPACE, document_id).hex}@documents.receivables>"
+
+
 def outgoing(produced: Produced, to: str, document_id: str) -> mail.Outgoing:
     built = produced.built
     assert produced.rendered.pdf is not None
@@ -388,7 +399,7 @@ def outgoing(produced: Produced, to: str, document_id: str) -> mail.Outgoing:
         subject=f"{built.title} — {produced.heading.name} — account {built.recipient.account_number}",
         text=body,
         attachments=(mail.Attachment(f"{built.filename}.pdf", produced.rendered.pdf),),
-        message_id=None,
+        message_id=message_id_for(document_id),
         from_name=produced.heading.name,
         headers={
             "X-Receivables-Document": document_id,

@@ -15,7 +15,7 @@ from domain.letterhead import Letterhead
 from services.bootstrap import Runtime
 from services.close_day import CloseOfDay
 from services.documents.runs import DocumentRunBusy, DocumentRuns, NothingToPrint
-from services.documents.service import Documents
+from services.documents.service import Documents, message_id_for
 from services.relay_lock import named_lock
 from services.tenants import TenantSettings
 from tests.service.test_close_of_day import LADDER, clock, owing
@@ -120,6 +120,7 @@ def test_a_statement_run_states_each_account_once_and_keeps_each_failure_with_it
     # The e-mail that arrived carries the PDF recorded on the account.
     message = smtp_server.only.message
     assert message["To"] == "a-2@example.org"
+    assert message["Message-ID"] == message_id_for(f"{summary.run_id}:A-2")
     (attachment,) = [part for part in message.iter_attachments()]
     pdf = attachment.get_payload(decode=True)
     (sent,) = sent_events(runtime, "A-2")
