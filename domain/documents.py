@@ -54,6 +54,7 @@ from domain.document_kinds import (
     SUBJECT_FIELD,
     check_kind,
 )
+from domain.general_ledger import owed_not_aged
 from domain.money import Money
 from domain.open_items import INVOICE, VOIDED, OpenItem, TermStatus
 from domain.payments import CUSTOMER
@@ -305,21 +306,10 @@ def statement_document(
 def _unapplied_credit_as_of(account: Account, as_of: date) -> Money:
     """Unapplied credit as of a date: what the customer's payments left unapplied by then.
     The state keeps only today's figure; the balance equation gives the dated one: what
-    is open on items and claims and uninvoiced, less the balance."""
+    is open on items, owed on claims and uninvoiced, less the balance."""
     currency = account.currency
     open_items = Money.sum((i.outstanding_as_of(as_of) for i in account.items.values()), currency)
-    claims = Money.sum((c.owed_by_payer_as_of(as_of) for c in account.claims.values()), currency)
-    uninvoiced = Money.zero(currency)
-    for charge in account.charges.values():
-        billed_on = None
-        if charge.invoice_number is not None:
-            billed_on = account.items[charge.invoice_number].issued_on
-        elif charge.claim_id is not None:
-            billed_on = account.claims[charge.claim_id].submitted_on
-        voided = charge.voided_on is not None and charge.voided_on <= as_of
-        if charge.posted_on <= as_of and not voided and (billed_on is None or billed_on > as_of):
-            uninvoiced = uninvoiced + charge.total
-    credit = open_items + claims + uninvoiced - account.balance_as_of(as_of)
+    credit = open_items + owed_not_aged(account, as_of) - account.balance_as_of(as_of)
     return credit if credit.is_positive else Money.zero(currency)
 
 

@@ -581,3 +581,88 @@ class UnknownDocument(DomainError):
 
 class InvalidDocumentRecord(DomainError):
     code = "invalid_document_record"
+
+
+# --- controls: four-eyes approval, closed periods -------------------------------------------
+
+
+class InvalidApprovalPolicy(DomainError):
+    code = "invalid_approval_policy"
+
+
+class DuplicateApprovalRequest(DomainError):
+    code = "duplicate_approval_request"
+
+
+class UnknownApprovalRequest(DomainError):
+    code = "unknown_approval_request"
+
+
+class ApprovalAlreadyDecided(DomainError):
+    """A request approved, rejected or expired is decided for good."""
+
+    code = "approval_already_decided"
+
+
+class OwnApprovalRequest(DomainError):
+    """The maker of a request may not be its checker: four eyes, not two."""
+
+    code = "own_approval_request"
+
+
+class ApprovalExpired(DomainError):
+    code = "approval_expired"
+
+
+class ReasonRequired(DomainError):
+    code = "reason_required"
+
+
+class InvalidPeriod(DomainError):
+    code = "invalid_period"
+
+
+class PeriodHasOpenDays(DomainError):
+    """A period is closed once every one of its days is."""
+
+    code = "period_has_open_days"
+
+
+class PeriodOutOfOrder(DomainError):
+    """Periods are closed one after another and reopened from the latest back."""
+
+    code = "period_out_of_order"
+
+
+class PeriodClosed(DomainError):
+    """Something would take effect on a day of a closed accounting period."""
+
+    code = "period_closed"
+
+
+# --- the general ledger: chart of accounts, journal periods ------------------------------
+
+
+class UnknownLedgerAccount(DomainError):
+    """A chart of accounts naming a ledger account the product does not keep."""
+
+    code = "unknown_ledger_account"
+
+
+class UnmappedLedgerAccount(DomainError):
+    """A chart of accounts that leaves a ledger account without a GL account."""
+
+    code = "unmapped_ledger_account"
+
+
+class InvalidGlAccount(DomainError):
+    """A GL account code or name that is not a short one-line identifier or name, or one code
+    given two names."""
+
+    code = "invalid_gl_account"
+
+
+class PeriodInFuture(DomainError):
+    """A journal period that has not begun on the tenant's today."""
+
+    code = "period_in_future"

@@ -59,6 +59,22 @@ SIGN: Final[dict[str, int]] = {
 
 CATEGORIES: Final[tuple[str, ...]] = tuple(SIGN)
 
+#: The double-entry ledger's accounts, over which ``projections.ledger`` journals every entry:
+#: what customers and insurers owe on items, the counter-accounts of each category, and money
+#: received and not yet applied (a liability). The GL chart of accounts maps each of them.
+RECEIVABLES: Final = "receivables"
+UNAPPLIED_CREDIT: Final = "unapplied_credit"
+LEDGER_ACCOUNTS: Final[tuple[str, ...]] = (
+    RECEIVABLES,
+    "revenue",
+    "tax",
+    "cash",
+    "discounts_allowed",
+    "bad_debt",
+    "contractual_adjustments",
+    UNAPPLIED_CREDIT,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:

@@ -21,6 +21,13 @@ Concept
       through (:class:`domain.letterhead.MailSettings`; never a password).
     - ``DocumentTemplateSet`` / ``DocumentTemplateCleared``: a template that overrides the
       product's default of that name, or the default again.
+    - ``ChartOfAccountsSet``: the GL account each ledger account is posted to in the general-
+      ledger journal (:class:`domain.general_ledger.ChartOfAccounts`), from then on.
+    - ``ApprovalPolicySet``: the commands held back for a second person above a limit
+      (:mod:`domain.approvals`).
+    - ``BackdatingPolicySet``: whether a command dated in a closed period is refused or posted
+      on the first open day; ``PeriodClosed`` / ``PeriodReopened``: an accounting month closed
+      with its seal, or opened again (:mod:`domain.periods`).
 
     Events carry the same business date, provenance and hash chain fields as an account's
     (:mod:`domain.hash_chain`), so ``ar verify`` walks the tenant's chain like any other.
@@ -36,6 +43,8 @@ Invariants
     - A template override is cleared only while there is one, mail settings only while they
       are set (:class:`~domain.errors.NothingChanged`); template names and sizes are checked by
       :func:`domain.letterhead.check_template`, whether one renders by the services.
+    - Periods close in order, once all their days are closed, and reopen from the latest back
+      (:class:`~domain.errors.PeriodOutOfOrder`, :class:`~domain.errors.PeriodHasOpenDays`).
     - Tenants recorded before a setting existed have none: the settings added later have
       class-level defaults (no letterhead, no mail settings, no overrides), so their stored
       snapshots load unchanged.
@@ -63,9 +72,13 @@ from zoneinfo import available_timezones
 from eventsourcing.domain import Aggregate
 
 from domain import errors
+from domain.approvals import ApprovalPolicy
+from domain.approvals import check_policy as check_approval_policy
 from domain.dunning import DunningLevel, DunningPolicy, check_levels
+from domain.general_ledger import ChartOfAccounts, check_chart_of_accounts
 from domain.hash_chain import GENESIS_HASH, ChainedEvent, chained_envelope, record_chained
 from domain.letterhead import TEMPLATE_NAMES, Letterhead, MailSettings, check_template
+from domain.periods import REFUSE, ClosedPeriod, Period, check_backdating
 from domain.provenance import Provenance
 
 if TYPE_CHECKING:
@@ -283,6 +296,64 @@ class DocumentTemplateCleared(TenantEvent):
         }
 
 
+class ApprovalPolicySet(TenantEvent):
+    """The commands held back for a second person from now on (see :mod:`domain.approvals`)."""
+
+    TOPIC = "receivables.tenant:ApprovalPolicySet"
+
+    policy: ApprovalPolicy
+
+    def evolve(self, tenant: Tenant) -> None:
+        tenant.approval_policy = self.policy
+
+
+class BackdatingPolicySet(TenantEvent):
+    """What becomes of a command dated inside a closed period: refused, or posted on the
+    first open day (see :mod:`domain.periods`)."""
+
+    TOPIC = "receivables.tenant:BackdatingPolicySet"
+
+    policy: str
+
+    def evolve(self, tenant: Tenant) -> None:
+        tenant.backdating = self.policy
+
+
+class PeriodClosed(TenantEvent):
+    """The period ending on ``effective_on`` is closed, sealed by ``close.seal``."""
+
+    TOPIC = "receivables.tenant:PeriodClosed"
+
+    close: ClosedPeriod
+
+    def evolve(self, tenant: Tenant) -> None:
+        tenant.closed_periods = {**tenant.closed_periods, self.close.period: self.close}
+
+
+class PeriodReopened(TenantEvent):
+    """The latest closed period is open again (approved by the event's actor, for its reason)."""
+
+    TOPIC = "receivables.tenant:PeriodReopened"
+
+    period: str
+
+    def evolve(self, tenant: Tenant) -> None:
+        tenant.closed_periods = {
+            name: close for name, close in tenant.closed_periods.items() if name != self.period
+        }
+
+
+class ChartOfAccountsSet(TenantEvent):
+    """Every ledger account's GL account, for the journals exported from now on."""
+
+    TOPIC = "receivables.tenant:ChartOfAccountsSet"
+
+    chart: ChartOfAccounts
+
+    def evolve(self, tenant: Tenant) -> None:
+        tenant.chart_of_accounts = self.chart
+
+
 # ================================================================== the aggregate
 
 
@@ -307,6 +378,11 @@ class Tenant(Aggregate):
     MailSettingsCleared = MailSettingsCleared
     DocumentTemplateSet = DocumentTemplateSet
     DocumentTemplateCleared = DocumentTemplateCleared
+    ChartOfAccountsSet = ChartOfAccountsSet
+    ApprovalPolicySet = ApprovalPolicySet
+    BackdatingPolicySet = BackdatingPolicySet
+    PeriodClosed = PeriodClosed
+    PeriodReopened = PeriodReopened
 
     # Class-level defaults, not set in __init__: tenants (and their snapshots) recorded before
     # these settings existed have no such attribute, and read these instead. Annotated for
@@ -316,9 +392,18 @@ class Tenant(Aggregate):
         mail_settings: MailSettings | None
         #: Template overrides, name -> source; events replace the mapping, never change it.
         templates: Mapping[str, str]
+        chart_of_accounts: ChartOfAccounts | None
+        approval_policy: ApprovalPolicy | None
+        backdating: str
+        #: Closed periods by name (``2026-03``); events replace the mapping.
+        closed_periods: Mapping[str, ClosedPeriod]
     letterhead = None
     mail_settings = None
     templates = MappingProxyType({})
+    chart_of_accounts = None
+    approval_policy = None
+    backdating = REFUSE
+    closed_periods = MappingProxyType({})
 
     def __init__(self, *, tenant_id: str, effective_on: date) -> None:
         self.tenant_id = tenant_id
@@ -459,7 +544,90 @@ class Tenant(Aggregate):
             )
         self._trigger(DocumentTemplateCleared, effective_on=effective_on, meta=meta, name=name)
 
+    def set_approval_policy(
+        self, *, policy: ApprovalPolicy, effective_on: date, meta: Provenance
+    ) -> None:
+        """Hold back the commands ``policy`` names, above its limits, from now on."""
+        if not isinstance(policy, ApprovalPolicy):
+            raise errors.InvalidApprovalPolicy("An approval policy is required.")
+        checked = check_approval_policy(policy.rules, policy.expires_after_days)
+        self._check_date(effective_on, "effective_on")
+        self._trigger(ApprovalPolicySet, effective_on=effective_on, meta=meta, policy=checked)
+
+    def set_backdating(self, *, policy: str, effective_on: date, meta: Provenance) -> None:
+        """What becomes of a command dated inside a closed period from now on."""
+        check_backdating(policy)
+        self._check_date(effective_on, "effective_on")
+        self._trigger(BackdatingPolicySet, effective_on=effective_on, meta=meta, policy=policy)
+
+    def check_can_close(self, period: Period) -> None:
+        """Refuse a close of ``period`` that breaks a rule (before anything is sealed)."""
+        if str(period) in self.closed_periods:
+            raise errors.PeriodOutOfOrder(f"{period} is already closed.", field="period")
+        latest = self.latest_closed_period
+        if latest is not None and period != latest.following:
+            raise errors.PeriodOutOfOrder(
+                f"{latest} was the last period closed; {latest.following} is next, not {period}.",
+                field="period",
+            )
+        if self.last_closed_on is None or self.last_closed_on < period.last_day:
+            last = (
+                "no day is closed yet"
+                if self.last_closed_on is None
+                else (f"the last day closed is {self.last_closed_on}")
+            )
+            raise errors.PeriodHasOpenDays(
+                f"{period} has days still open ({last}); close the days through "
+                f"{period.last_day} first.",
+                field="period",
+            )
+
+    def close_period(self, *, period: Period, seal: str, events: int, meta: Provenance) -> None:
+        """Record the close of ``period`` with its seal (computed by the services from the
+        stored events once nothing more could take effect in it)."""
+        self.check_can_close(period)
+        if not isinstance(seal, str) or not re.fullmatch(r"[0-9a-f]{64}", seal):
+            raise errors.InvalidPeriod("A seal is 64 lower-case hex digits.", field="seal")
+        close = ClosedPeriod(period=str(period), seal=seal, events=events, closed_by=meta.actor)
+        self._trigger(PeriodClosed, effective_on=period.last_day, meta=meta, close=close)
+
+    def reopen_period(self, *, period: Period, meta: Provenance) -> None:
+        """Open the latest closed period again; the approver says why."""
+        latest = self.latest_closed_period
+        if latest is None or period != latest:
+            raise errors.PeriodOutOfOrder(
+                f"Only the latest closed period can be reopened ({latest or 'none is closed'}),"
+                f" not {period}.",
+                field="period",
+            )
+        if not meta.reason or not meta.reason.strip():
+            raise errors.ReasonRequired("Reopening a period says why: give a reason.")
+        self._trigger(PeriodReopened, effective_on=period.last_day, meta=meta, period=str(period))
+
+    def set_chart_of_accounts(
+        self, *, chart: ChartOfAccounts, effective_on: date, meta: Provenance
+    ) -> None:
+        """Post each ledger account to its GL account of ``chart`` from ``effective_on`` on
+        (checked whole by :func:`domain.general_ledger.check_chart_of_accounts`)."""
+        if not isinstance(chart, ChartOfAccounts):
+            raise errors.UnmappedLedgerAccount("A chart of accounts is required.", field="accounts")
+        checked = check_chart_of_accounts(
+            {m.ledger_account: (m.code, m.name) for m in chart.mappings}
+        )
+        self._check_date(effective_on, "effective_on")
+        self._trigger(ChartOfAccountsSet, effective_on=effective_on, meta=meta, chart=checked)
+
     # ---------------------------------------------------------------- queries
+
+    @property
+    def latest_closed_period(self) -> Period | None:
+        return max((Period.parse(name) for name in self.closed_periods), default=None)
+
+    @property
+    def closed_through(self) -> date | None:
+        """The last day of the latest closed period (None: no period is closed)."""
+        latest = self.latest_closed_period
+        return None if latest is None else latest.last_day
 
     @property
     def latest_policy(self) -> DunningPolicy | None:

@@ -29,17 +29,20 @@ from eventsourcing.persistence import Transcoding
 
 from domain.account import OverdueTerm
 from domain.account.sent_documents import SentDocument
+from domain.approvals import ApprovalPolicy, ApprovalRequest, ApprovalRule
 from domain.charges import Charge, ChargeLine
 from domain.claims import Claim, ClaimAdjustment
 from domain.collections_activity import CollectionActivity, PromiseToPay
 from domain.contacts import Address
 from domain.disputes import Dispute
 from domain.dunning import DunningLevel, DunningPolicy
+from domain.general_ledger import ChartOfAccounts, GlAccountMapping
 from domain.ledger import LedgerEntry
 from domain.letterhead import Letterhead, MailSettings
 from domain.money import Money
 from domain.open_items import InvoiceLine, Movement, OpenItem, Term, TermStatus
 from domain.payments import Allocation, CreditApplication, CreditDraw, Payment
+from domain.periods import ClosedPeriod
 from domain.plans import PaymentPlan, PlanSchedule
 from domain.remittance import ProviderAdjustment, Remittance, RemittedClaim, ServiceLine
 from domain.remittance_posting import ClaimMatch, ClaimOutcome
@@ -119,6 +122,7 @@ DATACLASSES: tuple[tuple[type[Any], str], ...] = (
     (PlanSchedule, "receivables.plan_schedule"),
     (PromiseToPay, "receivables.promise_to_pay"),
     (SentDocument, "receivables.sent_document"),
+    (ApprovalRequest, "receivables.approval_request"),
     (SettlementOffer, "receivables.settlement_offer"),
     (Subscription, "receivables.subscription"),
     (Term, "receivables.term"),
@@ -130,9 +134,15 @@ DATACLASSES: tuple[tuple[type[Any], str], ...] = (
     (DaySummary, "receivables.day_summary"),
     (DunningLevel, "receivables.dunning_level"),
     (DunningPolicy, "receivables.dunning_policy"),
+    (ApprovalRule, "receivables.approval_rule"),
+    (ApprovalPolicy, "receivables.approval_policy"),
+    (ClosedPeriod, "receivables.closed_period"),
     # What the tenant's documents carry (domain.letterhead).
     (Letterhead, "receivables.letterhead"),
     (MailSettings, "receivables.mail_settings"),
+    # The general ledger's chart of accounts (domain.general_ledger).
+    (GlAccountMapping, "receivables.gl_account_mapping"),
+    (ChartOfAccounts, "receivables.chart_of_accounts"),
     # A payer's remittance and its posting (domain.remittance, domain.remittance_posting).
     (Remittance, "receivables.remittance"),
     (RemittedClaim, "receivables.remitted_claim"),

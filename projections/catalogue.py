@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections.agenda import Agenda
+from projections.approvals import ApprovalRequests
 from projections.audit_trail import AuditTrail
 from projections.balances import AccountBalances
 from projections.claims import ClaimsIndex
@@ -22,6 +23,7 @@ MODELS: dict[str, type[ReadModel]] = {
         Collections,
         AccountDirectory,
         ClaimsIndex,
+        ApprovalRequests,
     )
 }
 # The close of day's selection (projections.agenda), kept by every projector like the rest.

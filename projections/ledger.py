@@ -26,8 +26,8 @@ from projections.open_items import moment
 from projections.replay import Change
 from projections.runner import ReadModel
 
-RECEIVABLES = "receivables"
-UNAPPLIED_CREDIT = "unapplied_credit"
+RECEIVABLES = ledger.RECEIVABLES
+UNAPPLIED_CREDIT = ledger.UNAPPLIED_CREDIT
 #: The other side of each category's movements of the balance.
 COUNTER_ACCOUNT: dict[str, str] = {
     ledger.CHARGES: "revenue",
@@ -41,16 +41,7 @@ COUNTER_ACCOUNT: dict[str, str] = {
     ledger.REFUNDS: "cash",
     ledger.RECOVERIES: "bad_debt",
 }
-LEDGER_ACCOUNTS: tuple[str, ...] = (
-    RECEIVABLES,
-    "revenue",
-    "tax",
-    "cash",
-    "discounts_allowed",
-    "bad_debt",
-    "contractual_adjustments",
-    UNAPPLIED_CREDIT,
-)
+LEDGER_ACCOUNTS: tuple[str, ...] = ledger.LEDGER_ACCOUNTS
 
 
 class Ledger(ReadModel):

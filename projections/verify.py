@@ -11,7 +11,9 @@ hash chain, and reports every difference:
   (``unexpected row``);
 - a chain break (``content_altered``, ``link_broken``, ``version_gap``) or an event that can no
   longer be decoded or applied (``unreadable``: the rebuild parked its account);
-- an account the live read models have parked (``parked``, see ``projections.parking``).
+- an account the live read models have parked (``parked``, see ``projections.parking``);
+- a closed period whose seal the stored events no longer give (``seal_broken``, see
+  ``projections.seals``): an event in it altered, removed or added since the close.
 
 An unreadable or parked account is reported once and left out of the row comparison (its rows
 stop at its last good event); every other account is verified as usual.
@@ -41,6 +43,7 @@ from projections.database import Database
 from projections.explain import TALLY_FIGURES, explain
 from projections.parking import Parked
 from projections.runner import Projector, ReadModel, TrackingConflict
+from projections.seals import Unsealable, broken_seals, tenant_ids
 
 SCRATCH_PREFIX = "verify_"
 ATTEMPTS = 3
@@ -161,9 +164,30 @@ def _verify_at(
         set_aside = {row.account_id for row in unreadable + parked}
         for rebuilt, current in zip(scratch.models, live.models, strict=True):
             result.discrepancies += _compare(db, rebuilt, current, names, set_aside)
+        result.discrepancies += _seal_discrepancies(app, db)
     finally:
         scratch.drop()
     return result
+
+
+def _seal_discrepancies(app: Application[Any], db: Database) -> list[Discrepancy]:
+    """Each closed period whose seal its stored events no longer give."""
+    try:
+        broken = broken_seals(app, tenant_ids(db))
+    except Unsealable as exc:
+        return [Discrepancy("period seals", "", "", "unsealable", "", str(exc), "")]
+    return [
+        Discrepancy(
+            table="period seals",
+            account=f"tenant {seal.tenant_id}",
+            key=seal.period,
+            figure="seal_broken",
+            expected=f"{seal.stored} ({seal.stored_events} events)",
+            found=f"{seal.recomputed} ({seal.recomputed_events} events)",
+            events=f"the events effective in {seal.period}",
+        )
+        for seal in broken
+    ]
 
 
 def _first_per_account(rows: list[Parked]) -> list[Parked]:

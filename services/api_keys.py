@@ -27,6 +27,9 @@ class Role(StrEnum):
     auditor = "auditor"
     reporter = "reporter"
     admin = "admin"
+    #: The second pair of eyes: approves or rejects what the tenant's policy holds back, and
+    #: reopens a closed period. Posts nothing itself, so whoever posts cash cannot approve.
+    approver = "approver"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from projections.runner import Projector
 from services.api_keys import ApiKeys
 from services.app import Receivables
 from services.documents.run_tables import RUN_TABLES as DOCUMENT_RUN_TABLES
+from services.general_ledger import GL_EXPORT_TABLES
 from services.relay_positions import POSITIONS_TABLE
 from services.remittance_tables import TABLES as REMITTANCE_AND_DEPOSIT_TABLES
 from services.settings import Settings
@@ -120,6 +121,12 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
         keys = ApiKeys(app.db)
         keys.create_tables()
         app.db.create_tables(
-            [POSITIONS_TABLE, PARKED_TABLE, *REMITTANCE_AND_DEPOSIT_TABLES, *DOCUMENT_RUN_TABLES]
+            [
+                POSITIONS_TABLE,
+                PARKED_TABLE,
+                *REMITTANCE_AND_DEPOSIT_TABLES,
+                *DOCUMENT_RUN_TABLES,
+                *GL_EXPORT_TABLES,
+            ]
         )
     return Runtime(settings=settings, app=app, keys=keys)

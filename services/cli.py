@@ -27,8 +27,10 @@ import typer
 from typer.core import TyperGroup
 
 from services.cli_accounts import register as register_account_commands
+from services.cli_controls import register as register_control_commands
 from services.cli_days import register as register_day_commands
 from services.cli_documents import register as register_document_commands
+from services.cli_general_ledger import register as register_general_ledger_commands
 from services.cli_guard import GuardedTyper
 from services.cli_remittances import register as register_remittance_commands
 from services.cli_reports import register as register_report_commands
@@ -455,10 +457,12 @@ def relay(
 register_account_commands(app, _runtime)
 tenant_app = register_day_commands(app, _runtime)
 register_tenant_document_commands(tenant_app, _runtime)
+register_general_ledger_commands(app, tenant_app, _runtime)
 register_report_commands(app, _runtime)
 register_remittance_commands(app, _runtime)
 register_document_commands(app, _runtime)
 register_statement_commands(app, _runtime)
+register_control_commands(app, _runtime)
 
 
 class KeyRole(StrEnum):
@@ -470,6 +474,7 @@ class KeyRole(StrEnum):
     auditor = "auditor"
     reporter = "reporter"
     admin = "admin"
+    approver = "approver"
 
 
 keys_app = typer.Typer(name="keys", help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -482,7 +487,7 @@ def keys_create(
         str, typer.Option(help="Who holds the key; recorded as the actor on their events.")
     ],
     tenant: Annotated[str, typer.Option(help="The tenant the key works in.")],
-    role: Annotated[KeyRole, typer.Option(help="clerk, auditor, reporter or admin.")],
+    role: Annotated[KeyRole, typer.Option(help="clerk, auditor, reporter, admin or approver.")],
 ) -> None:
     """Create an API key and print it once."""
     from services.api_keys import Role

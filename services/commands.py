@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import uuid
 from abc import abstractmethod
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, ClassVar, Literal, Self
 
@@ -59,6 +60,11 @@ Count = Annotated[int, Strict()]
 AllocationPolicy = Literal["oldest_due_first", "none"]
 
 
+#: Date fields that are terms of the command (a due date, a deadline), not the day it takes
+#: effect on.
+_TERMS_NOT_EFFECT = frozenset({"due_on", "expires_on", "pay_by", "patient_due_on"})
+
+
 class AccountCommand(BaseModel):
     """A change to one existing account: the Account method it calls and its arguments."""
 
@@ -70,6 +76,31 @@ class AccountCommand(BaseModel):
     #: prefix of the id made for it when the client sends none.
     id_field: ClassVar[str | None] = None
     id_prefix: ClassVar[str] = ""
+
+    #: The field holding the business date the command takes effect on: what a tenant whose
+    #: back-dating policy allows it moves to the first open day of a closed period.
+    effective_field: ClassVar[str | None] = None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: object) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "effective_field" not in cls.__dict__:
+            dates = [
+                name
+                for name, info in cls.model_fields.items()
+                if "date" in str(info.annotation) and name not in _TERMS_NOT_EFFECT
+            ]
+            cls.effective_field = dates[0] if dates else None
+
+    def effective_date(self) -> date | None:
+        value = getattr(self, self.effective_field) if self.effective_field else None
+        return value if isinstance(value, date) else None
+
+    def redated(self, on: date) -> Self:
+        """The command taking effect on ``on`` instead of its own date."""
+        if self.effective_field is None:
+            return self
+        return self.model_copy(update={self.effective_field: on})
 
     def with_id(self, idempotency_key: str | None) -> Self:
         """The command with its id filled in. Made from the idempotency key when there is one,
@@ -1178,3 +1209,14 @@ class UnassignCollector(AccountCommand):
 
     def apply_to(self, account: Account, meta: Provenance) -> None:
         account.unassign_collector(unassigned_on=self.unassigned_on, meta=meta)
+
+
+def command_models() -> dict[str, type[AccountCommand]]:
+    """Every account command model by its stable name (``calls``)."""
+    found: dict[str, type[AccountCommand]] = {}
+    pending: list[type[AccountCommand]] = list(AccountCommand.__subclasses__())
+    while pending:
+        model = pending.pop()
+        found[model.calls] = model
+        pending.extend(model.__subclasses__())
+    return found

@@ -42,7 +42,15 @@ from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    create_model,
+)
 from pydantic.json_schema import GenerateJsonSchema
 
 from domain.account import Account
@@ -200,6 +208,10 @@ class _Derivation:
             return list[self.annotation(arguments[0], where)]  # type: ignore[misc]
         if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             return self.model_of(hint)
+        if origin is dict and arguments == (str, Any):
+            # Free-form JSON a command's model produced (an approval request's arguments):
+            # strings, whole numbers, booleans, nulls, lists and objects, never floats.
+            return dict[str, JsonValue]
         raise TypeError(
             f"{where}: {hint!r} has no published form; teach services.event_contract how the "
             "hash chain's canonical JSON writes it"

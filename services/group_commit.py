@@ -67,6 +67,7 @@ from services.errors import (
     ServiceStopping,
 )
 from services.logging import get_logger
+from services.period_barriers import Barrier, earliest_dates, read_barrier
 from services.recorders import IdempotencyRecord
 from services.unreadable import load_account_or_problem
 
@@ -197,6 +198,8 @@ class GroupCommitter:
         self._closed = False
         self.batches = 0
         self.commands = 0
+        #: Each tenant's period barrier as read for the batch being applied (read once a batch).
+        self._barriers: dict[str, Barrier | None] = {}
 
     # --- the callers' side ----------------------------------------------------------------
 
@@ -272,8 +275,16 @@ class GroupCommitter:
                 return batch, False
             time.sleep(self.gather_seconds / 10)
 
+    def barrier_of(self, tenant_id: str) -> Barrier | None:
+        """The tenant's period barrier, read once for the batch (or lone command) being
+        applied; the recorder checks it again inside the insert (``services.recorders``)."""
+        if tenant_id not in self._barriers:
+            self._barriers[tenant_id] = read_barrier(self.db, tenant_id)
+        return self._barriers[tenant_id]
+
     def _commit_batch(self, batch: list[Command]) -> None:
         work = _Batch()
+        self._barriers.clear()
         for position, command in enumerate(batch):
             if not command.future.set_running_or_notify_cancel():
                 continue  # its caller gave up waiting before it was applied: it is withdrawn
@@ -373,7 +384,11 @@ class GroupCommitter:
             return None
         records = [work.records[id(c)] for c in work.applied if id(c) in work.records]
         try:
-            recordings = self.app.save(*work.touched.values(), idempotency=records)
+            recordings = self.app.save(
+                *work.touched.values(),
+                idempotency=records,
+                period_guard=earliest_dates(work.touched.values()),
+            )
         except BaseException as failure:
             for account_id in work.touched:
                 self._cache.pop(account_id, None)
@@ -454,6 +469,7 @@ class GroupCommitter:
                     return
             # Always a fresh copy: the account is remembered only once its events are stored.
             account = self._load(command.account_id)
+            self._barriers.clear()
             pending_before = len(account.pending_events) if account is not None else 0
             try:
                 result = command.apply(account)
@@ -465,7 +481,7 @@ class GroupCommitter:
             body = command.respond(result, result.pending_events[pending_before:])
             records = [self._record(command, body)] if idem is not None else []
             try:
-                self.app.save(result, idempotency=records)
+                self.app.save(result, idempotency=records, period_guard=earliest_dates([result]))
             except Exception as failure:
                 if nothing_was_written(failure):
                     continue

@@ -12,6 +12,11 @@ replays them in that order, so an event whose predecessor is not on file (writte
 that believed in an event it never stored) would make the account unreadable for ever. A
 trigger on the events table refuses such an insert as an integrity violation — the same answer
 as a version conflict — so the writer reloads the account and tries again, whoever the writer is.
+
+An insert of account events passes ``period_guard`` (each tenant's earliest business date in
+it): if a tenant's period barrier (``services.period_barriers``) has been raised over one of
+those dates, the insert is refused the same way, and the writer judges its commands again
+against the barrier as it now stands.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg.sql import SQL, Identifier
+
+from services.period_barriers import breaches
 
 IDEMPOTENCY_TABLE = (
     "CREATE TABLE IF NOT EXISTS idempotency_keys ("
@@ -59,6 +66,14 @@ def _rows(kwargs: dict[str, Any]) -> list[tuple[Any, ...]]:
     ]
 
 
+def _check_barriers(cursor: Any, placeholder: str, kwargs: dict[str, Any]) -> None:
+    """Refuse, as a conflict, an insert of events dated in a tenant's closed period."""
+    breached = breaches(cursor, placeholder, kwargs.get("period_guard", {}))
+    if breached:
+        msg = f"events dated in a closed period of {', '.join(breached)}"
+        raise IntegrityError(msg)
+
+
 _INSERT = (
     "INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_sha256, status, response,"
     " account_id, recorded_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"
@@ -83,7 +98,13 @@ class IdempotentSQLiteRecorder(SQLiteApplicationRecorder):
         rows = _rows(kwargs)
         if rows:
             c.executemany(_INSERT.format(p="?"), rows)
-        return super()._insert_events(c, stored_events, **kwargs)
+        inserted = super()._insert_events(c, stored_events, **kwargs)
+        # After the insert, as on PostgreSQL: the transaction holds SQLite's one write lock by
+        # now, so it reads the latest barrier. Read first, the transaction would begin as a
+        # reader and, if another connection wrote meanwhile (a read model, a barrier), fail
+        # its upgrade to a writer at once with "database is locked" instead of waiting.
+        _check_barriers(c, "?", kwargs)
+        return inserted
 
 
 class IdempotentPostgresRecorder(PostgresApplicationRecorder):
@@ -135,3 +156,6 @@ class IdempotentPostgresRecorder(PostgresApplicationRecorder):
         if rows:
             curs.executemany(_INSERT.format(p="%s"), rows)
         super()._insert_events(curs, stored_events, **kwargs)
+        # After the insert: eventsourcing has taken the events table's write lock by now, so a
+        # barrier raised by a period close is either committed and seen here, or waits for us.
+        _check_barriers(curs, "%s", kwargs)

@@ -34,6 +34,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain import errors
 from domain.dunning import DunningPolicy
+from domain.general_ledger import ChartOfAccounts
 from domain.letterhead import Letterhead, MailSettings
 from domain.provenance import Provenance
 from domain.tenant import CloseSchedule, Tenant, check_template_name, check_time_zone
@@ -320,6 +321,21 @@ class TenantSettings:
             return True
 
         self.update(tenant_id, change, meta)
+
+    def set_chart_of_accounts(
+        self, tenant_id: str, chart: ChartOfAccounts, meta: Provenance
+    ) -> bool:
+        """Post the tenant's ledger accounts to ``chart``'s GL accounts from today on; False: it
+        is that chart already, nothing was recorded."""
+
+        def change(tenant: Tenant) -> bool:
+            if tenant.chart_of_accounts == chart:
+                return False
+            today = self.today(tenant_id, tenant)
+            tenant.set_chart_of_accounts(chart=chart, effective_on=today, meta=meta)
+            return True
+
+        return self._recorded(tenant_id, change, meta)
 
     # --- internals ----------------------------------------------------------------------------
 

@@ -47,6 +47,8 @@ How the aggregate is assembled
                            change_external_reference, change_contact_notes
     ``sent_documents``     record_document_sent: an invoice, statement or letter e-mailed
                            or printed, with its hashes
+    ``approvals``          request_approval, grant_approval, reject_approval: a command
+                           held back for a second person (four eyes); expiry at close
     ``sweep``              the daily ``sweep``; ``close_day``: the sweep and the tenant's
                            dunning policy, for the close of a business day
     ``queries``            balances, outstanding, installments, overdue, ...
@@ -85,6 +87,7 @@ from typing import TYPE_CHECKING, TypeAlias
 from eventsourcing.domain import Aggregate
 
 from domain.account import (
+    approvals,
     billing,
     cash,
     claims,
@@ -100,6 +103,7 @@ from domain.account import (
     subscriptions,
     write_offs,
 )
+from domain.account.approvals import ApprovalCommands
 from domain.account.billing import BillingCommands
 from domain.account.cash import CashCommands
 from domain.account.claims import ClaimCommands
@@ -142,6 +146,7 @@ class Account(
     CollectionCommands,
     ContactCommands,
     SentDocumentCommands,
+    ApprovalCommands,
     DailySweep,
     AccountQueries,
     Aggregate,
@@ -211,6 +216,11 @@ class Account(
     ClaimResubmitted = claims.ClaimResubmitted
     ClaimAdjudicationReversed = remitted_claims.ClaimAdjudicationReversed
     ClaimForwarded = remitted_claims.ClaimForwarded
+
+    ApprovalRequested = approvals.ApprovalRequested
+    ApprovalGranted = approvals.ApprovalGranted
+    ApprovalRejected = approvals.ApprovalRejected
+    ApprovalExpired = approvals.ApprovalExpired
 
     DisputeOpened = disputes.DisputeOpened
     DisputeResolved = disputes.DisputeResolved

@@ -3,10 +3,11 @@
 Concept
     Some facts follow from time alone: a plan installment not paid by its due date
     is missed (and a plan with enough misses defaults), a settlement offer past its
-    expiry lapses, a promise to pay past its date without the cash is broken. The
-    sweep records them for a business date ``as_of``; the events belong to their
-    concepts (:mod:`domain.account.plans`, :mod:`domain.account.settlement`,
-    :mod:`domain.account.collections`).
+    expiry lapses, a promise to pay past its date without the cash is broken, an
+    approval request not decided by its last day expires. The sweep records them for a
+    business date ``as_of``; the events belong to their concepts
+    (:mod:`domain.account.plans`, :mod:`domain.account.settlement`,
+    :mod:`domain.account.collections`, :mod:`domain.account.approvals`).
 
     The *close of day* (``close_day``) is what the close of a tenant's business day does
     to one account: the sweep, then the tenant's dunning policy in force on the day
@@ -39,11 +40,13 @@ from typing import Final, cast
 from domain import collections_activity as collection
 from domain import disputes as dispute_rules
 from domain import plans as plan_rules
+from domain.account.approvals import expire_requests, requests_of
 from domain.account.collections import CollectionCommands, PromiseToPayBroken
 from domain.account.core import CLOSED, AccountState
 from domain.account.plans import PaymentPlanDefaulted, PlanInstallmentMissed, plan_progress
 from domain.account.queries import overdue_terms
 from domain.account.settlement import SettlementOfferLapsed, active_offers
+from domain.approvals import PENDING
 from domain.dunning import DunningPolicy
 from domain.provenance import Provenance
 
@@ -80,7 +83,7 @@ def dunning_hold(account: AccountState, as_of: date) -> str | None:
 def next_sweep_on(account: AccountState) -> date | None:
     """The first business date on which a sweep would record something, by what is on
     record now: the day after the earliest installment of an active plan still outstanding
-    and not yet missed, after an active offer's expiry, after an open promise's date.
+    and not yet missed, after an active offer's expiry, after an open promise's date, after a pending approval request's last day.
     None: nothing would ever fall due."""
     if account.status == CLOSED:
         return None
@@ -99,6 +102,11 @@ def next_sweep_on(account: AccountState) -> date | None:
         promise.pay_by + _DAY
         for promise in account.promises.values()
         if promise.status == collection.OPEN
+    ]
+    candidates += [
+        request.expires_on + _DAY
+        for request in requests_of(account).values()
+        if request.status == PENDING
     ]
     return min(candidates, default=None)
 
@@ -123,7 +131,8 @@ class DailySweep(AccountState):
 
     def sweep(self, *, as_of: date, meta: Provenance) -> None:
         """Record what the passing of ``as_of`` decides: plan installments missed (and plans
-        defaulted), settlement offers lapsed, promises to pay broken. Safe to repeat.
+        defaulted), settlement offers lapsed, promises to pay broken, approval requests
+        expired. Safe to repeat.
 
         Each is decided as of ``as_of`` by business dates: an installment paid after
         ``as_of`` was still missed on it, even when the sweep runs after the payment."""
@@ -173,6 +182,7 @@ class DailySweep(AccountState):
                     promise_id=promise.promise_id,
                     received=promise.received,
                 )
+        expire_requests(self, as_of, meta)
 
     def close_day(self, *, as_of: date, policy: DunningPolicy | None, meta: Provenance) -> None:
         """What the close of business day ``as_of`` does to the account: the sweep, then the

@@ -26,9 +26,11 @@ from services.api import (
     billing,
     cash,
     collections,
+    controls,
     days,
     document_runs,
     documents,
+    general_ledger,
     insurance,
     keys,
     lifecycle,
@@ -76,6 +78,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(tenant.router)
     app.include_router(remittances.router)
     app.include_router(documents.router)
+    app.include_router(controls.router)
+    app.include_router(general_ledger.chart_router)
+    app.include_router(general_ledger.router)
     install(runtime.db, read_models())
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")

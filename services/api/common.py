@@ -12,7 +12,7 @@ account summary with the events the command recorded.
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response
 from pydantic import AfterValidator, BaseModel, Field
@@ -52,6 +52,24 @@ class RecordedEvent(BaseModel):
     version: int
 
 
+class ApprovalRequestOut(BaseModel):
+    """A command held back for a second person (see ``services.api.controls``)."""
+
+    request_id: str
+    command: str
+    params: dict[str, Any] = Field(description="The command as it will be carried out.")
+    amount: str
+    currency: str
+    status: str
+    maker: str
+    reason: str | None
+    requested_on: str
+    expires_on: str = Field(description="The last day it can be approved.")
+    checker: str | None
+    decided_on: str | None
+    decision_reason: str | None
+
+
 class AccountResponse(BaseModel):
     recorded: list[RecordedEvent] = Field(
         default_factory=list,
@@ -69,6 +87,12 @@ class AccountResponse(BaseModel):
     version: int
     balance: AmountOut
     unapplied_credit: AmountOut
+    approval_request: ApprovalRequestOut | None = Field(
+        None,
+        description="When the tenant's approval policy held the command back (answer 202): "
+        "the request an approver decides; nothing else of the command was recorded. On a "
+        "decision: the request as decided.",
+    )
 
 
 def receivables(request: Request) -> Receivables:
@@ -93,8 +117,10 @@ def provenance(request: Request, caller: Caller, reason: str | None = None) -> P
 
 
 def answer(outcome: Outcome, response: Response) -> AccountResponse:
-    """The command's answer; a replay of an earlier request says so in a header."""
-    response.status_code = outcome.status
+    """The command's answer; a replay of an earlier request says so in a header. A command
+    held back for approval is accepted (202), not done."""
+    held = outcome.body.get("approval_request")
+    response.status_code = 202 if held and held.get("status") == "pending" else outcome.status
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return AccountResponse.model_validate(outcome.body)

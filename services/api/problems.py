@@ -21,7 +21,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from domain.errors import DomainError, UnknownDocument
+from domain.errors import (
+    ApprovalAlreadyDecided,
+    ApprovalExpired,
+    DomainError,
+    OwnApprovalRequest,
+    PeriodClosed,
+    UnknownApprovalRequest,
+    UnknownDocument,
+)
 from projections.collections import InvalidWorklistQuery
 from projections.directory import InvalidDirectoryQuery
 from projections.explain import UnknownFigure
@@ -39,7 +47,14 @@ log = get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
 #: The domain's refusals that are not a rule broken (422) but something asked of an account
 #: that it does not have: a document of an invoice, plan, offer, promise or claim it lacks.
-DOMAIN_STATUS: dict[str, int] = {UnknownDocument.code: 404}
+DOMAIN_STATUS: dict[str, int] = {
+    UnknownDocument.code: 404,
+    UnknownApprovalRequest.code: 404,
+    OwnApprovalRequest.code: 403,
+    ApprovalAlreadyDecided.code: 409,
+    ApprovalExpired.code: 409,
+    PeriodClosed.code: 409,
+}
 
 
 def problem_document(

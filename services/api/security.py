@@ -49,15 +49,32 @@ def _role_guard(*allowed: Role) -> Callable[[Caller], Awaitable[Caller]]:
 
 
 #: Who may do what. Commands are the clerks'; auditors read everything of their tenant and
-#: replay or verify it; reporters read the read models only; admins manage keys.
+#: replay or verify it; reporters read the read models only; admins manage keys; approvers
+#: read what they are asked to approve, and decide it.
 ClerkDep = Annotated[Caller, Depends(_role_guard(Role.clerk))]
-ReaderDep = Annotated[Caller, Depends(_role_guard(Role.clerk, Role.auditor))]
+ReaderDep = Annotated[Caller, Depends(_role_guard(Role.clerk, Role.auditor, Role.approver))]
 AuditorDep = Annotated[Caller, Depends(_role_guard(Role.auditor))]
-ReportReaderDep = Annotated[Caller, Depends(_role_guard(Role.clerk, Role.auditor, Role.reporter))]
+ReportReaderDep = Annotated[
+    Caller, Depends(_role_guard(Role.clerk, Role.auditor, Role.reporter, Role.approver))
+]
 AdminDep = Annotated[Caller, Depends(_role_guard(Role.admin))]
 #: Sending documents to every account (a statement run): a clerk's work, or an admin's (who
 #: closes the days whose dunning letters are runs too).
 SenderDep = Annotated[Caller, Depends(_role_guard(Role.clerk, Role.admin))]
 #: The tenant's settings (dunning policy, close schedule, days closed): admins set them, and
 #: clerks and auditors read them.
-SettingsReaderDep = Annotated[Caller, Depends(_role_guard(Role.admin, Role.clerk, Role.auditor))]
+SettingsReaderDep = Annotated[
+    Caller, Depends(_role_guard(Role.admin, Role.clerk, Role.auditor, Role.approver))
+]
+#: Four eyes: approving or rejecting a held-back command, reopening a closed period. An
+#: approver key posts nothing (it is not a clerk's), so the roles that post cash cannot approve.
+ApproverDep = Annotated[Caller, Depends(_role_guard(Role.approver))]
+#: Closing an accounting period: the admins who close the days, or an approver.
+PeriodCloserDep = Annotated[Caller, Depends(_role_guard(Role.admin, Role.approver))]
+#: The approvals queue and the auditor's sample of decisions.
+ApprovalsReaderDep = Annotated[
+    Caller, Depends(_role_guard(Role.clerk, Role.approver, Role.auditor))
+]
+#: The general-ledger journal and its numbered exports: finance's reading of the ledger, for
+#: auditors and reporting jobs (admins map the chart of accounts, they do not read figures).
+GlExporterDep = Annotated[Caller, Depends(_role_guard(Role.auditor, Role.reporter))]

@@ -63,6 +63,7 @@ def test_keys_are_stored_hashed(sqlite_runtime: Runtime) -> None:
         (Role.auditor, False, True, False, True),
         (Role.reporter, False, False, False, True),
         (Role.admin, False, False, True, False),
+        (Role.approver, False, True, False, True),
     ],
 )
 def test_each_role_does_only_its_own_work(
@@ -117,3 +118,42 @@ def test_an_admin_cannot_revoke_another_tenants_key(
 
     assert http.delete(f"/v1/keys/{other.caller.key_id}", headers=admin).status_code == 404
     assert sqlite_runtime.keys.authenticate(other.secret) is not None
+
+
+@pytest.mark.parametrize(
+    ("role", "may_set_chart", "may_read_chart", "may_export_gl", "may_tie_out"),
+    [
+        (Role.clerk, False, True, False, True),
+        (Role.auditor, False, True, True, True),
+        (Role.reporter, False, False, True, True),
+        (Role.admin, True, True, False, False),
+    ],
+)
+def test_admins_map_the_gl_auditors_and_reporters_export_it_and_reports_readers_tie_it_out(
+    http: TestClient,
+    sqlite_runtime: Runtime,
+    role: Role,
+    may_set_chart: bool,
+    may_read_chart: bool,
+    may_export_gl: bool,
+    may_tie_out: bool,
+) -> None:
+    from tests.controls.general_ledger_story import CHART_BODY
+
+    setup = _key(sqlite_runtime, Role.admin, name="setup-admin")
+    assert http.put("/v1/tenant/chart-of-accounts", json=CHART_BODY, headers=setup).is_success
+    headers = _key(sqlite_runtime, role)
+
+    set_chart = http.put("/v1/tenant/chart-of-accounts", json=CHART_BODY, headers=headers)
+    read_chart = http.get("/v1/tenant/chart-of-accounts", headers=headers)
+    preview = http.get("/v1/gl/journal", params={"period": "2026-01"}, headers=headers)
+    export = http.post("/v1/gl/exports", json={"period": "2026-01"}, headers=headers)
+    listed = http.get("/v1/gl/exports", headers=headers)
+    tie_out = http.get("/v1/gl/tie-out", params={"as_of": "2026-01-31"}, headers=headers)
+
+    assert set_chart.status_code == (200 if may_set_chart else 403)
+    assert read_chart.status_code == (200 if may_read_chart else 403)
+    assert preview.status_code == (200 if may_export_gl else 403)
+    assert export.status_code == (201 if may_export_gl else 403)
+    assert listed.status_code == (200 if may_export_gl else 403)
+    assert tie_out.status_code == (200 if may_tie_out else 403)

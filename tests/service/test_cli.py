@@ -279,8 +279,8 @@ def test_ar_help_lists_every_command_in_order(ar: CliRunner) -> None:
     names = re.findall(r"^│ (\S+)\s", listed, flags=re.MULTILINE)
     assert [n for n in names if not n.startswith("-")] == [
         "serve", "project", "relay", "open-account", "exec", "import", "commands", "balance",
-        "replay", "close-day", "rebuild", "verify", "explain", "accounts", "tenant", "report",
-        "remittances", "documents", "statements",
+        "replay", "close-day", "rebuild", "verify", "explain", "accounts", "tenant", "gl",
+        "report", "remittances", "documents", "statements", "approvals", "periods",
         "keys",
     ]  # fmt: skip
 
