@@ -277,7 +277,12 @@ class ProcessSimulation(Simulation):
                         answer.headers.get("Idempotent-Replayed"),
                     )
             except urllib.error.HTTPError as error:
-                status, text, replayed = error.code, error.read(), None
+                try:
+                    status, text, replayed = error.code, error.read(), None
+                except (OSError, http.client.HTTPException) as cut:
+                    # The connection was cut while the refusal's body came: no answer either.
+                    self.history[cmd.n].append(f"no answer ({type(cut).__name__})")
+                    continue
             except (OSError, http.client.HTTPException) as error:
                 self.history[cmd.n].append(f"no answer ({type(error).__name__})")
                 continue
