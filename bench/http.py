@@ -27,6 +27,7 @@ import http.client
 import json
 import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -458,14 +459,15 @@ def _wait_until_healthy(server: Server) -> None:
 
 
 def command_paths(server: Server) -> dict[str, str]:
-    """Each account command's path, by the ``Account`` method it calls (its operationId), as
-    the server publishes them, so the workload can send any command a clerk can."""
+    """Each account command's path, by the ``Account`` method it calls (its operationId, which
+    the server publishes in camelCase: ``postCharge`` is ``post_charge``), as the server
+    publishes them, so the workload can send any command a clerk can."""
     status, document = server.get("/openapi.json")
     if status != 200:
         msg = f"GET /openapi.json answered {status}"
         raise RuntimeError(msg)
     return {
-        operation["operationId"]: path
+        re.sub(r"(?<!^)(?=[A-Z])", "_", operation["operationId"]).lower(): path
         for path, operations in json.loads(document)["paths"].items()
         if path.startswith("/v1/accounts/{account_number}/")
         for method, operation in operations.items()

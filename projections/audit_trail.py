@@ -3,7 +3,8 @@
 One row per event: who (actor), why (reason), which request (correlation id), when in
 business terms (``effective_on``) and when it was recorded (``recorded_at``), how it moved the
 balance (``balance_effect_minor``, the sum of the ledger entries it made), its payload in the
-hash chain's canonical JSON, and the chain link (``previous_hash`` → ``event_hash``) so an
+hash chain's canonical JSON (its business fields: not the event library's ``originator_topic``,
+the class an account's first event names), and the chain link (``previous_hash`` → ``event_hash``) so an
 auditor can check the row against its neighbours. Rows are only ever inserted.
 
 ``audit_trail`` reads it a page at a time, in the order the events were recorded (by
@@ -11,7 +12,8 @@ auditor can check the row against its neighbours. Rows are only ever inserted.
 recording time (``recorded_from`` inclusive to ``recorded_to`` exclusive, so consecutive windows
 neither overlap nor leave a gap) and business date (both ends inclusive). A page starts after the
 last position of the previous one (keyset pagination), so rows recorded meanwhile are neither
-skipped nor repeated.
+skipped nor repeated. Over HTTP that position travels in an opaque cursor tied to the filters
+(:func:`audit_trail_page`, ``projections.cursors``).
 """
 
 from __future__ import annotations
@@ -23,14 +25,20 @@ from typing import Any, ClassVar
 from domain.account import Account
 from domain.hash_chain import canonical_json, payload_of
 from domain.money import to_minor_units
+from projections.cursors import decode_cursor, encode_cursor, fingerprint
 from projections.database import Database, stored_moment
 from projections.open_items import moment
 from projections.replay import Change
 from projections.runner import ReadModel
 
+#: Payload fields that are the event library's, not the business's: never shown to auditors.
+LIBRARY_FIELDS = frozenset({"originator_topic"})
+
 
 class AuditTrail(ReadModel):
     name: ClassVar[str] = "audit_trail"
+    # 2: payloads without LIBRARY_FIELDS; older rows are rebuilt without them.
+    version: ClassVar[int] = 2
     table_names: ClassVar[list[str]] = ["audit_trail"]
     tables: ClassVar[list[str]] = [
         "CREATE TABLE IF NOT EXISTS {t}audit_trail ("
@@ -78,7 +86,9 @@ class AuditTrail(ReadModel):
                 event.correlation_id,
                 account.currency,
                 effect,
-                canonical_json(payload_of(event)),
+                canonical_json(
+                    {k: v for k, v in payload_of(event).items() if k not in LIBRARY_FIELDS}
+                ),
                 event.previous_hash,
                 event.event_hash,
             ),
@@ -100,7 +110,7 @@ def event_types() -> frozenset[str]:
 @dataclass(frozen=True)
 class AuditRow:
     """One event as the audit trail holds it; ``balance_effect_minor`` in the account's
-    ``currency``; ``payload`` is the canonical JSON that was hashed."""
+    ``currency``; ``payload`` is the canonical JSON of the business fields that were hashed."""
 
     position: int
     account_id: str
@@ -186,3 +196,77 @@ def audit_trail(
         )
         for r in rows
     ]
+
+
+#: The report an audit-trail cursor names (``projections.cursors``).
+AUDIT_TRAIL_REPORT = "audit_trail"
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """What a page of the audit trail asks for: the filters of :func:`audit_trail`."""
+
+    tenant_id: str
+    account_number: str | None = None
+    actor: str | None = None
+    event_type: str | None = None
+    recorded_from: datetime | None = None
+    recorded_to: datetime | None = None
+    effective_from: date | None = None
+    effective_to: date | None = None
+    #: Only events after this position: where an earlier read of the trail left off.
+    after_position: int = 0
+
+    def fingerprint(self) -> str:
+        """What makes two requests pages of one listing (not the page size)."""
+        return fingerprint(
+            self.tenant_id,
+            self.account_number,
+            self.actor,
+            self.event_type,
+            None if self.recorded_from is None else stored_moment(self.recorded_from),
+            None if self.recorded_to is None else stored_moment(self.recorded_to),
+            self.effective_from,
+            self.effective_to,
+            self.after_position,
+        )
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    rows: list[AuditRow]
+    #: Pass as ``cursor`` for the next page; None on the last page.
+    next_cursor: str | None
+
+
+def audit_trail_page(
+    db: Database, query: AuditQuery, *, limit: int, cursor: str | None = None
+) -> AuditPage:
+    """At most ``limit`` events of the query after the cursor's, oldest first. Raises
+    ``projections.cursors.InvalidCursor`` for a cursor that is not one of this query's."""
+    listing = query.fingerprint()
+    after = query.after_position
+    if cursor is not None:
+        (after,) = decode_cursor(AUDIT_TRAIL_REPORT, listing, cursor, (int,))
+    limit = max(1, limit)
+    rows = audit_trail(
+        db,
+        query.tenant_id,
+        account_number=query.account_number,
+        actor=query.actor,
+        event_type=query.event_type,
+        recorded_from=query.recorded_from,
+        recorded_to=query.recorded_to,
+        effective_from=query.effective_from,
+        effective_to=query.effective_to,
+        after_position=after,
+        limit=limit + 1,  # one more than asked: whether there is a next page
+    )
+    page = rows[:limit]
+    more = len(rows) > limit
+    return AuditPage(
+        rows=page,
+        next_cursor=(
+            encode_cursor(AUDIT_TRAIL_REPORT, listing, (page[-1].position,)) if more else None
+        ),
+    )

@@ -29,8 +29,9 @@ what was known at a moment is the rows recorded by then:
 
 A page of the worklist (:func:`worklist_page`) is filtered by collector (as of the date),
 dunning level and currency, sorted by a total key ending with the account, and paged by an
-opaque keyset cursor tied to the listing (refused with ``invalid_cursor`` otherwise); each row
-carries its next-action date (:func:`next_action_on`) and its latest activities and promises.
+opaque keyset cursor tied to the listing (``projections.cursors``; refused with
+``invalid_cursor`` otherwise); each row carries its next-action date (:func:`next_action_on`)
+and its latest activities and promises.
 
 The worklist (:func:`worklist`) lists the accounts with something overdue and undisputed as of
 a business date, as known at a moment (``effective_on <= as_of`` and ``recorded_at <=
@@ -69,19 +70,23 @@ The account's name is its current name (names are not kept as of a date).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ClassVar, Final
 
 from domain.account import Account
 from domain.dunning import DunningPolicy
 from domain.money import from_minor_units, to_minor_units
+from projections import cursors
+from projections.cursors import (
+    InvalidCursor,
+    decode_cursor,
+    encode_cursor,
+    fingerprint,
+    finite_decimal,
+)
 from projections.database import Database
 from projections.open_items import moment
 from projections.replay import Change
@@ -344,7 +349,7 @@ ACTIVITY: Final = "activity"
 
 #: The stable codes of what a worklist query is refused for.
 UNKNOWN_SORT_KEY: Final = "unknown_sort_key"
-INVALID_CURSOR: Final = "invalid_cursor"
+INVALID_CURSOR: Final = cursors.INVALID_CURSOR
 
 
 class InvalidWorklistQuery(ValueError):
@@ -562,23 +567,16 @@ def _by_account(r: WorklistRow) -> _Key:
     return (r.account_number, r.currency)
 
 
-def _decimal(text: str) -> Decimal:
-    value = Decimal(text)
-    if not value.is_finite():
-        raise ValueError(text)
-    return value
-
-
 #: Sort keys clients name → the row's key (total: it ends with the account) and how each part
 #: of a cursor's key is read back.
 SORTS: Final[dict[str, tuple[Callable[[WorklistRow], _Key], tuple[Callable[[Any], Any], ...]]]] = {
-    "priority": (_by_priority, (str, _decimal, int, str)),
-    "next_action": (_by_next_action, (date.fromisoformat, str, _decimal, int, str)),
+    "priority": (_by_priority, (str, finite_decimal, int, str)),
+    "next_action": (_by_next_action, (date.fromisoformat, str, finite_decimal, int, str)),
     "account": (_by_account, (str, str)),
 }
 
-_CURSOR_VERSION = 1
-_CURSOR_MAX = 1000
+#: The report a worklist cursor names (``projections.cursors``).
+WORKLIST_REPORT: Final = "worklist"
 
 
 @dataclass(frozen=True)
@@ -597,16 +595,15 @@ class WorklistQuery:
 
     def fingerprint(self) -> str:
         """What makes two requests pages of one listing (not the page size)."""
-        listing = [
+        return fingerprint(
             self.tenant_id,
-            self.as_of.isoformat(),
+            self.as_of,
             known_at_text(self.known_at),
             self.currency,
             self.collector,
             self.level,
             self.sort,
-        ]
-        return hashlib.sha256(json.dumps(listing).encode()).hexdigest()[:16]
+        )
 
 
 @dataclass(frozen=True)
@@ -627,49 +624,13 @@ def _sort_of(sort: str) -> tuple[Callable[[WorklistRow], _Key], tuple[Callable[[
     return found
 
 
-def _key_text(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    return value if isinstance(value, int | str) else str(value)
-
-
-def encode_cursor(query: WorklistQuery, key: _Key) -> str:
-    document = {"v": _CURSOR_VERSION, "f": query.fingerprint(), "k": [_key_text(v) for v in key]}
-    text = json.dumps(document, separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def decode_cursor(query: WorklistQuery, cursor: str) -> _Key:
+def _decode_cursor(query: WorklistQuery, cursor: str) -> _Key:
     """The position after which the page starts, from a cursor of this listing."""
     readers = _sort_of(query.sort)[1]
-
-    def refused(why: str) -> InvalidWorklistQuery:
-        return InvalidWorklistQuery(
-            INVALID_CURSOR,
-            f"The cursor {why}; pass the next_cursor of the previous page unchanged, with the "
-            "same date, filters and sort, or start again without a cursor.",
-            "cursor",
-        )
-
     try:
-        if len(cursor) > _CURSOR_MAX:
-            raise ValueError(cursor)
-        padded = cursor + "=" * (-len(cursor) % 4)
-        document = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        version, fingerprint, parts = document["v"], document["f"], document["k"]
-        if version != _CURSOR_VERSION or not isinstance(parts, list):
-            raise ValueError(cursor)
-        if len(parts) != len(readers):
-            raise ValueError(cursor)
-        for read, part in zip(readers, parts, strict=True):
-            if isinstance(part, bool) or not isinstance(part, int if read is int else str):
-                raise ValueError(cursor)
-        key = tuple(read(p) for read, p in zip(readers, parts, strict=True))
-    except (ValueError, TypeError, KeyError, InvalidOperation, binascii.Error, UnicodeError):
-        raise refused("is not one this listing gave") from None
-    if fingerprint != query.fingerprint():
-        raise refused("belongs to another listing (other date, filters or sort)")
-    return key
+        return decode_cursor(WORKLIST_REPORT, query.fingerprint(), cursor, readers)
+    except InvalidCursor as refused:
+        raise InvalidWorklistQuery(INVALID_CURSOR, str(refused), refused.field) from None
 
 
 def worklist_page(
@@ -684,7 +645,7 @@ def worklist_page(
     never shown twice, and none is skipped while the listing's rows stay put), each row with
     its history: its latest ``history`` activities and promises."""
     key_of = _sort_of(query.sort)[0]
-    after = None if cursor is None else decode_cursor(query, cursor)
+    after = None if cursor is None else _decode_cursor(query, cursor)
     rows = sorted(
         worklist(
             db,
@@ -706,7 +667,11 @@ def worklist_page(
     histories = _histories(db, window, [row.account_id for row in page], history)
     return WorklistPage(
         rows=[replace(row, history=histories.get(row.account_id, ())) for row in page],
-        next_cursor=encode_cursor(query, key_of(page[-1])) if more and page else None,
+        next_cursor=(
+            encode_cursor(WORKLIST_REPORT, query.fingerprint(), key_of(page[-1]))
+            if more and page
+            else None
+        ),
     )
 
 

@@ -13,6 +13,8 @@ in ``parked_accounts`` and goes on with every other account. Vocabulary:
 - ``skipped`` / ``last_skipped``: the account's later events the consumer passed by while the
   account was parked; its rows stay as they were after the last good event.
 
+The table ``parked_accounts`` is made by the product's migrations (``services.migrations``).
+
 Invariants: a park row is written in the same transaction as the consumer's progress (the
 tracking record of a read model, the position of the relay), so a consumer restarted at any
 point neither loses a parked account nor parks one twice; a parked account is resumed only by
@@ -38,22 +40,6 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import DataError, IntegrityError, Notification, PersistenceError
 
 from projections.database import Cursor, Database, stored_moment
-
-PARKED_TABLE = (
-    "CREATE TABLE IF NOT EXISTS parked_accounts ("
-    " consumer TEXT NOT NULL,"
-    " account_id TEXT NOT NULL,"
-    " tenant_id TEXT,"
-    " position {bigint} NOT NULL,"
-    " event_type TEXT NOT NULL,"
-    " event_version {bigint} NOT NULL,"
-    " error TEXT NOT NULL,"
-    " first_seen_at {timestamp} NOT NULL,"
-    " skipped {bigint} NOT NULL DEFAULT 0,"
-    " last_skipped {bigint},"
-    " retry_requested INTEGER NOT NULL DEFAULT 0,"
-    " PRIMARY KEY (consumer, account_id))"
-)
 
 #: Failures of the consumer's surroundings, not of an event: never a reason to park.
 TRANSIENT: tuple[type[BaseException], ...] = (
@@ -104,10 +90,6 @@ def error_text(error: BaseException) -> str:
     if len(message) > ERROR_CHARS:
         message = message[:ERROR_CHARS] + "…"
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
-
-
-def install(db: Database) -> None:
-    db.create_tables([PARKED_TABLE])
 
 
 def park(

@@ -11,6 +11,10 @@ them; a term's open amount is what the waterfall leaves of it (``domain.open_ite
 and its bucket is the one ``domain.aging`` assigns. The SQL here restates both rules so a
 report over many accounts is one query (``_waterfall_open``, ``_bucket_sums``); the property
 test ``tests/service/test_aging_sql_matches_domain.py`` holds it equal to the domain's code.
+
+The aging is read a page at a time (:func:`aging_page`): its rows in (account number, currency)
+order after the cursor's row (keyset paging, ``projections.cursors``), with the totals of the
+whole report, every page's rows, on every page.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from domain.aging import (
     days_past_due,
 )
 from domain.plans import CASH_KINDS
+from projections.cursors import decode_cursor, encode_cursor, fingerprint
 from projections.database import Database, stored_moment
 from projections.ledger import LEDGER_ACCOUNTS, UNAPPLIED_CREDIT
 
@@ -365,6 +370,78 @@ def aging_totals(rows: Sequence[AgingRow]) -> list[AgingRow]:
         total.unapplied_credit_minor += row.unapplied_credit_minor
         total.disputed_minor += row.disputed_minor
     return [totals[currency] for currency in sorted(totals)]
+
+
+#: The report an aging cursor names (``projections.cursors``).
+AGING_REPORT = "aging"
+
+
+@dataclass(frozen=True)
+class AgingQuery:
+    """What a page of the aging asks for (see :func:`aging`)."""
+
+    tenant_id: str
+    as_of: date
+    known_at: datetime | None = None
+    basis: str = "due"
+    buckets: tuple[int, ...] = DEFAULT_LIMITS
+    account_number: str | None = None
+    detail: bool = False
+
+    def fingerprint(self) -> str:
+        """What makes two requests pages of one aging (not the page size)."""
+        return fingerprint(
+            self.tenant_id,
+            self.as_of,
+            known_at_text(self.known_at),
+            self.basis,
+            list(self.buckets),
+            self.account_number,
+            self.detail,
+        )
+
+
+@dataclass(frozen=True)
+class AgingPage:
+    #: This page's rows, in (account number, currency) order.
+    rows: list[AgingRow]
+    #: One :data:`TOTAL` row per currency over the whole report, not only this page.
+    totals: list[AgingRow]
+    #: Pass as ``cursor`` for the next page; None on the last page.
+    next_cursor: str | None
+
+
+def aging_page(db: Database, query: AgingQuery, *, limit: int, cursor: str | None) -> AgingPage:
+    """At most ``limit`` rows of the aging after the cursor's row, and the whole report's totals.
+
+    The whole report is read to total it, so a page costs what the report does; what paging
+    bounds is the answer. Raises ``projections.cursors.InvalidCursor`` for a cursor that is not
+    one of this query's."""
+    listing = query.fingerprint()
+    after = None if cursor is None else decode_cursor(AGING_REPORT, listing, cursor, (str, str))
+    report = aging(
+        db,
+        query.tenant_id,
+        query.as_of,
+        known_at=query.known_at,
+        basis=query.basis,
+        buckets=query.buckets,
+        account_number=query.account_number,
+        detail=query.detail,
+    )
+    following = [r for r in report if after is None or (r.account_number, r.currency) > after]
+    page = following[: max(1, limit)]
+    last = page[-1] if page else None
+    more = len(following) > len(page)
+    return AgingPage(
+        rows=page,
+        totals=aging_totals(report),
+        next_cursor=(
+            encode_cursor(AGING_REPORT, listing, (last.account_number, last.currency))
+            if more and last is not None
+            else None
+        ),
+    )
 
 
 def _nothing_dated_after(

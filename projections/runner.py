@@ -160,24 +160,14 @@ log = structlog.get_logger("receivables.projector")
 #: A catch-up that applied this many events refreshes the planner's statistics.
 ANALYZE_AFTER = 5_000
 
-VERSIONS_TABLE = (
-    "CREATE TABLE IF NOT EXISTS projection_versions ("
-    " projection TEXT PRIMARY KEY,"
-    " version INTEGER NOT NULL)"
-)
-TRACKING_TABLE = (
-    "CREATE TABLE IF NOT EXISTS projection_tracking ("
-    " projection TEXT PRIMARY KEY,"
-    " notification_id {bigint} NOT NULL)"
-)
-
 
 def install(db: Database, models: Sequence[ReadModel]) -> None:
     """Create the models' tables, and their tracking rows at the first event, where missing;
     what exists is left as it is, so every process may run this at start. A model whose
     tables have an older shape (its ``version`` changed) is dropped and tracked from the first
-    event again: the projector rebuilds it."""
-    db.create_tables([TRACKING_TABLE, VERSIONS_TABLE, parking.PARKED_TABLE])
+    event again: the projector rebuilds it. The bookkeeping tables (``projection_tracking``,
+    ``projection_versions``, ``parked_accounts``) are the product's migrations' to make
+    (``services.migrations``, run at every start), not a model's."""
     versions = {
         r["projection"]: int(r["version"])
         for r in db.query("SELECT projection, version FROM projection_versions")

@@ -52,32 +52,69 @@ class ApiKeys:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create_tables(self) -> None:
-        self.db.create_tables(
-            [
-                "CREATE TABLE IF NOT EXISTS api_keys ("
-                " key_id TEXT PRIMARY KEY,"
-                " name TEXT NOT NULL,"
-                " tenant_id TEXT NOT NULL,"
-                " role TEXT NOT NULL,"
-                " secret_sha256 TEXT NOT NULL,"
-                " created_at {timestamp} NOT NULL,"
-                " revoked_at {timestamp})"
-            ]
-        )
+    # The table is made by the migrations (services/migrations), with the product's others.
+
+    def issue(self, *, name: str, tenant_id: str, role: Role) -> IssuedKey:
+        """A new key, not yet stored (``store`` does): whoever keeps it somewhere else first,
+        as the first start keeps the admin key in its file, can do so before it works."""
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        caller = Caller(key_id=key_id, name=name, tenant_id=tenant_id, role=role)
+        return IssuedKey(caller=caller, secret=f"{KEY_PREFIX}_{key_id}_{secret}")
+
+    def store(
+        self, issued: IssuedKey, *, now: datetime | None = None, revoke_named: bool = False
+    ) -> list[str]:
+        """Store an issued key: from now on it authenticates. With ``revoke_named``, the
+        tenant's other live keys of the same name and role are revoked in the same
+        transaction (a key replacing a lost one); the ids revoked."""
+        caller = issued.caller
+        secret = issued.secret.split("_", 2)[2]
+        with self.db.transaction() as c:
+            revoked: list[str] = []
+            if revoke_named:
+                c.execute(
+                    self.db.sql(
+                        "SELECT key_id FROM api_keys WHERE tenant_id = ? AND name = ?"
+                        " AND role = ? AND revoked_at IS NULL ORDER BY key_id"
+                    ),
+                    (caller.tenant_id, caller.name, caller.role.value),
+                )
+                revoked = [row["key_id"] for row in c.fetchall()]
+                c.execute(
+                    self.db.sql(
+                        "UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND name = ?"
+                        " AND role = ? AND revoked_at IS NULL"
+                    ),
+                    (_timestamp(now), caller.tenant_id, caller.name, caller.role.value),
+                )
+            c.execute(
+                self.db.sql(
+                    "INSERT INTO api_keys (key_id, name, tenant_id, role, secret_sha256,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?)"
+                ),
+                (
+                    caller.key_id,
+                    caller.name,
+                    caller.tenant_id,
+                    caller.role.value,
+                    _digest(secret),
+                    _timestamp(now),
+                ),
+            )
+        return revoked
+
+    def forget(self, key_id: str) -> None:
+        """Delete a key's row: only for a key never shown to anyone (its storing step failed
+        after the row was written), so no event names it."""
+        self.db.execute("DELETE FROM api_keys WHERE key_id = ?", (key_id,))
 
     def create(
         self, *, name: str, tenant_id: str, role: Role, now: datetime | None = None
     ) -> IssuedKey:
-        key_id = secrets.token_hex(6)
-        secret = secrets.token_urlsafe(32)
-        self.db.execute(
-            "INSERT INTO api_keys (key_id, name, tenant_id, role, secret_sha256, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (key_id, name, tenant_id, role.value, _digest(secret), _timestamp(now)),
-        )
-        caller = Caller(key_id=key_id, name=name, tenant_id=tenant_id, role=role)
-        return IssuedKey(caller=caller, secret=f"{KEY_PREFIX}_{key_id}_{secret}")
+        issued = self.issue(name=name, tenant_id=tenant_id, role=role)
+        self.store(issued, now=now)
+        return issued
 
     def authenticate(self, presented: str) -> Caller | None:
         """The caller a presented key stands for, or None when it is unknown, wrong or revoked."""

@@ -43,8 +43,6 @@ from services.group_commit import (
     Respond,
     fingerprint,
 )
-from services.period_barriers import PERIOD_BARRIERS_TABLE
-from services.recorders import IDEMPOTENCY_TABLE
 from services.tenants import Clock, TenantSettings, utc_now
 from services.unreadable import readable
 from services.views import account_summary
@@ -64,9 +62,9 @@ class Receivables(Application[UUID]):
                 f"unsupported persistence for the product's tables: {type(self.recorder).__name__}"
             )
             raise TypeError(msg)
+        # The product's tables (idempotency keys, period barriers, ...) are the migrations'
+        # to make (services.migrations), run by services.bootstrap before any command.
         self.db = Database(datastore)
-        self.db.create_tables([IDEMPOTENCY_TABLE])
-        self.db.create_tables([PERIOD_BARRIERS_TABLE])
         self.committer = GroupCommitter(self, self.db)
         #: What the services read the time from (the tenant's *today*); tests pass their own.
         self.clock: Clock = utc_now

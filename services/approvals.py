@@ -38,7 +38,7 @@ from domain.approvals import ApprovalPolicy, ApprovalRequest
 from domain.money import Money
 from domain.provenance import Provenance
 from services.commands import AccountCommand, command_models
-from services.errors import ServiceError
+from services.errors import ServiceError, a_or_an
 
 if TYPE_CHECKING:
     from domain.account import Account
@@ -55,7 +55,7 @@ class ApprovalNotApplicable(ServiceError):
 
     def __init__(self, request_id: str, command: str) -> None:
         super().__init__(
-            f"Approval request {request_id} holds a {command} this release cannot read any more;"
+            f"Approval request {request_id} holds {a_or_an(command)} this release cannot read any more;"
             " nothing was recorded. Reject it and ask again.",
             field="request_id",
         )

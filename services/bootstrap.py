@@ -2,12 +2,18 @@
 
 ``bootstrap(settings)`` picks the persistence (embedded SQLite in ``AR_DATA_DIR`` by default,
 PostgreSQL when ``AR_DATABASE_URL`` is set), constructs the ``Receivables`` application on it,
-and the product's own tables (API keys, read models) in the same database. Tests pass their
-own ``Settings``; nothing else reads the environment.
+and brings the product's own tables in the same database to this release's migration
+(``services.migrations``; read models are the projector's, made when it starts). Tests pass
+their own ``Settings``; nothing else reads the environment.
+
+A start the operator must fix first (a data folder that cannot be written, a database migrated
+by a later release) raises ``CannotStart`` with the sentence to print, having stored nothing.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,15 +22,15 @@ import psycopg
 
 from projections.catalogue import read_models
 from projections.database import Database
-from projections.parking import PARKED_TABLE
 from projections.runner import Projector
+from services import migrations
 from services.api_keys import ApiKeys
 from services.app import Receivables
-from services.documents.run_tables import RUN_TABLES as DOCUMENT_RUN_TABLES
-from services.general_ledger import GL_EXPORT_TABLES
-from services.relay_positions import POSITIONS_TABLE
-from services.remittance_tables import TABLES as REMITTANCE_AND_DEPOSIT_TABLES
 from services.settings import Settings
+
+
+class CannotStart(Exception):
+    """A start the operator must fix first; the message is the sentence that says how."""
 
 
 def eventsourcing_env(settings: Settings) -> dict[str, str]:
@@ -54,7 +60,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         }
     else:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_data_folder(settings)
         env |= {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(settings.sqlite_path),
@@ -105,28 +111,64 @@ def _one_process_creating_tables(settings: Settings) -> Iterator[None]:
     if not settings.uses_postgres:
         yield
         return
-    with psycopg.connect(
-        settings.postgres_conninfo(),
-        connect_timeout=settings.database_timeout_seconds,
-        autocommit=True,
-    ) as connection:
-        connection.execute("SELECT pg_advisory_lock(%s)", (_CREATING_TABLES,))
-        yield  # the lock ends with the session
+    with one_process_at_a_time(settings, _CREATING_TABLES):
+        yield
+
+
+def ensure_data_folder(settings: Settings) -> None:
+    """The data folder, made if missing; ``CannotStart`` when it is not a folder this process
+    can write (a file, a path under a file, no permission, a read-only disk)."""
+    folder = settings.data_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as failure:
+        msg = (
+            f"the data folder {folder} (AR_DATA_DIR) cannot be made:"
+            f" {failure.strerror or failure}. Point AR_DATA_DIR at a folder this process can"
+            " write, then start again; nothing was stored."
+        )
+        raise CannotStart(msg) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        msg = (
+            f"the data folder {folder} (AR_DATA_DIR) cannot be written by this process. Give"
+            " it write permission or point AR_DATA_DIR elsewhere, then start again; nothing was"
+            " stored."
+        )
+        raise CannotStart(msg)
+
+
+@contextmanager
+def one_process_at_a_time(settings: Settings, lock: int) -> Iterator[None]:
+    """Hold ``lock`` against the other processes of this store while the block runs: an
+    advisory lock on PostgreSQL (across machines), a lock on the data folder with SQLite."""
+    if settings.uses_postgres:
+        with psycopg.connect(
+            settings.postgres_conninfo(),
+            connect_timeout=settings.database_timeout_seconds,
+            autocommit=True,
+        ) as connection:
+            connection.execute("SELECT pg_advisory_lock(%s)", (lock,))
+            yield  # the lock ends with the session
+        return
+    folder = os.open(settings.data_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield  # the lock ends when the descriptor is closed
+    finally:
+        os.close(folder)
 
 
 def bootstrap(settings: Settings | None = None) -> Runtime:
     settings = settings or Settings()
     with _one_process_creating_tables(settings):
         app = Receivables(env=eventsourcing_env(settings))
-        keys = ApiKeys(app.db)
-        keys.create_tables()
-        app.db.create_tables(
-            [
-                POSITIONS_TABLE,
-                PARKED_TABLE,
-                *REMITTANCE_AND_DEPOSIT_TABLES,
-                *DOCUMENT_RUN_TABLES,
-                *GL_EXPORT_TABLES,
-            ]
-        )
-    return Runtime(settings=settings, app=app, keys=keys)
+        try:
+            if migrations.current_revision(app.db) != migrations.HEAD:
+                migrations.migrate(settings)
+        except migrations.MigrationRefused as refused:
+            app.close()
+            raise CannotStart(str(refused)) from None
+        except BaseException:
+            app.close()
+            raise
+    return Runtime(settings=settings, app=app, keys=ApiKeys(app.db))

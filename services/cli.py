@@ -32,10 +32,12 @@ from services.cli_days import register as register_day_commands
 from services.cli_documents import register as register_document_commands
 from services.cli_general_ledger import register as register_general_ledger_commands
 from services.cli_guard import GuardedTyper
+from services.cli_import import register as register_import_commands
 from services.cli_remittances import register as register_remittance_commands
 from services.cli_reports import register as register_report_commands
 from services.cli_statements import register as register_statement_commands
 from services.cli_tenant_documents import register as register_tenant_document_commands
+from services.cli_typed import typed_command
 
 if TYPE_CHECKING:
     from services.bootstrap import Runtime
@@ -89,7 +91,10 @@ def _import_help_without_markdown() -> None:
 
 
 class ArGroup(TyperGroup):
-    """``ar``'s commands; asked for help, it draws it without loading what help never uses."""
+    """``ar``'s commands; asked for help, it draws it without loading what help never uses.
+
+    Beside the commands declared here, every account command is a typed subcommand
+    (``services.cli_typed``), made from its model when its name is asked for."""
 
     def main(self, args: Sequence[str] | None = None, *rest: Any, **options: Any) -> Any:
         asked = sys.argv[1:] if args is None else list(args)
@@ -97,12 +102,19 @@ class ArGroup(TyperGroup):
             _import_help_without_markdown()
         return super().main(args, *rest, **options)
 
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        declared = super().get_command(ctx, cmd_name)
+        return declared if declared is not None else typed_command(cmd_name, _runtime)
+
 
 # Guarded: bad settings or a database that is away end in a sentence, not a traceback.
 app = GuardedTyper(
     name="ar",
     cls=ArGroup,
     help="Receivables: event-sourced accounts receivable.",
+    epilog="Every account command is also a command of its own: ar receive-payment A-1 --amount"
+    " 20.00 --method cash --reference desk --received-on 2026-01-06 (ar pay for short). ar"
+    " commands lists them with their fields; ar COMMAND --help shows its options.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -133,13 +145,17 @@ def _options(
 
 
 def _runtime(settings: "Settings | None" = None) -> "Runtime":
-    from services.bootstrap import bootstrap
+    from services.bootstrap import CannotStart, bootstrap
     from services.logging import configure_logging
     from services.settings import Settings
 
     settings = settings or Settings()
     configure_logging(settings)
-    return bootstrap(settings)
+    try:
+        return bootstrap(settings)
+    except CannotStart as refused:
+        typer.echo(f"error: {refused}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _stop_on_signals() -> threading.Event:
@@ -154,21 +170,16 @@ def _stop_on_signals() -> threading.Event:
 
 
 def _ensure_local_admin_key(runtime: "Runtime") -> str:
-    """On the first start, create an admin key and keep it in the data folder (mode 600)."""
-    from services.api_keys import Role
+    """On the first start, make the admin key, keep it in the data folder and show it, as one
+    step (``services.admin_key``); on later starts, say where it is."""
+    from services.admin_key import AdminKeyNotStored, ensure_admin_key
 
-    key_file = runtime.settings.admin_key_file
-    if runtime.keys.any_admin():
-        return (
-            f"admin API key: in {key_file}"
-            if key_file.exists()
-            else "admin API key: created earlier"
-        )
-    issued = runtime.keys.create(name="local-admin", tenant_id="default", role=Role.admin)
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    key_file.touch(mode=0o600)
-    key_file.write_text(issued.secret + "\n")
-    return f"admin API key (shown once, also kept in {key_file}): {issued.secret}"
+    try:
+        return ensure_admin_key(runtime).banner
+    except AdminKeyNotStored as refused:
+        runtime.close()
+        typer.echo(f"error: {refused}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -454,7 +465,52 @@ def relay(
     runtime.close()
 
 
+@app.command()
+def migrate(
+    status: Annotated[
+        bool,
+        typer.Option(
+            "--status",
+            help="Print the migration the database is at and those still to run; change nothing.",
+        ),
+    ] = False,
+) -> None:
+    """Bring the product's own tables to this release (every command does it as it starts)."""
+    from services.bootstrap import CannotStart, ensure_data_folder
+    from services.migrations import MigrationRefused
+    from services.migrations import migrate as run_migrations
+    from services.migrations import status as migration_status
+    from services.settings import Settings
+
+    settings = Settings()
+    place = settings.database_place
+    if status and not settings.uses_postgres and not settings.sqlite_path.exists():
+        typer.echo(f"no database at {place} yet: the first start makes it, at the newest migration")
+        return
+    try:
+        if not settings.uses_postgres:
+            ensure_data_folder(settings)
+        found = migration_status(settings) if status else run_migrations(settings)
+    except (CannotStart, MigrationRefused) as refused:
+        typer.echo(f"error: {refused}", err=True)
+        raise typer.Exit(1) from None
+    at = found.current or "none (no migration run yet)"
+    if status:
+        typer.echo(f"{place}: at migration {at}; this release's newest is {found.head}")
+        for pending in found.pending:
+            typer.echo(f"  to run: {pending.revision}  {pending.what}")
+        if found.up_to_date:
+            typer.echo("  up to date")
+        return
+    if found.up_to_date:
+        typer.echo(f"{place}: at migration {found.head}, up to date; nothing to run")
+        return
+    ran = ", ".join(m.revision for m in found.pending)
+    typer.echo(f"{place}: migrated from {at} to {found.head} (ran {ran})")
+
+
 register_account_commands(app, _runtime)
+register_import_commands(app, _runtime)
 tenant_app = register_day_commands(app, _runtime)
 register_tenant_document_commands(tenant_app, _runtime)
 register_general_ledger_commands(app, tenant_app, _runtime)
@@ -486,7 +542,7 @@ def keys_create(
     name: Annotated[
         str, typer.Option(help="Who holds the key; recorded as the actor on their events.")
     ],
-    tenant: Annotated[str, typer.Option(help="The tenant the key works in.")],
+    tenant: Annotated[str, typer.Option(envvar="AR_TENANT", help="The tenant the key works in.")],
     role: Annotated[KeyRole, typer.Option(help="clerk, auditor, reporter, admin or approver.")],
 ) -> None:
     """Create an API key and print it once."""
@@ -498,9 +554,19 @@ def keys_create(
     runtime.close()
 
 
+def _to_the_second(moment: Any) -> str | None:
+    """A stored moment (text on SQLite, a datetime on PostgreSQL) in UTC, to the second."""
+    from datetime import UTC, datetime
+
+    if moment is None:
+        return None
+    parsed = moment if isinstance(moment, datetime) else datetime.fromisoformat(str(moment))
+    return parsed.astimezone(UTC).isoformat(timespec="seconds")
+
+
 @keys_app.command("list")
 def keys_list(
-    tenant: Annotated[str, typer.Option(help="The tenant whose keys to list.")],
+    tenant: Annotated[str, typer.Option(envvar="AR_TENANT", help="The tenant whose keys to list.")],
 ) -> None:
     """List a tenant's keys (never their secrets)."""
     from services.cli_render import show, table
@@ -513,9 +579,9 @@ def keys_list(
             "key_id": row["key_id"],
             "role": row["role"],
             "name": row["name"],
-            "created": row["created_at"],
+            "created": _to_the_second(row["created_at"]),
             "status": "revoked" if row["revoked_at"] else "live",
-            "revoked": row["revoked_at"],
+            "revoked": _to_the_second(row["revoked_at"]),
         }
         for row in rows
     ]
@@ -531,7 +597,7 @@ def keys_list(
 @keys_app.command("revoke")
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (the part after 'ar_').")],
-    tenant: Annotated[str, typer.Option(help="The tenant the key belongs to.")],
+    tenant: Annotated[str, typer.Option(envvar="AR_TENANT", help="The tenant the key belongs to.")],
 ) -> None:
     """Revoke a key: it stops working at once."""
     runtime = _runtime()
@@ -541,6 +607,26 @@ def keys_revoke(
         typer.echo(f"error: tenant {tenant} has no live key {key_id}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {key_id}")
+
+
+@keys_app.command("reset-admin")
+def keys_reset_admin() -> None:
+    """Make a new local admin key (tenant default) in place of a lost one.
+
+    The key is kept in the data folder's admin-api-key (mode 600) and printed once; the earlier
+    local-admin keys stop working."""
+    from services.admin_key import AdminKeyNotStored, reset_admin_key
+
+    runtime = _runtime()
+    try:
+        issued = reset_admin_key(runtime)
+    except AdminKeyNotStored as refused:
+        typer.echo(f"error: {refused}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+    typer.echo(issued.secret)
+    typer.echo(f"kept in {runtime.settings.admin_key_file}", err=True)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 They run against the configured store directly (as operators on the server do), in the name of
 ``--tenant`` and ``--actor`` (or ``AR_TENANT`` / ``AR_ACTOR``), through the same application
 and group commit as the HTTP API. Every command the API has is available as
-``ar exec <command> <account> '<json body>'`` with the same JSON body as over HTTP;
-``ar commands`` lists them. ``ar accounts list|search|show`` find accounts in the account
+``ar exec <command> <account> '<json body>'`` with the same JSON body as over HTTP, and as a
+typed subcommand with an option per field (``services.cli_typed``); ``ar commands`` lists them
+with their fields' types and which are required. ``ar accounts list|search|show`` find accounts in the account
 directory (``projections.directory``, brought up to date first, as the reports are) and show
 one with its contact details. Reads print tables and labelled values (``services.cli_render``),
 or JSON with ``--json`` for scripts. A refused command prints its sentence on stderr and exits
@@ -23,7 +24,6 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -35,7 +35,6 @@ from services.cli_guard import refusals_exit as guarded_refusals_exit
 if TYPE_CHECKING:
     from services.bootstrap import Runtime
     from services.commands import AccountCommand
-    from services.importer import ImportReport
 
 Tenant = Annotated[str, typer.Option(envvar="AR_TENANT", help="The tenant the account belongs to.")]
 Actor = Annotated[
@@ -127,7 +126,7 @@ def _print_json(document: Any) -> None:
     typer.echo(json.dumps(document, indent=2, default=str))
 
 
-def _print_account(document: dict[str, Any], as_json: bool) -> None:
+def print_account(document: dict[str, Any], as_json: bool) -> None:
     """A command's answer or a balance: JSON for scripts, else labelled values."""
     if as_json:
         _print_json(document)
@@ -162,13 +161,6 @@ def progress_bar(label: str) -> Iterator[Callable[[int], None]]:
     ) as progress:
         task = progress.add_task(label, total=None)
         yield lambda done: progress.advance(task, done)
-
-
-def _import_summary(report: ImportReport) -> str:
-    return (
-        f"{report.rows} rows, {report.commands} commands: {report.recorded} recorded,"
-        f" {report.already_imported} already imported, {len(report.refused)} refused"
-    )
 
 
 def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
@@ -211,7 +203,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                 meta=provenance(actor),
                 idempotency_key=idempotency_key,
             )
-            _print_account(outcome.body, as_json)
+            print_account(outcome.body, as_json)
 
     @app.command("exec")
     def execute(
@@ -252,60 +244,34 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
                 meta=provenance(actor, reason),
                 idempotency_key=idempotency_key,
             )
-            _print_account(outcome.body, as_json)
-
-    @app.command("import")
-    def import_csv(
-        file: Annotated[
-            Path, typer.Argument(exists=True, dir_okay=False, help="The CSV file to import.")
-        ],
-        tenant: Tenant,
-        actor: Actor,
-        reason: Annotated[str | None, typer.Option(help="Why: recorded on the events.")] = None,
-        as_json: AsJson = False,
-    ) -> None:
-        """Import accounts, invoices and payments from a CSV file (see services/importer.py).
-
-        The file is checked whole before anything is recorded; importing it again records
-        nothing twice. Refused rows are listed on stderr and the exit status is 1.
-        """
-        from services.importer import ImportFileInvalid, import_file
-
-        with refusals_exit() as runtime:
-            try:
-                with progress_bar("importing") as advance:
-                    report = import_file(
-                        runtime.app,
-                        file,
-                        tenant_id=tenant,
-                        meta=provenance(actor, reason),
-                        progress=advance,
-                    )
-            except ImportFileInvalid as invalid:
-                for problem in invalid.problems:
-                    typer.echo(f"error: {problem}", err=True)
-                typer.echo(f"error: {invalid}", err=True)
-                raise typer.Exit(1) from None
-            if as_json:
-                _print_json(report.as_dict())
-            else:
-                typer.echo(_import_summary(report))
-            for refused in report.refused:
-                typer.echo(f"refused: {refused}", err=True)
-            if report.refused:
-                raise typer.Exit(1)
+            print_account(outcome.body, as_json)
 
     @app.command("commands")
-    def list_commands(as_json: AsJson = False) -> None:
-        """List every command `ar exec` takes, with its JSON fields."""
-        listing = {name: sorted(model.model_fields) for name, model in command_models().items()}
+    def list_commands(
+        names: Annotated[
+            list[str] | None,
+            typer.Argument(
+                help="Only these commands (e.g. receive_payment, pay).", show_default=False
+            ),
+        ] = None,
+        as_json: AsJson = False,
+    ) -> None:
+        """List every account command with its fields: type, whether required, options."""
+        from services.cli_typed import SHORT_NAMES, command_listing, listing_rows
+
+        listing = command_listing(names or [])
         if as_json:
             _print_json(listing)
             return
         from services.cli_render import show, table
 
+        columns = ["command", "field", "type", "required", "options"]
+        short = ", ".join(f"{name} ({command})" for name, command in SHORT_NAMES.items())
         show(
-            table(["command", "fields"], [{"command": n, "fields": f} for n, f in listing.items()])
+            table(columns, listing_rows(listing)),
+            "\nEach is `ar exec COMMAND ACCOUNT '<json>'` with these fields, or `ar COMMAND ACCOUNT"
+            " --option ...` with its name's _ as - (receive-payment); `ar COMMAND --help` says"
+            f" more. Short names: {short}.",
         )
 
     @app.command("balance")
@@ -323,7 +289,7 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
             known_at = as_utc(as_known_at)
             state = runtime.app.get_account(tenant, account, as_known_at=known_at)
             view = balance_view(state, as_of.date() if as_of else None, known_at)
-            _print_account(view, as_json)
+            print_account(view, as_json)
 
     accounts = typer.Typer(
         name="accounts",

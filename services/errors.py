@@ -12,6 +12,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 
+def a_or_an(word: str) -> str:
+    """``word`` with its indefinite article: "an admin", "a clerk", "an invoice". By the first
+    letter: the roles, document kinds and command names it is given sound as they are spelt."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 class ServiceError(Exception):
     code: ClassVar[str] = "service_error"
     status: ClassVar[int] = 400
@@ -74,7 +80,9 @@ class Forbidden(ServiceError):
 
     def __init__(self, role: str, allowed: tuple[str, ...]) -> None:
         roles = " or ".join(sorted(allowed))
-        super().__init__(f"A {role} key cannot do this; it needs a {roles} key.")
+        super().__init__(
+            f"{a_or_an(role).capitalize()} key cannot do this; it needs {a_or_an(roles)} key."
+        )
 
 
 class IdempotencyKeyReused(ServiceError):
@@ -138,21 +146,23 @@ class MomentOutOfRange(ServiceError):
 
 class UnknownParameter(ServiceError):
     """A query parameter the endpoint does not take (a misspelt filter must not be ignored:
-    the answer would look like a filtered one)."""
+    the answer would look like a filtered one). A malformed request, as Stripe answers it:
+    400, not 422 (which is for values that are not valid)."""
 
     code = "unknown_parameter"
-    status = 422
+    status = 400
 
     def __init__(self, name: str, known: list[str]) -> None:
+        takes = f"it takes {', '.join(known)}" if known else "it takes none"
         super().__init__(
-            f"{name!r} is not a parameter of this request; it takes {', '.join(known)}.",
+            f"{name!r} is not a parameter of this request; {takes}.",
             field=name,
         )
 
 
 class RepeatedParameter(ServiceError):
     code = "repeated_parameter"
-    status = 422
+    status = 400
 
     def __init__(self, name: str) -> None:
         super().__init__(f"{name} is given more than once; give it once.", field=name)

@@ -131,6 +131,17 @@ def _lines(value: str) -> str:
     return value
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    """A date is written YYYY-MM-DD; pydantic would also read a number (``0``) as seconds
+    since 1970, which the OpenAPI document does not allow and no client means."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise PydanticCustomError("date_parsing", "must be a date written YYYY-MM-DD")
+
+
 def _in_calendar(value: date) -> date:
     if not EARLIEST_DATE <= value <= LATEST_DATE:
         raise PydanticCustomError(
@@ -215,6 +226,6 @@ Note = Annotated[
     str, StringConstraints(max_length=200, strip_whitespace=True), AfterValidator(_lines)
 ]
 #: A business date a command names: from ``EARLIEST_DATE`` to ``LATEST_DATE``.
-BusinessDate = Annotated[date, AfterValidator(_in_calendar)]
+BusinessDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_in_calendar)]
 
 STRICT = ConfigDict(extra="forbid", str_strip_whitespace=False)

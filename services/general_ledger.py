@@ -23,8 +23,8 @@ one that has not begun on the tenant's today (``period_in_future``), a tenant wi
 accounts (``no_chart_of_accounts``, 409), an export number the tenant does not have
 (``gl_export_not_found``, 404).
 
-The ``gl_exports`` table (see docs/reporting.md) is the product's, created at start with the
-store's other tables (``services.bootstrap``); the projector and ``ar rebuild`` never touch it.
+The ``gl_exports`` table (see docs/reporting.md) is the product's, made by its migrations
+(``services.migrations``, run at start); the projector and ``ar rebuild`` never touch it.
 """
 
 from __future__ import annotations
@@ -66,22 +66,6 @@ from services.tenants import Clock, TenantSettings, utc_now
 if TYPE_CHECKING:
     from services.app import Receivables
 
-GL_EXPORT_TABLES: Final = [
-    "CREATE TABLE IF NOT EXISTS gl_exports ("
-    " tenant_id TEXT NOT NULL,"
-    " number INTEGER NOT NULL,"
-    " period TEXT NOT NULL,"
-    " detail TEXT NOT NULL,"
-    " through_position {bigint} NOT NULL,"
-    " tenant_version {bigint} NOT NULL,"
-    " lines INTEGER NOT NULL,"
-    " lines_sha256 TEXT NOT NULL,"
-    " requested_by TEXT NOT NULL,"
-    " requested_at {timestamp} NOT NULL,"
-    " idempotency_key TEXT,"
-    " PRIMARY KEY (tenant_id, number),"
-    " UNIQUE (tenant_id, idempotency_key))",
-]
 #: The columns of each journal, in the order CSV writes them (a published shape: never
 #: reorder or rename one; add new ones at the end).
 DETAILED_COLUMNS: Final = (

@@ -27,17 +27,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Final
+from typing import Any
 
 from domain.periods import FIRST_OPEN_DAY
 from projections.database import Database
-
-PERIOD_BARRIERS_TABLE: Final = (
-    "CREATE TABLE IF NOT EXISTS period_barriers ("
-    " tenant_id TEXT PRIMARY KEY,"
-    " closed_through {date} NOT NULL,"
-    " backdating TEXT NOT NULL)"
-)
 
 
 @dataclass(frozen=True)

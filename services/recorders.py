@@ -32,18 +32,6 @@ from psycopg.sql import SQL, Identifier
 
 from services.period_barriers import breaches
 
-IDEMPOTENCY_TABLE = (
-    "CREATE TABLE IF NOT EXISTS idempotency_keys ("
-    " tenant_id TEXT NOT NULL,"
-    " idempotency_key TEXT NOT NULL,"
-    " request_sha256 TEXT NOT NULL,"
-    " status INTEGER NOT NULL,"
-    " response TEXT NOT NULL,"
-    " account_id TEXT,"
-    " recorded_at {timestamp} NOT NULL,"
-    " PRIMARY KEY (idempotency_key, tenant_id))"
-)
-
 
 @dataclass(frozen=True, slots=True)
 class IdempotencyRecord:

@@ -2,7 +2,7 @@
 
 A row is written only after the broker acknowledged every record up to it (see
 ``services.relay``), so it is a safe place to resume from and ``head - position`` is the relay's
-lag. The table is created with the product's other tables at start (``services.bootstrap``).
+lag. The table is made by the product's migrations (``services.migrations``).
 """
 
 from __future__ import annotations
@@ -10,10 +10,6 @@ from __future__ import annotations
 from projections.database import Database
 
 RELAY_NAME = "kafka"
-POSITIONS_TABLE = (
-    "CREATE TABLE IF NOT EXISTS relay_positions ("
-    " name TEXT PRIMARY KEY, notification_id {bigint} NOT NULL)"
-)
 
 
 def relay_position(db: Database, name: str = RELAY_NAME) -> int:

@@ -47,11 +47,6 @@ if TYPE_CHECKING:
 #: What the services read the time from: an aware moment (UTC). Tests pass their own.
 Clock = Callable[[], datetime]
 
-TENANTS_TABLE = (
-    "CREATE TABLE IF NOT EXISTS tenants ("
-    " tenant_id TEXT PRIMARY KEY,"
-    " registered_at {timestamp} NOT NULL)"
-)
 #: Saves of a tenant tried before a conflict is reported (another process keeps winning).
 SAVE_ATTEMPTS = 5
 #: A tenant's state is snapshotted every so many events (a year of closed days is 365).
@@ -127,7 +122,6 @@ class TenantSettings:
         self.app = app
         self.db = app.db
         self.clock = clock
-        self.db.create_tables([TENANTS_TABLE])
 
     # --- reading ----------------------------------------------------------------------------
 

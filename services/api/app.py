@@ -2,7 +2,8 @@
 
 Every request gets a correlation id (the client's ``X-Correlation-Id`` or a new one), bound to
 every log line of the request and recorded on every event it causes, and one canonical log
-line when it ends. Bodies larger than ``MAX_BODY_BYTES`` are refused (``BodyLimit``).
+line when it ends. Bodies larger than ``MAX_BODY_BYTES`` are refused (``BodyLimit``). The
+OpenAPI document says every answer of every operation (``services.api.openapi``).
 
 The reports read the read models' tables, so the app creates them (empty, at the first event)
 where they do not exist yet; it never fills them: a projector does (``ar serve`` runs one).
@@ -14,7 +15,7 @@ import re
 import time
 import uuid
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,21 +35,23 @@ from services.api import (
     insurance,
     keys,
     lifecycle,
+    openapi,
     problems,
     remittances,
     reports,
     subscriptions,
     tenant,
 )
-from services.api.body_limit import BodyLimit
+from services.api.body_limit import MAX_BODY_BYTES, BodyLimit
+from services.api.common import refuse_malformed_parameters
 from services.api.json_keys import RefuseDuplicateKeys
 from services.bootstrap import Runtime
 from services.logging import bind_context, clear_context, get_logger
+from services.store_errors import DatabaseUnavailable
 from services.x12_835 import MAX_FILE_BYTES
 
 log = get_logger("receivables.http")
 
-MAX_BODY_BYTES = 1_000_000
 _CORRELATION_ID_MAX = 128
 _CORRELATION_ID = re.compile(f"[\\x21-\\x7e]{{1,{_CORRELATION_ID_MAX}}}")
 
@@ -60,9 +63,14 @@ def create_app(runtime: Runtime) -> FastAPI:
         summary="Event-sourced accounts receivable: every charge, invoice and payment on the record.",
         openapi_url="/openapi.json",
         docs_url="/docs",
+        generate_unique_id_function=openapi.operation_id,
+        # Before anything else of a route: a query parameter it does not take is refused
+        # (400), a date or moment not in ISO 8601 too (422).
+        dependencies=[Depends(refuse_malformed_parameters)],
     )
     app.state.runtime = runtime
     problems.install(app)
+    openapi.install(app)
     app.include_router(accounts.router)
     app.include_router(billing.router)
     app.include_router(cash.router)
@@ -89,7 +97,12 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     # Apart from liveness: a process whose database is away should get no traffic, not a
     # restart. The store's error becomes the 503 problem (services.api.problems).
-    @app.get("/ready", tags=["operations"], summary="Readiness: the database answers (else 503)")
+    @app.get(
+        "/ready",
+        tags=["operations"],
+        summary="Readiness: the database answers (else 503)",
+        responses=openapi.refusals(DatabaseUnavailable()),
+    )
     def ready() -> dict[str, str]:
         runtime.db.query_one("SELECT 1 AS one")
         return {"status": "ready"}

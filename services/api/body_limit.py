@@ -19,6 +19,14 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+#: Every request's limit but the few paths given a larger one: a JSON command is far smaller.
+MAX_BODY_BYTES = 1_000_000
+
+
+def too_large(limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The 413 problem of a body over ``limit`` bytes."""
+    return problem_document(413, "body_too_large", f"The body is larger than {limit} bytes.")
+
 
 class BodyLimit:
     """``max_bytes`` for every request, except the paths in ``larger`` (a POST's exact path →
@@ -66,8 +74,7 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send, limit: int) -> None:
-        detail = f"The body is larger than {limit} bytes."
-        body = json.dumps(problem_document(413, "body_too_large", detail)).encode()
+        body = json.dumps(too_large(limit)).encode()
         await send(
             {
                 "type": "http.response.start",

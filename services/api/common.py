@@ -5,16 +5,28 @@ Every command is a fact recorded on an account, so each is a noun under the acco
 ``POST .../charges`` records a charge, ``POST .../invoice-voids`` records that an invoice was
 voided. The endpoint's body is the command model (``services.commands``); its answer is the
 account summary with the events the command recorded.
+
+Every route of the API, not only these, refuses a query parameter it does not declare
+(``refuse_malformed_parameters``, installed on the app): a misspelt filter is an error, never
+silently ignored.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI reads the endpoint's annotations at
 # registration, and the command model is a local of ``command_endpoint``.
 
 import asyncio
+import re
+from collections import abc
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, Field
 
 from domain.provenance import Provenance
@@ -161,20 +173,127 @@ def command_endpoint(
         status_code=201,
         summary=summary,
         response_model=AccountResponse,
-        operation_id=model.calls,
+        responses={
+            202: {
+                "model": AccountResponse,
+                "description": "Held back by the tenant's approval policy: nothing of the "
+                "command is recorded until an approver decides (approval_request).",
+            }
+        },
     )
 
 
 def only_parameters(names: Sequence[str]) -> Callable[[Request], None]:
-    """A dependency refusing a query parameter not in ``names``, or one given twice: a
-    misspelt or repeated filter is refused, never ignored, for the answer would look
-    filtered when it is not."""
+    """A dependency refusing a query parameter not in ``names``, or one given twice. Every
+    route has the same check from what it declares (``refuse_malformed_parameters``); this
+    one narrows a route to fewer names than it declares."""
+    narrowed = DeclaredParameters(tuple(names))
 
     def check(request: Request) -> None:
-        for name in request.query_params:
-            if name not in names:
-                raise UnknownParameter(name, list(names))
-            if len(request.query_params.getlist(name)) > 1:
-                raise RepeatedParameter(name)
+        narrowed.check(request)
 
     return check
+
+
+def refuse_malformed_parameters(request: Request) -> None:
+    """Every route's first dependency (``services.api.app``). A query parameter the matched
+    route does not declare, or a declared one given twice, is refused (400), never ignored,
+    for the answer would look filtered, paged or converted when it is not. A date or a moment
+    in the query or the path is taken in ISO 8601 only, as the OpenAPI document says
+    (pydantic would read ``0`` as 1 January 1970). Both come from the route itself, so no
+    route can forget them."""
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute):
+        declared_parameters(route).check(request)
+
+
+@dataclass(frozen=True)
+class DeclaredParameters:
+    """A route's query parameters as a client writes them (aliases: ``from``, not
+    ``period_from``), in declaration order; ``repeatable``: those that take a list;
+    ``temporal``: the query and path parameters that are a date or a moment, by kind."""
+
+    names: tuple[str, ...]
+    repeatable: frozenset[str] = frozenset()
+    temporal: tuple[tuple[str, str, str], ...] = ()
+
+    def check(self, request: Request) -> None:
+        for name in request.query_params:
+            if name not in self.names:
+                raise UnknownParameter(name, list(self.names))
+            if name not in self.repeatable and len(request.query_params.getlist(name)) > 1:
+                raise RepeatedParameter(name)
+        for where, name, kind in self.temporal:
+            given = (request.query_params if where == "query" else request.path_params).get(name)
+            pattern, sentence = _ISO_8601[kind]
+            if given is not None and not pattern.fullmatch(str(given)):
+                raise RequestValidationError(
+                    [{"type": f"{kind}_parsing", "loc": (where, name), "msg": sentence}]
+                )
+
+
+_ISO_8601: dict[str, tuple[re.Pattern[str], str]] = {
+    "date": (re.compile(r"\d{4}-\d{2}-\d{2}"), "must be a date written YYYY-MM-DD"),
+    "datetime": (
+        re.compile(
+            r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:?\d{2})?)?"
+        ),
+        "must be a moment in ISO 8601, such as 2026-03-31T17:00:00Z",
+    ),
+}
+
+
+def declared_parameters(route: APIRoute) -> DeclaredParameters:
+    """The parameters ``route`` declares, its dependencies' included. A walk over a handful
+    of dependants: cheaper than a cache keyed by routes (which are not hashable)."""
+    names: list[str] = []
+    repeatable: set[str] = set()
+    temporal: list[tuple[str, str, str]] = []
+    pending: list[Dependant] = [route.dependant]
+    while pending:
+        dependant = pending.pop(0)
+        for where, fields in (("query", dependant.query_params), ("path", dependant.path_params)):
+            for field in fields:
+                for name, annotation in _client_names(field.alias, field.field_info.annotation):
+                    kind = _temporal_kind(annotation)
+                    if kind is not None:
+                        temporal.append((where, name, kind))
+                    if where == "path":
+                        continue
+                    if name not in names:
+                        names.append(name)
+                    if _is_sequence(annotation):
+                        repeatable.add(name)
+        pending.extend(dependant.dependencies)
+    return DeclaredParameters(tuple(names), frozenset(repeatable), tuple(temporal))
+
+
+def _client_names(alias: str, annotation: Any) -> list[tuple[str, Any]]:
+    """A parameter's name, or the fields' names of a model taken as query parameters."""
+    model = _without_none(annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [(f.alias or n, f.annotation) for n, f in model.model_fields.items()]
+    return [(alias, annotation)]
+
+
+def _without_none(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, UnionType):
+        kept = [a for a in get_args(annotation) if a is not type(None)]
+        return _without_none(kept[0]) if len(kept) == 1 else annotation
+    if get_origin(annotation) is Annotated:
+        return _without_none(get_args(annotation)[0])
+    return annotation
+
+
+def _temporal_kind(annotation: Any) -> str | None:
+    bare = _without_none(annotation)
+    if bare is datetime:  # before date: a datetime is a date
+        return "datetime"
+    if bare is date:
+        return "date"
+    return None
+
+
+def _is_sequence(annotation: Any) -> bool:
+    origin = get_origin(_without_none(annotation))
+    return origin in (list, tuple, set, frozenset) or origin is abc.Sequence

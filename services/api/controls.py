@@ -27,7 +27,7 @@ import asyncio
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field, Strict
 
 from domain.approvals import CONTROLLED_COMMANDS, MAX_EXPIRY_DAYS, ApprovalPolicy
@@ -39,9 +39,9 @@ from services.api.common import (
     AccountResponse,
     IdempotencyKey,
     answer,
-    only_parameters,
     receivables,
 )
+from services.api.openapi import refusals
 from services.api.security import (
     AdminDep,
     ApprovalsReaderDep,
@@ -51,8 +51,12 @@ from services.api.security import (
 )
 from services.api_keys import Caller
 from services.bootstrap import Runtime
-from services.controls import Controls, PeriodView
+from services.controls import Controls, PeriodBusy, PeriodView, SealFailed
+from services.errors import ConcurrentUpdate
 from services.fields import STRICT, BusinessDate, DecimalString, ShortText
+
+#: A change of the tenant's settings another request saved first, tried again and again.
+_TENANT_CHANGED = refusals(ConcurrentUpdate("tenant acme"))
 
 router = APIRouter(tags=["controls"])
 
@@ -182,7 +186,11 @@ def _period_out(view: PeriodView) -> PeriodOut:
 # --- the approval policy ---------------------------------------------------------------
 
 
-@router.put("/v1/tenant/approval-policy", summary="Which commands wait for a second person")
+@router.put(
+    "/v1/tenant/approval-policy",
+    summary="Which commands wait for a second person",
+    responses=_TENANT_CHANGED,
+)
 def put_approval_policy(
     body: ApprovalPolicyIn, request: Request, caller: AdminDep
 ) -> ApprovalPolicyOut:
@@ -206,7 +214,6 @@ def get_approval_policy(request: Request, caller: SettingsReaderDep) -> Approval
 @router.get(
     "/v1/approval-requests",
     summary="The tenant's approval requests, soonest to expire first",
-    dependencies=[Depends(only_parameters(["status", "as_of"]))],
 )
 def get_requests(
     request: Request,
@@ -294,7 +301,6 @@ async def reject_request(
 @router.get(
     "/v1/reports/approvals",
     summary="Every decision of a period, maker beside checker (the auditor's sample)",
-    dependencies=[Depends(only_parameters(["from", "to"]))],
 )
 def get_decisions(
     request: Request,
@@ -317,7 +323,11 @@ def get_decisions(
 # --- periods ---------------------------------------------------------------------------
 
 
-@router.put("/v1/tenant/backdating", summary="What becomes of a command dated in a closed period")
+@router.put(
+    "/v1/tenant/backdating",
+    summary="What becomes of a command dated in a closed period",
+    responses=_TENANT_CHANGED,
+)
 def put_backdating(body: BackdatingIn, request: Request, caller: AdminDep) -> BackdatingIn:
     _controls(request).set_backdating(caller.tenant_id, body.policy, _meta(request, caller))
     return body
@@ -328,7 +338,16 @@ def get_periods(request: Request, caller: SettingsReaderDep) -> list[PeriodOut]:
     return [_period_out(view) for view in _controls(request).periods(caller.tenant_id)]
 
 
-@router.post("/v1/periods/{period}/close", status_code=201, summary="Close and seal a period")
+@router.post(
+    "/v1/periods/{period}/close",
+    status_code=201,
+    summary="Close and seal a period",
+    responses=refusals(
+        PeriodBusy("acme"),
+        SealFailed("the days of 2026-03 are not all closed"),
+        ConcurrentUpdate("tenant acme"),
+    ),
+)
 def close_period(period: Period, request: Request, caller: PeriodCloserDep) -> PeriodOut:
     view = _controls(request).close_period(caller.tenant_id, period, _meta(request, caller))
     return _period_out(view)
@@ -338,6 +357,7 @@ def close_period(period: Period, request: Request, caller: PeriodCloserDep) -> P
     "/v1/periods/{period}/reopening",
     status_code=201,
     summary="Open the latest closed period again (an approver's act, with a reason)",
+    responses=refusals(PeriodBusy("acme"), ConcurrentUpdate("tenant acme")),
 )
 def reopen_period(
     period: Period, body: ReopeningIn, request: Request, caller: ApproverDep

@@ -16,9 +16,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
+from services.api.openapi import refusals, unchanged
 from services.api.security import AdminDep, SettingsReaderDep
 from services.close_day import CloseOfDay
-from services.errors import DayNotClosed
+from services.errors import (
+    AgendaNotCurrent,
+    ConcurrentUpdate,
+    DayCloseInterrupted,
+    DayCloseRunning,
+    DayNotClosed,
+)
 from services.fields import BusinessDate
 
 router = APIRouter(prefix="/v1/days", tags=["close of day"])
@@ -71,6 +78,15 @@ def close_of_day(request: Request) -> CloseOfDay:
     status_code=201,
     summary="Close your tenant's business days through a date",
     response_model=CloseResponse,
+    responses={
+        **unchanged(CloseResponse, "Every day through the date was closed before: nothing new."),
+        **refusals(
+            DayCloseRunning("acme"),
+            DayCloseInterrupted("2026-03-31"),
+            AgendaNotCurrent(),
+            ConcurrentUpdate("tenant acme"),
+        ),
+    },
 )
 def close_day(day: Day, request: Request, response: Response, caller: AdminDep) -> CloseResponse:
     run = close_of_day(request).close(caller.tenant_id, day, started_by=caller.name)
@@ -78,7 +94,12 @@ def close_day(day: Day, request: Request, response: Response, caller: AdminDep) 
     return CloseResponse.model_validate(run.as_json())
 
 
-@router.get("/{day}", summary="What the close of a business day did", response_model=ClosedDayOut)
+@router.get(
+    "/{day}",
+    summary="What the close of a business day did",
+    response_model=ClosedDayOut,
+    responses=refusals(DayNotClosed("2026-03-31")),
+)
 def get_closed_day(day: Day, request: Request, caller: SettingsReaderDep) -> ClosedDayOut:
     closed = close_of_day(request).closed_day(caller.tenant_id, day)
     if closed is None:

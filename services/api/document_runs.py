@@ -30,9 +30,17 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field, Strict
 
 from domain import documents as content
+from services.api.openapi import refusals, unchanged
 from services.api.security import SenderDep, SettingsReaderDep
 from services.api.tenant import settings as tenant_settings
-from services.documents.runs import DocumentRuns, RunItem, RunSummary, UnknownDocumentRun
+from services.documents.runs import (
+    DocumentRunBusy,
+    DocumentRuns,
+    NothingToPrint,
+    RunItem,
+    RunSummary,
+    UnknownDocumentRun,
+)
 from services.documents.service import Documents
 from services.fields import STRICT, BusinessDate
 
@@ -40,6 +48,9 @@ router = APIRouter(tags=["document runs"])
 
 STATEMENTS = "/v1/statement-runs"
 RUNS = "/v1/document-runs"
+_RUN_ID = "0b7a3c52-1f0e-5d2a-9c4b-6e8f1a2d3c4b"
+#: A run id that is not one of the tenant's runs.
+_UNKNOWN_RUN = refusals(UnknownDocumentRun(_RUN_ID))
 
 RunId = Annotated[str, Path(max_length=100, description="The run's id, as its summary gives it.")]
 Delivery = Literal["auto", "email", "print", "none"]
@@ -139,6 +150,10 @@ def _summary(runs: DocumentRuns, tenant_id: str, run_id: str) -> RunSummary:
     status_code=201,
     summary="A statement for every account of your tenant (resumed if asked before)",
     response_model=RunSummaryOut,
+    responses={
+        **unchanged(RunSummaryOut, "The run was asked for before: the same run, resumed."),
+        **refusals(DocumentRunBusy(_RUN_ID)),
+    },
 )
 def start_statement_run(
     body: StatementRunIn, request: Request, response: Response, caller: SenderDep
@@ -180,14 +195,34 @@ def list_document_runs(
     return [_summary_out(summary) for summary in found]
 
 
-@router.get(STATEMENTS + "/{run_id}", summary="What a statement run did")
-@router.get(RUNS + "/{run_id}", summary="What a document run did")
+@router.get(
+    STATEMENTS + "/{run_id}",
+    summary="What a statement run did",
+    name="get_statement_run",
+    responses=_UNKNOWN_RUN,
+)
+@router.get(
+    RUNS + "/{run_id}",
+    summary="What a document run did",
+    name="get_document_run",
+    responses=_UNKNOWN_RUN,
+)
 def get_run(run_id: RunId, request: Request, caller: SettingsReaderDep) -> RunSummaryOut:
     return _summary_out(_summary(document_runs(request), caller.tenant_id, run_id))
 
 
-@router.get(STATEMENTS + "/{run_id}/items", summary="Each account's document in a statement run")
-@router.get(RUNS + "/{run_id}/items", summary="Each account's document in a document run")
+@router.get(
+    STATEMENTS + "/{run_id}/items",
+    summary="Each account's document in a statement run",
+    name="get_statement_run_items",
+    responses=_UNKNOWN_RUN,
+)
+@router.get(
+    RUNS + "/{run_id}/items",
+    summary="Each account's document in a document run",
+    name="get_document_run_items",
+    responses=_UNKNOWN_RUN,
+)
 def get_run_items(
     run_id: RunId,
     request: Request,
@@ -198,8 +233,18 @@ def get_run_items(
     return [_item_out(item) for item in items]
 
 
-@router.post(STATEMENTS + "/{run_id}/resume", summary="Finish a statement run")
-@router.post(RUNS + "/{run_id}/resume", summary="Finish a document run")
+@router.post(
+    STATEMENTS + "/{run_id}/resume",
+    summary="Finish a statement run",
+    name="resume_statement_run",
+    responses={**_UNKNOWN_RUN, **refusals(DocumentRunBusy(_RUN_ID))},
+)
+@router.post(
+    RUNS + "/{run_id}/resume",
+    summary="Finish a document run",
+    name="resume_document_run",
+    responses={**_UNKNOWN_RUN, **refusals(DocumentRunBusy(_RUN_ID))},
+)
 def resume_run(run_id: RunId, request: Request, caller: SenderDep) -> RunSummaryOut:
     summary = document_runs(request).resume(caller.tenant_id, run_id, started_by=caller.name)
     return _summary_out(summary)
@@ -208,14 +253,16 @@ def resume_run(run_id: RunId, request: Request, caller: SenderDep) -> RunSummary
 @router.get(
     STATEMENTS + "/{run_id}/print.pdf",
     summary="A statement run's print batch (PDF)",
+    name="get_statement_run_print_batch",
     response_class=Response,
-    responses=PDF_RESPONSE,
+    responses={**PDF_RESPONSE, **_UNKNOWN_RUN, **refusals(NothingToPrint(_RUN_ID))},
 )
 @router.get(
     RUNS + "/{run_id}/print.pdf",
     summary="A document run's print batch (PDF)",
+    name="get_document_run_print_batch",
     response_class=Response,
-    responses=PDF_RESPONSE,
+    responses={**PDF_RESPONSE, **_UNKNOWN_RUN, **refusals(NothingToPrint(_RUN_ID))},
 )
 def get_print_batch(run_id: RunId, request: Request, caller: SettingsReaderDep) -> Response:
     runs = document_runs(request)

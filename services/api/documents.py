@@ -45,7 +45,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,7 +56,6 @@ from services.api.accounts import AsKnownAt
 from services.api.common import (
     AccountNumber,
     IdempotencyKey,
-    only_parameters,
     provenance,
     receivables,
 )
@@ -68,7 +67,7 @@ from services.commands import EmailAddress
 from services.documents import mail
 from services.documents.rendering import HTML, PDF
 from services.documents.service import Documents, Produced
-from services.errors import IdempotencyKeyReused, ServiceError
+from services.errors import IdempotencyKeyReused, ServiceError, a_or_an
 from services.fields import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, BusinessDate, Identifier
 
 router = APIRouter(prefix="/v1/accounts", tags=["documents"])
@@ -122,7 +121,9 @@ class NotTaken(ServiceError):
     status = 422
 
     def __init__(self, kind: str, field: str) -> None:
-        super().__init__(f"A {kind} takes no {field}; leave it out.", field=field)
+        super().__init__(
+            f"{a_or_an(kind).capitalize()} takes no {field}; leave it out.", field=field
+        )
 
 
 def documents(request: Request) -> Documents:
@@ -143,7 +144,8 @@ def _subject(kind: str, subject: str | None) -> str | None:
     if field is not None and subject is None:
         what = field.removesuffix("_id").removesuffix("_number").replace("_", " ")
         raise errors.MissingValue(
-            f"A {kind} is about one {what}: give its id as subject.", field="subject"
+            f"{a_or_an(kind).capitalize()} is about one {what}: give its id as subject.",
+            field="subject",
         )
     return subject
 
@@ -190,7 +192,7 @@ def _declared(form: str) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def _route(path: str, name: str, summary: str, parameters: list[str]) -> Callable[..., Any]:
+def _route(path: str, name: str, summary: str) -> Callable[..., Any]:
     """Register the decorated ``make(form)`` as ``GET {path}.pdf`` and ``GET {path}.html``."""
 
     def register(make: Callable[[str], Callable[..., Response]]) -> Callable[..., Any]:
@@ -202,10 +204,8 @@ def _route(path: str, name: str, summary: str, parameters: list[str]) -> Callabl
                 endpoint,
                 methods=["GET"],
                 summary=f"{summary} ({form.upper()})",
-                operation_id=f"{name}_{form}",
                 response_class=Response,
                 responses=_declared(form),
-                dependencies=[Depends(only_parameters(parameters))],
             )
         return make
 
@@ -216,7 +216,6 @@ def _route(path: str, name: str, summary: str, parameters: list[str]) -> Callabl
     "/{account_number}/statement",
     "get_statement_document",
     "An account's statement: opening balance, the period's activity, closing balance, aging",
-    ["from", "to", "as_known_at", "open_items_only"],
 )
 def _statement(form: str) -> Callable[..., Response]:
     def endpoint(
@@ -255,7 +254,6 @@ def _statement(form: str) -> Callable[..., Response]:
     "/{account_number}/invoices/{invoice_number}",
     "get_invoice_document",
     "An invoice (or debit note) as the customer receives it",
-    ["as_of", "as_known_at"],
 )
 def _invoice(form: str) -> Callable[..., Response]:
     def endpoint(
@@ -285,7 +283,6 @@ def _invoice(form: str) -> Callable[..., Response]:
     "get_letter",
     "A letter: a payment reminder, a plan agreement, a settlement offer, a promise "
     "confirmation or a patient statement",
-    ["as_of", "as_known_at", "subject"],
 )
 def _letter(form: str) -> Callable[..., Response]:
     def endpoint(
@@ -388,7 +385,6 @@ def _replayed(
     status_code=201,
     summary="E-mail a document's PDF to the account and record it as sent",
     response_model=EmailedDocument,
-    operation_id="email_document",
 )
 def email_document(
     account_number: AccountNumber,

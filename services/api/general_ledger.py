@@ -27,7 +27,7 @@ reporters). See ``services.general_ledger`` for what is refused.
 from datetime import date, datetime
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -38,7 +38,8 @@ from projections.database import Database
 from projections.runner import tracked_positions
 from projections.tie_out import TIE_OUT_MODELS, Figures
 from services.api.accounts import AsKnownAt
-from services.api.common import IdempotencyKey, only_parameters
+from services.api.common import IdempotencyKey
+from services.api.openapi import refusals, unchanged
 from services.api.reports import _moment
 from services.api.security import (
     AdminDep,
@@ -48,8 +49,19 @@ from services.api.security import (
 )
 from services.api.tenant import _meta, settings
 from services.app import Receivables
+from services.errors import ConcurrentUpdate
 from services.fields import STRICT, AmountOut
-from services.general_ledger import GeneralLedger, Journal, export_out, tie_out
+from services.general_ledger import (
+    ExportsBusy,
+    GeneralLedger,
+    GlExportChanged,
+    GlExportNotFound,
+    Journal,
+    NoChartOfAccounts,
+    ReadModelsBehind,
+    export_out,
+    tie_out,
+)
 
 chart_router = APIRouter(prefix="/v1/tenant", tags=["tenant settings"])
 router = APIRouter(prefix="/v1/gl", tags=["general ledger"])
@@ -65,6 +77,8 @@ PeriodQuery = Annotated[
     str,
     Query(min_length=1, max_length=16, description="The month, YYYY-MM.", examples=["2026-03"]),
 ]
+_BEHIND = ReadModelsBehind(["3d3e1c7e-8450-5c52-a995-6b022a911f6b"])
+_CHANGED = GlExportChanged(7, "its lines no longer hash to what was exported")
 _JOURNAL_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     200: {
         "description": "The journal: JSON, or CSV with a header row.",
@@ -109,6 +123,8 @@ def _chart_out(chart: ChartOfAccounts) -> ChartOfAccountsOut:
     status_code=201,
     summary="Map every ledger account to a GL account of your general ledger",
     response_model=ChartOfAccountsOut,
+    responses=unchanged(ChartOfAccountsOut, "The same chart as in force: nothing new recorded.")
+    | refusals(ConcurrentUpdate("tenant acme")),
 )
 def put_chart_of_accounts(
     body: ChartOfAccountsIn, request: Request, response: Response, caller: AdminDep
@@ -181,9 +197,8 @@ def _journal_response(
 @router.get(
     "/journal",
     summary="The journal of a period as it would be exported now (records nothing)",
-    responses=_JOURNAL_RESPONSES,
+    responses={**_JOURNAL_RESPONSES, **refusals(NoChartOfAccounts("acme"), _BEHIND)},
     response_class=Response,
-    dependencies=[Depends(only_parameters(("period", "detail", "format")))],
 )
 def get_journal(
     request: Request,
@@ -219,9 +234,11 @@ class ExportOut(BaseModel):
     "/exports",
     status_code=201,
     summary="Export the journal of a period under your tenant's next number",
-    responses={201: _JOURNAL_RESPONSES[200]},
+    responses={
+        201: _JOURNAL_RESPONSES[200],
+        **refusals(NoChartOfAccounts("acme"), ExportsBusy(), _BEHIND, _CHANGED),
+    },
     response_class=Response,
-    dependencies=[Depends(only_parameters(("format",)))],
 )
 def post_export(
     body: ExportIn,
@@ -240,7 +257,6 @@ def post_export(
     "/exports",
     summary="Your tenant's GL exports, newest first",
     response_model=list[ExportOut],
-    dependencies=[Depends(only_parameters(()))],
 )
 def list_exports(request: Request, caller: GlExporterDep) -> list[ExportOut]:
     exports = _general_ledger(request).exports(caller.tenant_id)
@@ -250,9 +266,8 @@ def list_exports(request: Request, caller: GlExporterDep) -> list[ExportOut]:
 @router.get(
     "/exports/{number}",
     summary="A GL export again: the same lines, byte for byte",
-    responses=_JOURNAL_RESPONSES,
+    responses={**_JOURNAL_RESPONSES, **refusals(GlExportNotFound(7), _CHANGED)},
     response_class=Response,
-    dependencies=[Depends(only_parameters(("format",)))],
 )
 def get_export(
     number: Annotated[int, Path(ge=1, le=2**31 - 1)],
@@ -324,7 +339,6 @@ def _figures_out(figures: Figures, currency: str) -> FiguresOut:
     "/tie-out",
     summary="Whether the AR control account, the aging and the balances agree as of a date",
     response_model=TieOutOut,
-    dependencies=[Depends(only_parameters(("as_of", "as_known_at")))],
 )
 def get_tie_out(
     request: Request,

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
+from services.api.openapi import refusals
 from services.api.security import AdminDep
 from services.api_keys import ApiKeys, Role
 from services.errors import KeyNotFound
@@ -55,7 +56,12 @@ def list_keys(request: Request, caller: AdminDep) -> list[KeyResponse]:
     return [KeyResponse(**row) for row in _keys(request).list(caller.tenant_id)]
 
 
-@router.delete("/{key_id}", status_code=204, summary="Revoke an API key")
+@router.delete(
+    "/{key_id}",
+    status_code=204,
+    summary="Revoke an API key",
+    responses=refusals(KeyNotFound("7c1d0e52-5d9b-4a55-8f0b-2a1d3c1f7e10")),
+)
 def revoke_key(
     key_id: Annotated[str, Path(min_length=1, max_length=64)], request: Request, caller: AdminDep
 ) -> None:

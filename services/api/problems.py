@@ -19,7 +19,9 @@ from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from domain.errors import (
     ApprovalAlreadyDecided,
@@ -78,6 +80,32 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+def problem_of(error: ServiceError | DomainError) -> dict[str, Any]:
+    """The problem an error of the service layer or of the domain is answered with."""
+    if isinstance(error, ServiceError):
+        return problem_document(error.status, error.code, error.message, error.field)
+    status = DOMAIN_STATUS.get(error.code, 422)
+    return problem_document(status, error.code, str(error), getattr(error, "field", None))
+
+
+def _answer(document: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(document, status_code=document["status"], media_type=PROBLEM_JSON)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the request's path takes, for a 405's ``Allow`` (RFC 9110). Starlette
+    names only those of the first route of the path, and a path's methods are often routes
+    of their own (``GET`` and ``POST /v1/keys``). A path named literally is its own resource:
+    ``/v1/remittances/deposits`` takes what its routes take, not what
+    ``/v1/remittances/{remittance_id}`` would make of the word."""
+    matching: dict[int, set[str]] = {}
+    for route in iter_route_contexts(request.app.routes):
+        if route.methods and route.matches(request.scope)[0] != Match.NONE:
+            parameters = len(getattr(route, "param_convertors", {}))
+            matching.setdefault(parameters, set()).update(route.methods)
+    return sorted(matching[min(matching)]) if matching else []
+
+
 def _field_of(loc: tuple[Any, ...]) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or None
@@ -99,12 +127,11 @@ def _validation_sentence(error: dict[str, Any]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        status = DOMAIN_STATUS.get(exc.code, 422)
-        return problem(status, exc.code, str(exc), getattr(exc, "field", None))
+        return _answer(problem_of(exc))
 
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.message, exc.field)
+        return _answer(problem_of(exc))
 
     # A read model's refusal of what a report asks for: the sentence is the read model's own.
     @app.exception_handler(UnknownFigure)
@@ -139,14 +166,20 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {
             404: "not_found",
             405: "method_not_allowed",
             413: "body_too_large",
             415: "unsupported_media_type",
         }
-        return problem(exc.status_code, code.get(exc.status_code, "http_error"), str(exc.detail))
+        response = problem(
+            exc.status_code, code.get(exc.status_code, "http_error"), str(exc.detail)
+        )
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
+        return response
 
     # A database that is away is no bug: 503 with Retry-After, and the keep-alive connection
     # stays open (handled here, the error does not reach the server's catch-all, which closes).

@@ -44,13 +44,19 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
 
-from services.api.common import only_parameters, provenance
+from services.api.common import provenance
+from services.api.openapi import refusals, unchanged
 from services.api.problems import problem
 from services.api.security import ClerkDep, ReaderDep
 from services.deposits import Deposits
 from services.errors import ServiceError
 from services.fields import STRICT, AmountOut, Identifier, ShortText, one_line_if_given
-from services.remittances import Remittances
+from services.remittances import (
+    RemittanceBusy,
+    RemittanceClaimCannotBePosted,
+    RemittanceNotFound,
+    Remittances,
+)
 from services.x12_835 import MAX_FILE_BYTES, RemittanceFileRefused
 
 router = APIRouter(prefix="/v1/remittances", tags=["remittances"])
@@ -337,6 +343,13 @@ def refused_file(refused: RemittanceFileRefused) -> JSONResponse:
 
 # --- posting a file ---------------------------------------------------------------------------
 
+_REMITTANCE_ID = "5f0c2a4e-8b1d-5c3a-9e7f-1a2b3c4d5e6f"
+_HELD_CLAIM_REFUSALS = refusals(
+    RemittanceNotFound(_REMITTANCE_ID),
+    RemittanceBusy("TRC-1"),
+    RemittanceClaimCannotBePosted(2, "it is not held"),
+)
+
 
 @router.post(
     "",
@@ -344,6 +357,14 @@ def refused_file(refused: RemittanceFileRefused) -> JSONResponse:
     summary="Post a payer's remittance file (X12 835)",
     response_model=PostedFileResponse,
     openapi_extra=_FILE_BODY,
+    responses=unchanged(
+        PostedFileResponse, "Every remittance of the file was posted before: nothing new."
+    )
+    | refusals(
+        UnsupportedFileType("application/json"),
+        RemittanceFileTooLarge(MAX_FILE_BYTES + 1),
+        RemittanceBusy("TRC-1"),
+    ),
 )
 def post_remittance_file(
     request: Request, response: Response, caller: ClerkDep, file: RemittanceFileBody
@@ -365,7 +386,6 @@ def post_remittance_file(
 @router.get(
     "",
     summary="Your tenant's remittances, newest first",
-    dependencies=[Depends(only_parameters(["limit"]))],
 )
 def list_remittances(
     request: Request,
@@ -420,6 +440,8 @@ class ImportedLinesResponse(BaseModel):
     summary="Import the bank's deposit lines (CSV), to reconcile with the remittances",
     response_model=ImportedLinesResponse,
     openapi_extra=_CSV_BODY,
+    responses=unchanged(ImportedLinesResponse, "Every line was imported before: nothing new.")
+    | refusals(UnsupportedFileType("application/json")),
 )
 def post_bank_lines(
     request: Request, response: Response, caller: ClerkDep, text: BankLinesBody
@@ -441,7 +463,6 @@ def post_bank_lines(
 @router.get(
     "/reconciliation",
     summary="Each remittance beside the bank deposit that paid it",
-    dependencies=[Depends(only_parameters([]))],
 )
 def get_reconciliation(request: Request, caller: ReaderDep) -> dict[str, Any]:
     return deposits_of(request).reconciliation(caller.tenant_id)
@@ -450,7 +471,6 @@ def get_reconciliation(request: Request, caller: ReaderDep) -> dict[str, Any]:
 @router.get(
     "/held",
     summary="The held claims: paid by a payer, matched to no account's claim yet",
-    dependencies=[Depends(only_parameters(["limit"]))],
 )
 def list_held_claims(
     request: Request,
@@ -464,7 +484,6 @@ def list_held_claims(
 @router.get(
     "/payer-ledger",
     summary="The payers' provider-level adjustments (PLB), with each forwarding balance",
-    dependencies=[Depends(only_parameters(["payer_id"]))],
 )
 def get_payer_ledger(
     request: Request,
@@ -482,6 +501,7 @@ def get_payer_ledger(
 @router.get(
     "/{remittance_id}",
     summary="What posting a remittance did: each claim's outcome and the balance check",
+    responses=refusals(RemittanceNotFound(_REMITTANCE_ID)),
 )
 def get_remittance(
     remittance_id: RemittanceId, request: Request, caller: ReaderDep
@@ -497,6 +517,7 @@ def get_remittance(
 @router.post(
     "/{remittance_id}/claims/{claim_number}/post",
     summary="Post a held claim to an account's claim",
+    responses=_HELD_CLAIM_REFUSALS,
 )
 def post_held_claim(
     remittance_id: RemittanceId,
@@ -519,6 +540,7 @@ def post_held_claim(
 @router.post(
     "/{remittance_id}/claims/{claim_number}/refuse",
     summary="Refuse a held claim with a reason: its money is the payer's to take back",
+    responses=_HELD_CLAIM_REFUSALS,
 )
 def refuse_held_claim(
     remittance_id: RemittanceId,

@@ -10,21 +10,33 @@ every report says which event it reflects: ``as_of_position``, the place in the 
 read models had reached when it was read (at least; the projector may have moved on while it was
 read). ``GET /v1/projections`` says how far each read model is behind the newest event.
 Amounts are decimal strings in the currency beside them.
+
+The reports that can be large (the aging, the worklist, the audit trail) come a page at a time:
+``limit`` rows (bounded, with a default) after ``cursor``, the ``next_cursor`` of the previous
+page (``projections.cursors``: opaque, keyset, tied to the report and its filters; another is
+refused with ``invalid_cursor``). Each of them, and the trial balance, is JSON, or CSV with
+``Accept: text/csv`` or ``format=csv`` (as the general ledger's journals): a header row in a
+stable column order, amounts as decimal strings with the currency in its own column, paged as
+the JSON is, the next page's address in a ``Link: <...>; rel="next"`` header (on JSON too).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Final, Literal, cast
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from domain.aging import bucket_labels, parse_limits
 from domain.dunning import MAX_LEVELS
 from domain.money import from_minor_units
-from projections.audit_trail import AuditRow, AuditTrail, audit_trail, event_types
+from projections.audit_trail import AuditQuery, AuditRow, AuditTrail, audit_trail_page, event_types
 from projections.balances import AccountBalances
 from projections.catalogue import read_models
 from projections.collections import (
@@ -38,15 +50,16 @@ from projections.collections import (
     WorklistRow,
     worklist_page,
 )
+from projections.cursors import CURSOR_MAX_LENGTH, INVALID_CURSOR, InvalidCursor
 from projections.database import Database, stored_moment
 from projections.explain import FIGURES, ExplanationLine, explain
 from projections.ledger import Ledger
 from projections.open_items import OpenItems
 from projections.parking import parked_accounts
-from projections.reports import AgingRow, aging, aging_totals, statement, trial_balance
+from projections.reports import AgingQuery, AgingRow, aging_page, statement, trial_balance
 from projections.runner import read_model_progress, tracked_positions
 from services.api.accounts import AsKnownAt
-from services.api.common import AccountNumber, only_parameters
+from services.api.common import AccountNumber
 from services.api.security import CallerDep, ReportReaderDep
 from services.api.tenant import settings
 from services.api_keys import Role
@@ -54,6 +67,7 @@ from services.errors import (
     AccountNotFound,
     InvalidRange,
     MomentOutOfRange,
+    ServiceError,
     UnknownEventType,
 )
 from services.fields import IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, AmountOut, Currency
@@ -63,7 +77,11 @@ from services.views import as_utc
 router = APIRouter(prefix="/v1", tags=["reports"])
 
 _EVENT_TYPES = event_types()
-_MAX_CURSOR = 2**53  # positions stay exact as JSON numbers
+_MAX_POSITION = 2**53  # positions stay exact as JSON numbers
+CSV: Final = "text/csv"
+#: Rows per page of the aging and of the audit trail: by default, and at most.
+DEFAULT_PAGE_SIZE: Final = 100
+MAX_PAGE_SIZE: Final = 1000
 
 AsOfPosition = Annotated[
     int,
@@ -81,6 +99,109 @@ AccountFilter = Annotated[
         description="One account only, by number.",
     ),
 ]
+
+
+ReportFormat = Annotated[
+    Literal["json", "csv"] | None,
+    Query(alias="format", description="json (default) or csv; Accept: text/csv gives CSV too."),
+]
+PageCursor = Annotated[
+    str | None,
+    Query(
+        max_length=CURSOR_MAX_LENGTH,
+        description="The next_cursor of the previous page, with the same date, filters and sort.",
+    ),
+]
+
+
+class InvalidReportCursor(ServiceError):
+    """A cursor another report, or another listing of this one, gave; or none at all."""
+
+    code = INVALID_CURSOR
+    status = 422
+
+
+@contextmanager
+def _cursor_refused() -> Iterator[None]:
+    """A read model's refusal of a cursor, as the API's problem of the same code."""
+    try:
+        yield
+    except InvalidCursor as refused:
+        raise InvalidReportCursor(str(refused), field=refused.field) from None
+
+
+def _report_responses(csv_example: str, *, paged: bool = True) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI of a report's 200: JSON (the response model), or CSV; and, when it is
+    paged, the next page's address."""
+    answer: dict[str, Any] = {
+        "description": "The report as JSON, or as CSV (a header row, then the rows) with "
+        "Accept: text/csv or format=csv.",
+        "content": {CSV: {"schema": {"type": "string"}, "example": csv_example}},
+    }
+    if paged:
+        answer["headers"] = {
+            "Link": {
+                "description": 'The next page: <URL>; rel="next" (the same request with the '
+                "next_cursor as cursor); absent on the last page.",
+                "schema": {"type": "string"},
+            }
+        }
+    return {200: answer}
+
+
+def _wants_csv(request: Request, form: str | None) -> bool:
+    """CSV when ``format=csv``, or when the client accepts text/csv and does not prefer JSON."""
+    if form is not None:
+        return form == "csv"
+    quality: dict[str, float] = {}
+    for part in request.headers.get("accept", "").split(","):
+        media_type, *parameters = (piece.strip() for piece in part.split(";"))
+        q = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        quality[media_type.lower()] = max(q, quality.get(media_type.lower(), 0.0))
+    return quality.get(CSV, 0.0) > 0 and quality[CSV] >= quality.get("application/json", 0.0)
+
+
+def _next_link(request: Request, response: Response, next_cursor: str | None) -> None:
+    if next_cursor is not None:
+        url = request.url.include_query_params(cursor=next_cursor)
+        response.headers["Link"] = f'<{url}>; rel="next"'
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _csv(
+    request: Request,
+    name: str,
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    next_cursor: str | None = None,
+) -> Response:
+    """A CSV answer: ``header``, then ``rows`` (values as the JSON gives them; None is "",
+    booleans true and false), as a download named ``name``.csv."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([_cell(v) for v in row] for row in rows)
+    response = Response(
+        out.getvalue().encode("utf-8"),
+        media_type=f"{CSV}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+    _next_link(request, response, next_cursor)
+    return response
 
 
 def _db(request: Request) -> Database:
@@ -145,8 +266,18 @@ class AgingResponse(BaseModel):
     basis: Literal["due", "invoice"]
     bucket_labels: list[str]
     as_of_position: AsOfPosition
-    rows: list[AgingRowOut]
-    totals: list[AgingFigures] = Field(description="One per currency.")
+    rows: list[AgingRowOut] = Field(description="This page's rows, by account number.")
+    totals: list[AgingFigures] = Field(
+        description="One per currency, over the whole report (see totals_scope)."
+    )
+    totals_scope: Literal["report"] = Field(
+        description="report: the totals add up every page's rows, not only this page's; "
+        "each page carries them."
+    )
+    next_cursor: str | None = Field(
+        description="Pass as cursor, with the same date, filters and options, for the next "
+        "page; null on the last page."
+    )
 
 
 def _figures(row: AgingRow) -> dict[str, Any]:
@@ -179,9 +310,62 @@ def _aging_row(row: AgingRow, detail: bool) -> AgingRowOut:
     )
 
 
-@router.get("/reports/aging", summary="Aging of open items per account, as of a date")
+_AGING_CSV_EXAMPLE = (
+    "account_number,currency,not yet due,1-30,31-60,61-90,over 90,open,unapplied_credit,"
+    "disputed\nA-100,USD,0.00,0.00,60.00,0.00,0.00,60.00,0.00,0.00\n"
+)
+_AGING_FIGURES = ("open", "unapplied_credit", "disputed")
+_AGING_LINE_COLUMNS = (
+    "account_number",
+    "currency",
+    "item_number",
+    "term",
+    "issued_on",
+    "due_on",
+    "days_past_due",
+    "bucket",
+    "open",
+    "disputed",
+)
+
+
+def _aging_csv(
+    request: Request,
+    query: AgingQuery,
+    rows: list[AgingRowOut],
+    next_cursor: str | None,
+) -> Response:
+    """One row per account and currency; with detail, one per open term instead."""
+    name = f"aging-{query.as_of.isoformat()}"
+    documents = [row.model_dump(mode="json") for row in rows]
+    if query.detail:
+        lines = [
+            [document["account_number"], document["currency"]]
+            + [line[column] for column in _AGING_LINE_COLUMNS[2:]]
+            for document in documents
+            for line in document["lines"]
+        ]
+        return _csv(request, f"{name}-detail", _AGING_LINE_COLUMNS, lines, next_cursor)
+    labels = bucket_labels(query.buckets)
+    header = ["account_number", "currency", *labels, *_AGING_FIGURES]
+    cells = [
+        [document["account_number"], document["currency"]]
+        + [document["buckets"][label] for label in labels]
+        + [document[figure] for figure in _AGING_FIGURES]
+        for document in documents
+    ]
+    return _csv(request, name, header, cells, next_cursor)
+
+
+@router.get(
+    "/reports/aging",
+    summary="Aging of open items per account, as of a date, a page at a time",
+    response_model=AgingResponse,
+    responses=_report_responses(_AGING_CSV_EXAMPLE),
+)
 def get_aging(
     request: Request,
+    response: Response,
     caller: ReportReaderDep,
     as_of: Annotated[date, Query(description="Business date the items are aged at.")],
     as_known_at: AsKnownAt = None,
@@ -192,30 +376,45 @@ def get_aging(
         str, Query(max_length=200, description="Bucket limits in days, rising: 30,60,90.")
     ] = "30,60,90",
     account: AccountFilter = None,
-    detail: Annotated[bool, Query(description="Add each open term to its row.")] = False,
-) -> AgingResponse:
+    detail: Annotated[
+        bool,
+        Query(description="Add each open term to its row (CSV: one line per open term)."),
+    ] = False,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Accounts (rows) on a page at most.")
+    ] = DEFAULT_PAGE_SIZE,
+    cursor: PageCursor = None,
+    form: ReportFormat = None,
+) -> AgingResponse | Response:
     bounds = parse_limits(buckets)
     known_at = _moment(as_known_at, "as_known_at")
     db = _db(request)
     position = _position(db, OpenItems.name, Ledger.name, AccountBalances.name)
-    rows = aging(
-        db,
-        caller.tenant_id,
-        as_of,
+    query = AgingQuery(
+        tenant_id=caller.tenant_id,
+        as_of=as_of,
         known_at=known_at,
         basis=basis,
         buckets=bounds,
         account_number=account,
         detail=detail,
     )
+    with _cursor_refused():
+        page = aging_page(db, query, limit=limit, cursor=cursor)
+    rows = [_aging_row(row, detail) for row in page.rows]
+    if _wants_csv(request, form):
+        return _aging_csv(request, query, rows, page.next_cursor)
+    _next_link(request, response, page.next_cursor)
     return AgingResponse(
         as_of=as_of,
         as_known_at=known_at,
         basis=basis,
         bucket_labels=bucket_labels(bounds),
         as_of_position=position,
-        rows=[_aging_row(row, detail) for row in rows],
-        totals=[AgingFigures(**_figures(total)) for total in aging_totals(rows)],
+        rows=rows,
+        totals=[AgingFigures(**_figures(total)) for total in page.totals],
+        totals_scope="report",
+        next_cursor=page.next_cursor,
     )
 
 
@@ -238,17 +437,37 @@ class TrialBalanceResponse(BaseModel):
     currencies: list[TrialBalanceCurrency]
 
 
-@router.get("/reports/trial-balance", summary="Each ledger account's balance as of a date")
+_TRIAL_BALANCE_COLUMNS = ("currency", "ledger_account", "balance")
+
+
+@router.get(
+    "/reports/trial-balance",
+    summary="Each ledger account's balance as of a date",
+    response_model=TrialBalanceResponse,
+    responses=_report_responses(
+        "currency,ledger_account,balance\nUSD,receivables,60.00\n", paged=False
+    ),
+)
 def get_trial_balance(
     request: Request,
     caller: ReportReaderDep,
     as_of: Annotated[date, Query(description="Business date of the balances.")],
     as_known_at: AsKnownAt = None,
-) -> TrialBalanceResponse:
+    form: ReportFormat = None,
+) -> TrialBalanceResponse | Response:
+    # Not paged: a line per ledger account and currency, never per entry (the entries are the
+    # general ledger's journal, GET /v1/gl/journal?detail=detailed).
     known_at = _moment(as_known_at, "as_known_at")
     db = _db(request)
     position = _position(db, Ledger.name)
     balances = trial_balance(db, caller.tenant_id, as_of, known_at=known_at)
+    if _wants_csv(request, form):
+        lines = [
+            [currency, ledger_account, from_minor_units(balance, currency)]
+            for currency, by_account in sorted(balances.items())
+            for ledger_account, balance in by_account.items()
+        ]
+        return _csv(request, f"trial-balance-{as_of.isoformat()}", _TRIAL_BALANCE_COLUMNS, lines)
     return TrialBalanceResponse(
         as_of=as_of,
         as_known_at=known_at,
@@ -479,25 +698,63 @@ def _worklist_row(row: WorklistRow, row_as_of: date) -> WorklistRowOut:
     )
 
 
-_WORKLIST_PARAMETERS = [
-    "as_of",
-    "as_known_at",
-    "currency",
-    "collector",
-    "level",
-    "sort",
-    "limit",
-    "cursor",
-]
+#: The worklist's CSV: each column and where it is in a row's JSON (the history is JSON's only).
+_WORKLIST_COLUMNS: Final = (
+    ("account", ("account",)),
+    ("name", ("name",)),
+    ("currency", ("currency",)),
+    ("overdue", ("overdue",)),
+    ("oldest_days_past_due", ("oldest_days_past_due",)),
+    ("priority", ("priority",)),
+    ("disputed", ("disputed",)),
+    ("last_contact_on", ("last_contact", "on")),
+    ("last_contact_channel", ("last_contact", "channel")),
+    ("last_contact_outcome", ("last_contact", "outcome")),
+    ("open_promise_amount", ("open_promise", "amount")),
+    ("open_promise_pay_by", ("open_promise", "pay_by")),
+    ("plan_status", ("plan_status",)),
+    ("dunning_level", ("dunning_level",)),
+    ("collector", ("collector",)),
+    ("next_action_on", ("next_action_on",)),
+)
+
+
+def _at(document: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at ``path`` in a JSON document; None where a part of the way is null."""
+    value: Any = document
+    for part in path:
+        value = None if value is None else value[part]
+    return value
+
+
+def _worklist_csv(
+    request: Request, as_of: date, rows: list[WorklistRowOut], next_cursor: str | None
+) -> Response:
+    documents = [row.model_dump(mode="json") for row in rows]
+    return _csv(
+        request,
+        f"worklist-{as_of.isoformat()}",
+        [column for column, _ in _WORKLIST_COLUMNS],
+        [[_at(document, path) for _, path in _WORKLIST_COLUMNS] for document in documents],
+        next_cursor,
+    )
 
 
 @router.get(
     "/reports/worklist",
     summary="The collections worklist: accounts with undisputed overdue amounts, a page at a time",
-    dependencies=[Depends(only_parameters(_WORKLIST_PARAMETERS))],
+    response_model=WorklistResponse,
+    responses=_report_responses(
+        "account,name,currency,overdue,oldest_days_past_due,priority,disputed,last_contact_on,"
+        "last_contact_channel,last_contact_outcome,open_promise_amount,open_promise_pay_by,"
+        "plan_status,dunning_level,collector,next_action_on\n"
+        "A-100,Ann Example,USD,60.00,54,3240.00,0.00,2026-03-10,call,no answer,,,,1,carol,"
+        "2026-03-31\n"
+    ),
 )
 def get_worklist(
     request: Request,
+    response: Response,
     caller: ReportReaderDep,
     as_of: Annotated[date, Query(description="Business date the terms are overdue at.")],
     as_known_at: AsKnownAt = None,
@@ -525,11 +782,10 @@ def get_worklist(
             "first; next_action by the next-action date; account by number.",
         ),
     ] = DEFAULT_SORT,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    cursor: Annotated[
-        str | None, Query(max_length=1000, description="The next_cursor of the previous page.")
-    ] = None,
-) -> WorklistResponse:
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows on a page at most.")] = 50,
+    cursor: PageCursor = None,
+    form: ReportFormat = None,
+) -> WorklistResponse | Response:
     known_at = _moment(as_known_at, "as_known_at")
     query = WorklistQuery(
         tenant_id=caller.tenant_id,
@@ -546,6 +802,10 @@ def get_worklist(
     db = _db(request)
     position = _position(db, OpenItems.name, AccountBalances.name, Collections.name)
     page = worklist_page(db, query, policy=policy, cursor=cursor)
+    rows = [_worklist_row(row, as_of) for row in page.rows]
+    if _wants_csv(request, form):
+        return _worklist_csv(request, as_of, rows, page.next_cursor)
+    _next_link(request, response, page.next_cursor)
     return WorklistResponse(
         as_of=as_of,
         as_known_at=known_at,
@@ -554,7 +814,7 @@ def get_worklist(
         level=level,
         sort=sort,
         as_of_position=position,
-        rows=[_worklist_row(row, as_of) for row in page.rows],
+        rows=rows,
         next_cursor=page.next_cursor,
     )
 
@@ -676,9 +936,15 @@ class AuditEvent(BaseModel):
 class AuditTrailResponse(BaseModel):
     as_of_position: AsOfPosition
     events: list[AuditEvent]
-    next: int | None = Field(
-        description="Pass as `after` for the next page; null on the last page."
+    next_cursor: str | None = Field(
+        description="Pass as cursor, with the same filters, for the next page; null on the "
+        "last page."
     )
+
+
+#: The audit trail's CSV columns: the JSON's fields, in its order; the payload is the
+#: canonical JSON that was hashed.
+_AUDIT_COLUMNS: Final = tuple(AuditEvent.model_fields)
 
 
 def _audit_event(row: AuditRow) -> AuditEvent:
@@ -704,9 +970,17 @@ def _audit_event(row: AuditRow) -> AuditEvent:
 @router.get(
     "/reports/audit-trail",
     summary="Every event of the tenant's accounts, flattened, oldest first, a page at a time",
+    response_model=AuditTrailResponse,
+    responses=_report_responses(
+        ",".join(_AUDIT_COLUMNS) + "\n"
+        "7,3f0c…,A-100,4,PaymentReceived,2026-01-10,2026-01-10T09:30:00Z,clerk-ann,,"
+        'req-1,USD,-400.00,"{""amount"":{""amount"":""400.00"",""currency"":""USD""},…}",'
+        "9a1e…,c47b…\n"
+    ),
 )
 def get_audit_trail(
     request: Request,
+    response: Response,
     caller: ReportReaderDep,
     account: AccountFilter = None,
     actor: Annotated[
@@ -737,11 +1011,18 @@ def get_audit_trail(
     after: Annotated[
         int,
         Query(
-            ge=0, le=_MAX_CURSOR, description="The `next` of the previous page; 0 for the first."
+            ge=0,
+            le=_MAX_POSITION,
+            description="Only events after this position: where an earlier read left off "
+            "(as_of_position, or an event's position). Pages follow with cursor.",
         ),
     ] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> AuditTrailResponse:
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Events on a page at most.")
+    ] = DEFAULT_PAGE_SIZE,
+    cursor: PageCursor = None,
+    form: ReportFormat = None,
+) -> AuditTrailResponse | Response:
     if event_type is not None and event_type not in _EVENT_TYPES:
         raise UnknownEventType(event_type)
     recorded_from = _moment(recorded_from, "recorded_from")
@@ -750,9 +1031,8 @@ def get_audit_trail(
     _in_order(effective_from, effective_to, "effective_from", "effective_to")
     db = _db(request)
     position = _position(db, AuditTrail.name)
-    rows = audit_trail(
-        db,
-        caller.tenant_id,
+    query = AuditQuery(
+        tenant_id=caller.tenant_id,
         account_number=account,
         actor=actor,
         event_type=event_type,
@@ -761,14 +1041,24 @@ def get_audit_trail(
         effective_from=effective_from,
         effective_to=effective_to,
         after_position=after,
-        limit=limit + 1,  # one more than asked: whether there is a next page
     )
-    page = rows[:limit]
-    return AuditTrailResponse(
-        as_of_position=position,
-        events=[_audit_event(row) for row in page],
-        next=page[-1].position if len(rows) > limit else None,
-    )
+    with _cursor_refused():
+        page = audit_trail_page(db, query, limit=limit, cursor=cursor)
+    events = [_audit_event(row) for row in page.rows]
+    if _wants_csv(request, form):
+        documents = [
+            event.model_dump(mode="json") | {"payload": row.payload}
+            for event, row in zip(events, page.rows, strict=True)
+        ]
+        return _csv(
+            request,
+            "audit-trail",
+            _AUDIT_COLUMNS,
+            [[document[column] for column in _AUDIT_COLUMNS] for document in documents],
+            page.next_cursor,
+        )
+    _next_link(request, response, page.next_cursor)
+    return AuditTrailResponse(as_of_position=position, events=events, next_cursor=page.next_cursor)
 
 
 # --- projection lag ---------------------------------------------------------------------------

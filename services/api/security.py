@@ -4,12 +4,14 @@ A missing, unknown or revoked key gets 401. The caller's tenant scopes every acc
 so a request never reaches another tenant's accounts; the caller's key name becomes the actor
 on every event it records. The key itself never reaches a log line. A database that is away
 is not a wrong key: the check answers 503 then, not 401, and a pooled connection found dead is
-replaced and the key read once more (``projections.database.Database.query``).
+replaced and the key read once more (``projections.database.Database.query``). The OpenAPI
+document lists 401 and 503 on every operation that reads a key, and 403 on those for some
+roles only, with the roles they take.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -38,14 +40,22 @@ def authenticated_caller(
 CallerDep = Annotated[Caller, Depends(authenticated_caller)]
 
 
-def _role_guard(*allowed: Role) -> Callable[[Caller], Awaitable[Caller]]:
+@dataclass(frozen=True)
+class RoleGuard:
+    """The roles a route is for (any other key gets 403); the OpenAPI document reads them to
+    say which keys an operation takes (``services.api.openapi``)."""
+
+    roles: tuple[Role, ...]
+
     # Async: a check this small should not take a trip through the thread pool.
-    async def guard(caller: CallerDep) -> Caller:
-        if caller.role not in allowed:
-            raise Forbidden(caller.role, allowed)
+    async def __call__(self, caller: CallerDep) -> Caller:
+        if caller.role not in self.roles:
+            raise Forbidden(caller.role, self.roles)
         return caller
 
-    return guard
+
+def _role_guard(*allowed: Role) -> RoleGuard:
+    return RoleGuard(allowed)
 
 
 #: Who may do what. Commands are the clerks'; auditors read everything of their tenant and

@@ -37,12 +37,17 @@ from domain.dunning import ACTIONS, MAX_DAYS_PAST_DUE, MAX_LEVELS, DunningPolicy
 from domain.letterhead import TEMPLATE_NAMES, Letterhead, MailSettings
 from domain.provenance import Provenance
 from domain.tenant import CloseSchedule, Tenant
+from services.api.openapi import refusals, unchanged
 from services.api.security import AdminDep, SettingsReaderDep
 from services.api_keys import Caller
 from services.app import Receivables
-from services.errors import NoDunningPolicy
+from services.errors import ConcurrentUpdate, NoDunningPolicy
 from services.fields import STRICT, BusinessDate
 from services.tenants import TemplateInForce, TenantSettings
+
+_SAME_AGAIN = "The same as in force: nothing new recorded."
+#: A change of the tenant's settings another request saved first, tried again and again.
+_TENANT_CHANGED = refusals(ConcurrentUpdate("tenant acme"))
 
 router = APIRouter(prefix="/v1/tenant", tags=["tenant settings"])
 
@@ -144,6 +149,7 @@ def _policy_out(tenant: Tenant, policy: DunningPolicy, request: Request) -> Dunn
     status_code=201,
     summary="Set your tenant's dunning policy (a new version)",
     response_model=DunningPolicyOut,
+    responses=unchanged(DunningPolicyOut, _SAME_AGAIN) | _TENANT_CHANGED,
 )
 def put_dunning_policy(
     body: DunningPolicyIn, request: Request, response: Response, caller: AdminDep
@@ -165,6 +171,7 @@ def put_dunning_policy(
     "/dunning-policy",
     summary="The dunning policy in force on a date",
     response_model=DunningPolicyOut,
+    responses=refusals(NoDunningPolicy("2026-03-31")),
 )
 def get_dunning_policy(
     request: Request,
@@ -210,6 +217,7 @@ def _schedule_out(
     "/close-schedule",
     summary="Close your tenant's business day each day at a local time",
     response_model=CloseScheduleOut,
+    responses=_TENANT_CHANGED,
 )
 def put_close_schedule(
     body: CloseScheduleIn, request: Request, caller: AdminDep
@@ -236,7 +244,12 @@ def get_close_schedule(request: Request, caller: SettingsReaderDep) -> CloseSche
     return _schedule_out(tenants, tenant, tenant.schedule)
 
 
-@router.delete("/close-schedule", status_code=204, summary="Stop closing days on a schedule")
+@router.delete(
+    "/close-schedule",
+    status_code=204,
+    summary="Stop closing days on a schedule",
+    responses=_TENANT_CHANGED,
+)
 def delete_close_schedule(request: Request, caller: AdminDep) -> None:
     settings(request).clear_close_schedule(caller.tenant_id, _meta(request, caller))
 
@@ -335,6 +348,7 @@ def _template_out(template: TemplateInForce) -> TemplateOut:
     status_code=201,
     summary="Set the letterhead your tenant's documents carry",
     response_model=LetterheadOut,
+    responses=unchanged(LetterheadOut, _SAME_AGAIN) | _TENANT_CHANGED,
 )
 def put_letterhead(
     body: LetterheadIn, request: Request, response: Response, caller: AdminDep
@@ -373,6 +387,7 @@ def get_letterhead(request: Request, caller: SettingsReaderDep) -> LetterheadOut
     status_code=201,
     summary="Set the SMTP server your tenant's e-mail leaves through",
     response_model=MailSettingsOut,
+    responses=unchanged(MailSettingsOut, _SAME_AGAIN) | _TENANT_CHANGED,
 )
 def put_mail_settings(
     body: MailSettingsIn, request: Request, response: Response, caller: AdminDep
@@ -403,7 +418,12 @@ def get_mail_settings(request: Request, caller: SettingsReaderDep) -> MailSettin
     return _mail_settings_out(tenant.mail_settings)
 
 
-@router.delete("/mail-settings", status_code=204, summary="Send no more e-mail for your tenant")
+@router.delete(
+    "/mail-settings",
+    status_code=204,
+    summary="Send no more e-mail for your tenant",
+    responses=_TENANT_CHANGED,
+)
 def delete_mail_settings(request: Request, caller: AdminDep) -> None:
     settings(request).clear_mail_settings(caller.tenant_id, _meta(request, caller))
 
@@ -426,6 +446,7 @@ def list_templates(request: Request, caller: SettingsReaderDep) -> list[Template
     status_code=201,
     summary="Override a document template with your own (once it renders)",
     response_model=TemplateOut,
+    responses=unchanged(TemplateOut, _SAME_AGAIN) | _TENANT_CHANGED,
 )
 def put_template(
     name: str, body: TemplateIn, request: Request, response: Response, caller: AdminDep
@@ -446,6 +467,11 @@ def get_template(name: str, request: Request, caller: SettingsReaderDep) -> Temp
     return _template_out(settings(request).template_in_force(caller.tenant_id, name))
 
 
-@router.delete("/templates/{name}", status_code=204, summary="Use the default of a template again")
+@router.delete(
+    "/templates/{name}",
+    status_code=204,
+    summary="Use the default of a template again",
+    responses=_TENANT_CHANGED,
+)
 def delete_template(name: str, request: Request, caller: AdminDep) -> None:
     settings(request).clear_template(caller.tenant_id, name, _meta(request, caller))

@@ -23,8 +23,8 @@ Invariants
       items and records (without sending again) items sent but not yet recorded.
     - Done items are never produced again by the run; the print batch re-renders them as
       known at the run's moment and checks each against the hash recorded when it was made.
-    - The run's tables are not read models: they are the run's own record (created at start
-      with the store's other tables).
+    - The run's tables are not read models: they are the run's own record (made by the
+      product's migrations, ``services.migrations``).
 """
 
 from __future__ import annotations

@@ -56,6 +56,7 @@ from services.documents.rendering import (
     render_html,
     render_pdf,
 )
+from services.errors import a_or_an
 from services.fields import BusinessDate
 
 if TYPE_CHECKING:
@@ -125,7 +126,9 @@ def build_document(
     content.check_kind(kind)
     field = content.SUBJECT_FIELD[kind]
     if field is not None and not subject:
-        raise errors.MissingValue(f"A {kind} names its {field.replace('_', ' ')}.", field=field)
+        raise errors.MissingValue(
+            f"{a_or_an(kind).capitalize()} names its {field.replace('_', ' ')}.", field=field
+        )
     template, title = _TEMPLATES[kind]
     doc: Any
     if kind == content.INVOICE_DOCUMENT:

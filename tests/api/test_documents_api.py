@@ -430,7 +430,7 @@ def test_bad_dates_and_unknown_parameters_are_refused(client: TestClient) -> Non
         422,
         "invalid_request",
     )
-    _problem(client.get(f"{BASE}/statement.pdf", params={"as_of": AS_OF}), 422, "unknown_parameter")
+    _problem(client.get(f"{BASE}/statement.pdf", params={"as_of": AS_OF}), 400, "unknown_parameter")
 
 
 def test_a_tenant_template_that_fails_is_refused_with_its_sentence(

@@ -176,7 +176,7 @@ def test_an_export_is_numbered_and_given_again_byte_for_byte(
         ({"period": "2026-3"}, 422, "invalid_period"),
         ({"period": "2099-01"}, 422, "period_in_future"),
         ({"period": "2026-03", "detail": "all"}, 422, "invalid_request"),
-        ({"period": "2026-03", "periods": "x"}, 422, "unknown_parameter"),
+        ({"period": "2026-03", "periods": "x"}, 400, "unknown_parameter"),
         ({}, 422, "invalid_request"),
     ],
 )

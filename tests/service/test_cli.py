@@ -20,6 +20,7 @@ from domain.schedules import MAX_TERMS_DAYS
 from services.api_keys import Role
 from services.cli import KeyRole, app
 from services.cli_render import Column, show, table
+from services.errors import Forbidden, a_or_an
 from tests.conftest import REPO
 
 
@@ -96,8 +97,8 @@ def test_a_refused_command_says_why_and_exits_non_zero(ar: CliRunner) -> None:
 
 def test_the_command_list_names_every_command_with_its_fields(ar: CliRunner) -> None:
     listing = json.loads(_ok(ar, "commands", "--json"))
-    assert "amount" in listing["receive_payment"]
-    assert "invoice_number" in listing["issue_invoice"]
+    assert "amount" in listing["receive_payment"]["fields"]
+    assert "invoice_number" in listing["issue_invoice"]["fields"]
 
 
 # --- what a person reads --------------------------------------------------------------------
@@ -171,18 +172,24 @@ def test_a_clerk_reads_labelled_values_and_tables_not_python_reprs(ar: CliRunner
 
     listing = _ok(ar, "commands")
     _plain(listing)
-    (payment,) = _rows(listing, "receive_payment")
-    assert "amount" in payment[1].split(", ")
+    assert ["receive_payment", "amount", "amount", "yes", "--amount"] in _rows(
+        listing, "receive_payment"
+    )
 
 
 def test_an_operator_reads_keys_and_projection_status_as_tables(ar: CliRunner) -> None:
-    secret = _ok(ar, "keys", "create", "--name", "ops", "--tenant", "acme", "--role", "clerk")
+    secret = _ok(ar, "keys", "create", "--name", "ops", "--role", "clerk")  # AR_TENANT's
     key_id = secret.strip().split("_")[1]  # the secret alone, for a script to keep
-    listing = _ok(ar, "keys", "list", "--tenant", "acme")
+    listing = _ok(ar, "keys", "list")
     _plain(listing)
-    ((_, role, name, _created, status, revoked),) = _rows(listing, key_id)
+    header, _rule, *rows = listing.splitlines()
+    assert header.split() == ["key", "id", "role", "name", "created", "status", "revoked"]
+    ((_, role, name, created, status, revoked),) = _rows(listing, key_id)
     assert (role, name, status, revoked) == ("clerk", "ops", "live", "—")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", created)  # to the second
+    assert header.index("role") == rows[0].index("clerk")  # aligned
     assert _ok(ar, "keys", "list", "--tenant", "nobody") == "tenant nobody has no keys\n"
+    assert _ok(ar, "keys", "revoke", key_id) == f"revoked {key_id}\n"
 
     _ok(
         ar, "open-account", "A-1", "--name", "Ann", "--currency", "USD", "--opened-on", "2026-03-01"
@@ -191,6 +198,34 @@ def test_an_operator_reads_keys_and_projection_status_as_tables(ar: CliRunner) -
     _plain(status)
     assert _rows(status, "account_balances") == [["account_balances", "0", "1", "1"]]
     assert status.endswith("no parked accounts\n")
+
+
+def test_the_audit_trail_shows_business_fields_not_the_event_librarys(ar: CliRunner) -> None:
+    _ok(
+        ar, "open-account", "A-1", "--name", "Ann", "--currency", "USD", "--opened-on", "2026-03-01"
+    )
+    (opened,) = json.loads(_ok(ar, "report", "audit-trail", "--format", "json"))
+    assert opened["payload"] == {
+        "account_number": "A-1",
+        "currency": "USD",
+        "name": "Ann",
+        "payment_terms_days": 30,
+        "tenant_id": "acme",
+    }
+
+
+def test_messages_put_an_before_a_vowel() -> None:
+    assert str(Forbidden("auditor", ("admin",))) == (
+        "An auditor key cannot do this; it needs an admin key."
+    )
+    assert str(Forbidden("reporter", ("clerk",))) == (
+        "A reporter key cannot do this; it needs a clerk key."
+    )
+    assert [a_or_an(w) for w in ("invoice", "plan-agreement", "open_dispute")] == [
+        "an invoice",
+        "a plan-agreement",
+        "an open_dispute",
+    ]
 
 
 def test_payment_terms_go_as_far_as_the_domain_allows(ar: CliRunner) -> None:
@@ -278,11 +313,15 @@ def test_ar_help_lists_every_command_in_order(ar: CliRunner) -> None:
     listed = ar.invoke(app, ["--help"]).output
     names = re.findall(r"^│ (\S+)\s", listed, flags=re.MULTILINE)
     assert [n for n in names if not n.startswith("-")] == [
-        "serve", "project", "relay", "open-account", "exec", "import", "commands", "balance",
-        "replay", "close-day", "rebuild", "verify", "explain", "accounts", "tenant", "gl",
-        "report", "remittances", "documents", "statements", "approvals", "periods",
+        "serve", "project", "relay", "migrate", "open-account", "exec", "commands", "balance",
+        "replay", "import", "close-day", "rebuild", "verify", "explain", "accounts", "tenant",
+        "gl", "report", "remittances", "documents", "statements", "approvals", "periods",
         "keys",
     ]  # fmt: skip
+    # The typed commands are made when asked for (services.cli_typed): the help points to them.
+    words = " ".join(listed.split())
+    assert "ar receive-payment A-1 --amount" in words
+    assert "ar commands lists them" in words
 
 
 # --- the rendering ------------------------------------------------------------------------

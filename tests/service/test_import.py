@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from domain.money import Money
 from services.bootstrap import Runtime
 from services.cli import app as ar_app
-from services.importer import ImportFileInvalid, ImportReport, import_file
+from services.importer import ImportReport, import_file
 from tests.support import CLERK
 
 HEADER = "kind,account,date,number,amount,due_on,invoice,method,name,currency\n"
@@ -32,8 +32,8 @@ def _write(tmp_path: Path, text: str, name: str = "book.csv") -> Path:
     return path
 
 
-def _import(runtime: Runtime, path: Path) -> ImportReport:
-    return import_file(runtime.app, path, tenant_id="acme", meta=CLERK)
+def _import(runtime: Runtime, path: Path, *, partial: bool = False) -> ImportReport:
+    return import_file(runtime.app, path, tenant_id="acme", meta=CLERK, partial=partial)
 
 
 def test_a_book_is_imported_and_importing_it_again_records_nothing(
@@ -68,19 +68,19 @@ def test_a_malformed_file_names_every_bad_row_and_records_nothing(
         + "refund,B-1,2026-01-20,R-1,4.00,,,,,\n",
     )
 
-    with pytest.raises(ImportFileInvalid) as invalid:
-        _import(runtime, path)
+    report = _import(runtime, path)
 
-    assert invalid.value.problems == [
-        "line 3: date '2026-02-30' is not a date (YYYY-MM-DD)",
-        "line 4: 4.005 USD is finer than the smallest unit of USD (0.01);"
+    assert report.refused == [
+        "line 3 (B-1): date '2026-02-30' is not a date (YYYY-MM-DD)",
+        "line 4 (B-1): 4.005 USD is finer than the smallest unit of USD (0.01);"
         " amounts are never rounded silently.",
-        "line 5: kind 'refund' is not one of account, invoice, payment",
+        "line 5 (B-1): kind 'refund' is not one of account, invoice, payment",
     ]
+    assert (report.nothing_recorded, report.recorded) == (True, 0)
     assert runtime.app.recorder.max_notification_id() in (None, 0)
 
 
-def test_a_refused_row_is_reported_and_the_fixed_file_imports_only_it(
+def test_a_row_a_business_rule_refuses_records_nothing_unless_partial_and_the_fix_imports_it(
     runtime: Runtime, tmp_path: Path
 ) -> None:
     broken = (
@@ -89,7 +89,11 @@ def test_a_refused_row_is_reported_and_the_fixed_file_imports_only_it(
         + "invoice,B-1,2026-01-05,INV-1,100.00,,,,,\n"
         + "payment,B-1,2026-01-20,R-1,40.00,,INV-404,,,\n"
     )
-    report = _import(runtime, _write(tmp_path, broken))
+    whole = _import(runtime, _write(tmp_path, broken))
+    assert (whole.recorded, whole.refused) == (0, [whole.rejected[0].sentence()])
+    assert runtime.app.recorder.max_notification_id() in (None, 0)
+
+    report = _import(runtime, _write(tmp_path, broken), partial=True)
     assert report.recorded == 3
     assert len(report.refused) == 1
     assert report.refused[0].startswith("line 4 (B-1): ")
@@ -130,5 +134,5 @@ def test_the_cli_imports_quietly_in_a_pipe_and_fails_on_a_bad_file(
         ar_app, ["import", str(_write(tmp_path, HEADER + "invoice,B-1,soon,I,1,,,,,\n"))]
     )
     assert bad.exit_code == 1
-    assert "line 2: date 'soon' is not a date (YYYY-MM-DD)" in bad.output
+    assert "refused: line 2 (B-1): date 'soon' is not a date (YYYY-MM-DD)" in bad.output
     assert "nothing was recorded" in bad.output

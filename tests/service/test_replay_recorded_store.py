@@ -86,7 +86,21 @@ def expected_read_models() -> dict[str, Any]:
     expected: dict[str, Any] = json.loads(
         (FIXTURE / "expected_read_models.json").read_text(encoding="utf-8")
     )
+    _without_library_internals(expected["tables"].get("audit_trail"))
     return expected
+
+
+def _without_library_internals(audit_trail: dict[str, Any] | None) -> None:
+    """The recording's audit payloads carried the library's ``originator_topic`` on each first
+    event; version 2 of the audit trail leaves it out (it is no business data), and rebuilds."""
+    if audit_trail is None:
+        return
+    column = audit_trail["columns"].index("payload")
+    for row in audit_trail["rows"]:
+        payload = json.loads(row[column])
+        if "originator_topic" in payload:
+            del payload["originator_topic"]
+            row[column] = json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
 
 @cache
