@@ -62,6 +62,11 @@ def _check_barriers(cursor: Any, placeholder: str, kwargs: dict[str, Any]) -> No
         raise IntegrityError(msg)
 
 
+_REFUSE_CLOSED_PERIOD = (
+    "DO $$ BEGIN RAISE EXCEPTION 'events dated in a closed period'"
+    " USING ERRCODE = 'integrity_constraint_violation'; END $$"
+)
+
 _INSERT = (
     "INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_sha256, status, response,"
     " account_id, recorded_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"
@@ -144,6 +149,21 @@ class IdempotentPostgresRecorder(PostgresApplicationRecorder):
         if rows:
             curs.executemany(_INSERT.format(p="%s"), rows)
         super()._insert_events(curs, stored_events, **kwargs)
-        # After the insert: eventsourcing has taken the events table's write lock by now, so a
+
+    def _insert_stored_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        # eventsourcing runs ``_insert_events`` before it takes the events table's write lock;
+        # this runs after it (the lock is taken here, then the events are inserted), so a
         # barrier raised by a period close is either committed and seen here, or waits for us.
-        _check_barriers(curs, "%s", kwargs)
+        super()._insert_stored_events(curs, stored_events, **kwargs)
+        if kwargs.get("period_guard"):
+            # A cursor of its own: the insert's cursor still holds the rows eventsourcing reads
+            # the notification ids from.
+            with curs.connection.cursor() as check:
+                breached = breaches(check, "%s", kwargs["period_guard"])
+                if breached:
+                    # Refused by the server, so the transaction is aborted there: an error
+                    # raised here in Python would be caught by eventsourcing after its insert
+                    # and the transaction committed all the same.
+                    check.execute(_REFUSE_CLOSED_PERIOD)
