@@ -101,6 +101,7 @@ class Database:
         self._run(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             f" WHERE datname = '{self.name}' AND pid <> pg_backend_pid()"
+            " AND backend_type = 'client backend'"
         )
 
     def go_down(self) -> None:

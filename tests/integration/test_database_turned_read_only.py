@@ -31,7 +31,8 @@ def _database(url: str) -> str:
 def _drop_connections(admin: psycopg.Connection[object], database: str) -> None:
     admin.execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-        " WHERE datname = %s AND pid <> pg_backend_pid()",
+        " WHERE datname = %s AND pid <> pg_backend_pid()"
+        " AND backend_type = 'client backend'",
         (database,),
     )
 

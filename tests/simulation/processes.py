@@ -378,7 +378,8 @@ def _terminate_backends(settings: Settings, *, refuse: bool) -> None:
         try:
             conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                " WHERE datname = %s AND pid <> pg_backend_pid()"
+                " AND backend_type = 'client backend'",
                 (name,),
             )
             if refuse:
