@@ -34,7 +34,6 @@ from services.cli_guard import refusals_exit as guarded_refusals_exit
 
 if TYPE_CHECKING:
     from services.bootstrap import Runtime
-    from services.commands import AccountCommand
 
 Tenant = Annotated[str, typer.Option(envvar="AR_TENANT", help="The tenant the account belongs to.")]
 Actor = Annotated[
@@ -102,20 +101,6 @@ DIRECTORY_COLUMNS = (
     "phone",
     "reference",
 )
-
-
-def command_models() -> dict[str, type[AccountCommand]]:
-    """Every command model, by the name of the Account method it calls."""
-    from services.commands import AccountCommand
-
-    found: dict[str, type[AccountCommand]] = {}
-    pending = list(AccountCommand.__subclasses__())
-    while pending:
-        model = pending.pop()
-        pending.extend(model.__subclasses__())
-        if "calls" in model.__dict__:
-            found[model.calls] = model
-    return dict(sorted(found.items()))
 
 
 #: The figures of an account summary and a balance that are amounts of the account's currency.
@@ -221,6 +206,8 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
         as_json: AsJson = False,
     ) -> None:
         """Send one command to an account, with the same JSON body as the HTTP API."""
+        from services.commands import command_models
+
         models = command_models()
         if command not in models:
             typer.echo(

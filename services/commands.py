@@ -1212,11 +1212,13 @@ class UnassignCollector(AccountCommand):
 
 
 def command_models() -> dict[str, type[AccountCommand]]:
-    """Every account command model by its stable name (``calls``)."""
+    """Every account command model by its stable name (``calls``: the ``Account`` method it
+    calls), in name order."""
     found: dict[str, type[AccountCommand]] = {}
     pending: list[type[AccountCommand]] = list(AccountCommand.__subclasses__())
     while pending:
         model = pending.pop()
-        found[model.calls] = model
         pending.extend(model.__subclasses__())
-    return found
+        if "calls" in model.__dict__:
+            found[model.calls] = model
+    return dict(sorted(found.items()))

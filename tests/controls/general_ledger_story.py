@@ -28,7 +28,7 @@ from domain.provenance import Provenance
 from projections.catalogue import read_models
 from projections.runner import Projector
 from services.bootstrap import Runtime
-from services.cli_accounts import command_models
+from services.commands import command_models
 from services.tenants import TenantSettings
 from tests.support import run
 

@@ -30,7 +30,7 @@ from projections.directory import (
 from projections.runner import Projector
 from services.bootstrap import Runtime
 from services.cli import app
-from services.cli_accounts import command_models
+from services.commands import command_models
 from services.envelope import encode, envelope
 from tests.service.test_event_contract import json_schema_errors
 from tests.support import CLERK, run

@@ -15,7 +15,7 @@ from projections.explain import explain
 from projections.reports import aging, aging_lines
 from projections.runner import Projector
 from services.bootstrap import Runtime
-from services.cli_accounts import command_models
+from services.commands import command_models
 from tests.support import CLERK, run
 
 TENANT = "acme"

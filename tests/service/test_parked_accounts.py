@@ -28,7 +28,7 @@ from services.api.app import create_app
 from services.api_keys import Role
 from services.bootstrap import Runtime
 from services.cli import app as cli
-from services.cli_accounts import command_models
+from services.commands import command_models
 from tests.service.test_projections import TENANT, charged, do, invoiced, opened, paid
 from tests.service.test_verify_and_explain import _alter_stored_event, same_store
 from tests.support import CLERK, run

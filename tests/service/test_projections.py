@@ -16,7 +16,7 @@ from projections.catalogue import read_models
 from projections.reports import aging, aging_lines, statement, trial_balance
 from projections.runner import Projector
 from services.bootstrap import Runtime
-from services.cli_accounts import command_models
+from services.commands import command_models
 from tests.support import CLERK, run
 
 TENANT = "acme"

@@ -23,7 +23,7 @@ from projections.collections import WorklistRow, worklist
 from projections.runner import Projector
 from services.bootstrap import Runtime
 from services.cli import app
-from services.cli_accounts import command_models
+from services.commands import command_models
 from tests.support import CLERK, run
 
 TENANT = "acme"

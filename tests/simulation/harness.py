@@ -53,7 +53,7 @@ from projections.verify import verify
 from services.api.accounts import OpenAccountRequest
 from services.app import Receivables
 from services.bootstrap import Runtime, bootstrap, eventsourcing_env
-from services.cli_accounts import command_models
+from services.commands import command_models
 from services.errors import ConcurrentUpdate, ServiceError
 from services.group_commit import Outcome
 from services.settings import Settings
