@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -29,6 +29,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder
 from pydantic import SecretStr
 
+from bench.cpu import CpuMeter
 from bench.scratch import scratch_database
 from bench.workload import Client, clients
 from domain.account import Account
@@ -48,6 +49,8 @@ PAYLOAD = os.urandom(400)  # about the size of a stored charge or payment event
 class Rate:
     done: int
     seconds: float
+    #: Cores each side kept busy while it ran (``bench.cpu``).
+    cores: dict[str, float] = field(default_factory=dict)
 
     @property
     def per_second(self) -> float:
@@ -75,16 +78,19 @@ def drive(threads: int, seconds: float, work: Callable[[int], Callable[[], None]
     workers = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(threads)]
     for worker in workers:
         worker.start()
+    meter = CpuMeter()
     start.wait()
     began = time.perf_counter()
+    mark = meter.mark()
     stop.wait(seconds)
     stop.set()
     for worker in workers:
         worker.join()
     elapsed = time.perf_counter() - began
+    cores = meter.since(mark)
     if errors:
         raise errors[0]
-    return Rate(sum(counts), elapsed)
+    return Rate(sum(counts), elapsed, cores)
 
 
 # --- the baseline -----------------------------------------------------------------------

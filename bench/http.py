@@ -5,10 +5,15 @@ One ``measure`` call runs, each on a fresh database of the same PostgreSQL serve
 - ``insert_baseline``: plain psycopg single-row INSERT transactions (``bench.commands``);
 - ``product_in_process``: the clerks' mixed commands (``bench.workload``) through
   ``Receivables.execute`` from ``clients`` threads, as ``bench.commands`` does;
-- ``product_http``: the same commands as POSTs to ``ar serve --no-projector`` running as a
-  separate process, from ``clients`` threads, each with its own keep-alive connection and
-  every request with its own ``Idempotency-Key``. Only 2xx answers count; any other answer is
-  counted apart, by status.
+- ``product_http``: the same commands as POSTs to ``ar serve`` as users run it: a separate
+  process with its projector keeping every read model current as the commands arrive, over
+  ``accounts`` accounts (10,000 by default, opened beforehand through the application and
+  projected before the clock starts), from ``clients`` threads, each with its own keep-alive
+  connection and every request with its own ``Idempotency-Key``. Only 2xx answers count; any
+  other answer is counted apart, by status. How far the read models are behind when the clock
+  stops is reported beside it (a projector that does not keep up is not hidden).
+- ``product_http_hot_account``: the same server, every clerk sending to ONE account
+  (``bench.workload.HotAccountClient``: charges and unapplied payments).
 
 Then, on the same application and the same database, latency: commands arrive open-loop on a
 fixed schedule at half the sustained rate just measured (in process, then over HTTP), taken by
@@ -46,8 +51,9 @@ from typing import Any
 from pydantic import SecretStr
 
 from bench.commands import CLERK, TENANT, Rate, drive, insert_baseline
+from bench.cpu import CpuMeter
 from bench.scratch import local_postgres_url, scratch_database
-from bench.workload import Client, clients
+from bench.workload import Client, HotAccountClient, clients, hot_account_clients
 from services.api_keys import Role
 from services.app import Receivables
 from services.bootstrap import bootstrap
@@ -58,59 +64,6 @@ HOST = "127.0.0.1"
 OPENED_ON = date(2026, 1, 1)
 SERVER_START_SECONDS = 60.0
 SERVER_STOP_SECONDS = 15.0
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-# --- what each side spent -----------------------------------------------------------------
-
-
-def _process_cpu_seconds(pid: int) -> float:
-    """User plus system CPU of one process (all its threads), from ``/proc/<pid>/stat``."""
-    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(after_name[11]) + int(after_name[12])) / _TICK  # utime, stime
-
-
-def _machine_cpu_seconds() -> float:
-    """CPU every core spent busy, from ``/proc/stat``; steal (time the VM did not get) excluded."""
-    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq = ticks[:7]
-    return (user + nice + system + irq + softirq) / _TICK
-
-
-@dataclass(frozen=True)
-class _CpuMark:
-    at: float
-    bench: float
-    server: float
-    machine: float
-
-
-class CpuMeter:
-    """Cores busy, on average, between two marks: this process (the clients, or the clients and
-    the application in process), the server process, and the rest of the machine (PostgreSQL)."""
-
-    def __init__(self, server_pid: int | None = None) -> None:
-        self.server_pid = server_pid
-
-    def mark(self) -> _CpuMark:
-        return _CpuMark(
-            at=time.perf_counter(),
-            bench=time.process_time(),
-            server=_process_cpu_seconds(self.server_pid) if self.server_pid else 0.0,
-            machine=_machine_cpu_seconds(),
-        )
-
-    def since(self, start: _CpuMark) -> dict[str, float]:
-        end = self.mark()
-        elapsed = end.at - start.at
-        bench = end.bench - start.bench
-        server = end.server - start.server
-        rest = max(0.0, (end.machine - start.machine) - bench - server)
-        cores = {"bench_process": bench / elapsed}
-        if self.server_pid:
-            cores["server_process"] = server / elapsed
-        cores["rest_of_machine"] = rest / elapsed
-        return {name: round(value, 2) for name, value in cores.items()}
 
 
 # --- clerks: one thread's connection and command stream -----------------------------------
@@ -186,7 +139,9 @@ class HttpClerk:
     a repeat with the first answer and records nothing twice.
     """
 
-    def __init__(self, port: int, api_key: str, paths: dict[str, str], client: Client) -> None:
+    def __init__(
+        self, port: int, api_key: str, paths: dict[str, str], client: Client | HotAccountClient
+    ) -> None:
         self.port = port
         self.paths = paths
         self.client = client
@@ -404,8 +359,9 @@ def _clerk_key(url: str, folder: Path) -> str:
 
 
 @contextmanager
-def served(url: str) -> Iterator[Server]:
-    """``ar serve --no-projector`` on database ``url`` in a process of its own, until the end."""
+def served(url: str, *, projector: bool = True, workers: int = 1) -> Iterator[Server]:
+    """``ar serve`` on database ``url`` in a process of its own (its projector running unless
+    told not to, with ``workers`` HTTP worker processes), until the end."""
     with TemporaryDirectory() as folder:
         api_key = _clerk_key(url, Path(folder))
         port = _free_port()
@@ -419,8 +375,9 @@ def served(url: str) -> Iterator[Server]:
         }
         log = Path(folder) / "server.log"
         with log.open("wb") as sink:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "serve", "--no-projector"],
+            serve = ["serve", "--workers", str(workers), *([] if projector else ["--no-projector"])]
+            process = subprocess.Popen(  # noqa: S603 - our own CLI, arguments of our own
+                [sys.executable, "-m", "services.cli", *serve],
                 cwd=REPO,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -475,52 +432,121 @@ def command_paths(server: Server) -> dict[str, str]:
     }
 
 
-def over_http(url: str, clients_: int, seconds: float, accounts_each: int) -> dict[str, Any]:
-    with served(url) as server:
-        paths = command_paths(server)
-        workload = clients(clients_, accounts_each)
-        clerks = [HttpClerk(server.port, server.api_key, paths, c) for c in workload]
+def _open_in_process(url: str, numbers: Sequence[str]) -> None:
+    """Open the accounts through the application (the setup, not timed), in large batches."""
+    with TemporaryDirectory() as folder:
+        runtime = bootstrap(Settings(data_dir=Path(folder), database_url=SecretStr(url)))
         try:
-            _all_at_once([clerk.open_accounts for clerk in clerks])
+            pending = [
+                runtime.app.submit_open_account(
+                    tenant_id=TENANT,
+                    account_number=number,
+                    name=f"Customer {number}",
+                    currency="USD",
+                    opened_on=OPENED_ON,
+                    meta=CLERK,
+                )
+                for number in numbers
+            ]
+            for opened in pending:
+                opened.result()
+        finally:
+            runtime.close()
+
+
+def _read_models_behind(server: Server) -> int:
+    """Events the furthest-behind read model has still to project, as the server reports it."""
+    conn = http.client.HTTPConnection(HOST, server.port, timeout=30)
+    try:
+        conn.request(
+            "GET", "/v1/projections", headers={"Authorization": f"Bearer {server.api_key}"}
+        )
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    if response.status != 200:
+        msg = f"GET /v1/projections answered {response.status}: {body[:300]!r}"
+        raise RuntimeError(msg)
+    behind: int = max(p["behind"] for p in json.loads(body)["projections"])
+    return behind
+
+
+def _wait_for_read_models(server: Server, timeout: float = 900.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _read_models_behind(server):
+        if time.monotonic() > deadline:
+            msg = f"the read models did not catch up within {timeout:.0f} s"
+            raise RuntimeError(msg)
+        time.sleep(0.5)
+
+
+HOT_ACCOUNT = "HOT-1"
+
+
+def over_http(
+    url: str, clients_: int, seconds: float, accounts: int, workers: int
+) -> dict[str, Any]:
+    """Spread over ``accounts`` accounts, then every clerk on one account, on one server."""
+    workload = clients(clients_, max(1, math.ceil(accounts / clients_)))
+    _open_in_process(url, [a.number for c in workload for a in c.accounts] + [HOT_ACCOUNT])
+    with served(url, projector=True, workers=workers) as server:
+        _wait_for_read_models(server)
+        paths = command_paths(server)
+        clerks = [HttpClerk(server.port, server.api_key, paths, c) for c in workload]
+        hot = [
+            HttpClerk(server.port, server.api_key, paths, c)
+            for c in hot_account_clients(clients_, HOT_ACCOUNT)
+        ]
+        try:
             cpu = CpuMeter(server.process.pid)
             full = sustained(clerks, seconds, cpu)
+            full["read_models_behind_at_end"] = _read_models_behind(server)
             half = paced(clerks, full["per_second"] / 2, seconds, cpu) if full["per_second"] else {}
-            return {"sustained": full, "latency": half}
+            one = sustained(hot, seconds, cpu)
+            return {"sustained": full, "hot_account": one, "latency": half}
         finally:
-            for clerk in clerks:
+            for clerk in [*clerks, *hot]:
                 clerk.close()
 
 
 # --- one run ------------------------------------------------------------------------------
 
 
-def measure(url: str, clients: int, seconds: float, accounts_each: int) -> dict[str, Any]:
+def measure(
+    url: str, clients: int, seconds: float, accounts: int, workers: int = 1
+) -> dict[str, Any]:
     """One run: the baseline, the product in process and over HTTP, each on a fresh database of
     the PostgreSQL server at ``url``; then latency at half of each sustained rate."""
     with scratch_database(url, "bench_http_insert") as database:
         baseline = insert_baseline(database, clients, seconds).per_second
     with scratch_database(url, "bench_http_inproc") as database:
-        inside = in_process(database, clients, seconds, accounts_each)
+        inside = in_process(database, clients, seconds, accounts_each=20)
     with scratch_database(url, "bench_http") as database:
-        web = over_http(database, clients, seconds, accounts_each)
+        web = over_http(database, clients, seconds, accounts, workers)
     http_rate = web["sustained"]["per_second"]
+    hot_rate = web["hot_account"]["per_second"]
     inside_rate = inside["sustained"]["per_second"]
     return {
         "clients": clients,
         "seconds": seconds,
-        "accounts_each": accounts_each,
+        "accounts": accounts,
+        "workers": workers,
         "http": {
             "rates_per_second": {
                 "insert_baseline": round(baseline, 1),
                 "product_in_process": round(inside_rate, 1),
                 "product_http": round(http_rate, 1),
+                "product_http_hot_account": round(hot_rate, 1),
             },
             "ratio_to_baseline": round(http_rate / baseline, 3),
+            "hot_account_ratio_to_baseline": round(hot_rate / baseline, 3),
             "ratio_to_in_process": round(http_rate / inside_rate, 3) if inside_rate else None,
-            "failures": web["sustained"]["failures"],
+            "failures": web["sustained"]["failures"] + web["hot_account"]["failures"],
             "detail": {
                 "in_process": _without_rate(inside["sustained"]),
                 "http": _without_rate(web["sustained"]),
+                "http_hot_account": _without_rate(web["hot_account"]),
             },
         },
         "latency": {"in_process": inside["latency"], "http": web["latency"]},
@@ -535,11 +561,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.http", description=__doc__)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed phase")
-    parser.add_argument("--accounts-each", type=int, default=20)
+    parser.add_argument("--accounts", type=int, default=10_000, help="accounts over HTTP")
+    parser.add_argument("--workers", type=int, default=1, help="HTTP worker processes")
     parser.add_argument("--url", help="PostgreSQL server (default: the deploy/local cluster)")
     args = parser.parse_args(argv)
     url = args.url or local_postgres_url()
-    print(json.dumps(measure(url, args.clients, args.seconds, args.accounts_each), indent=2))
+    found = measure(url, args.clients, args.seconds, args.accounts, args.workers)
+    print(json.dumps(found, indent=2))
     return 0
 
 

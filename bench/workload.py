@@ -171,3 +171,58 @@ def clients(count: int, accounts_each: int, seed: int = 7) -> list[Client]:
         )
         for i in range(count)
     ]
+
+
+@dataclass
+class HotAccountClient:
+    """One of many clerks sending to the same account at once (a large customer billed from
+    every desk): charges, and payments kept as unapplied credit, which the account takes in
+    whatever order they arrive, so no clerk's command depends on another's. ``accounts`` is
+    empty: the one account is opened by whoever runs the clerks."""
+
+    number: str
+    clerk: int
+    rng: random.Random
+    accounts: list[AccountScript] = field(default_factory=list)
+
+    def commands(self) -> Iterator[tuple[str, AccountCommand]]:
+        step = 0
+        while True:
+            step += 1
+            day = START + timedelta(days=step // 100)
+            if step % 3 == 0:
+                yield (
+                    self.number,
+                    ReceivePayment(
+                        payment_id=f"H{self.clerk}-P{step}",
+                        amount=Decimal(self.rng.randint(100, 5_000)) / 100,
+                        method="card",
+                        reference=f"desk {self.clerk} receipt {step}",
+                        received_on=day,
+                        allocation_policy="none",
+                    ),
+                )
+            else:
+                yield (
+                    self.number,
+                    PostCharge(
+                        charge_id=f"H{self.clerk}-C{step}",
+                        code="VISIT",
+                        description="Service",
+                        quantity=Decimal(1),
+                        unit_price=Decimal(self.rng.randint(500, 20_000)) / 100,
+                        service_date=day,
+                    ),
+                )
+
+
+def hot_account_clients(count: int, number: str, seed: int = 11) -> list[HotAccountClient]:
+    """``count`` clerks all sending to account ``number``."""
+    return [
+        HotAccountClient(
+            number=number,
+            clerk=i,
+            rng=random.Random(seed * 1_000 + i),  # noqa: S311 - a seeded workload, not secrecy
+        )
+        for i in range(count)
+    ]

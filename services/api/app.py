@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from starlette.datastructures import Headers, MutableHeaders
@@ -56,8 +58,18 @@ _CORRELATION_ID_MAX = 128
 _CORRELATION_ID = re.compile(f"[\\x21-\\x7e]{{1,{_CORRELATION_ID_MAX}}}")
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Runtime, *, close_runtime_on_shutdown: bool = False) -> FastAPI:
+    """The API over ``runtime``; a worker process (``services.api.worker``) has the app close
+    its runtime when it stops, where ``ar serve`` closes its own."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if close_runtime_on_shutdown:
+            runtime.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Receivables",
         version="1",
         summary="Event-sourced accounts receivable: every charge, invoice and payment on the record.",

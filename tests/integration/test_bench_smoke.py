@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.table import goal_met, markdown
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -15,7 +17,7 @@ def test_the_harness_measures_every_figure_next_to_its_baseline(tmp_path: Path) 
     out = tmp_path / "results.json"
     tiny = ["--runs", "1", "--seconds", "0.3", "--clients", "2", "--accounts", "20"]
     tiny += ["--small", "100", "--large", "300", "--invoices", "30", "--replay-events", "100"]
-    tiny += ["--directory-accounts", "300"]
+    tiny += ["--directory-accounts", "300", "--http-accounts", "40", "--workers", "2"]
     tiny += ["--close-accounts", "200"]
     tiny += ["--remittance-claims", "50"]
     tiny += ["--document-accounts", "10"]
@@ -32,6 +34,7 @@ def test_the_harness_measures_every_figure_next_to_its_baseline(tmp_path: Path) 
     assert set(figures) == {
         "sustained commands/s, PostgreSQL",
         "sustained commands/s over HTTP, PostgreSQL",
+        "sustained commands/s over HTTP on one hot account",
         "command latency at half the sustained rate, ms",
         "bulk import events/s (CSV of accounts, invoices, payments)",
         "as-of replay of an account with 100 events, ms",
@@ -45,10 +48,18 @@ def test_the_harness_measures_every_figure_next_to_its_baseline(tmp_path: Path) 
         "835 remittance posting claims/s",
         "statement run statements/s",
     }
+    table = markdown(result)
+    for name, figure in figures.items():
+        assert figure["limited_by"], name
+        assert figure["row"]["product"], name
+        assert figure["row"]["baseline"], name
+        assert name in table
+    assert goal_met(figures["sustained commands/s, PostgreSQL"]) is not None
     latency = figures.pop("command latency at half the sustained rate, ms")
     assert latency["in_process"]["p99"] >= latency["in_process"]["p50"] > 0
     assert latency["http"]["p99"] >= latency["http"]["p50"] > 0
     assert figures["sustained commands/s over HTTP, PostgreSQL"]["failures"] == 0
+    assert figures["sustained commands/s over HTTP, PostgreSQL"]["workers"] == 2
     memory = figures.pop("peak memory of a rebuild, MB")
     assert memory["peak_rss_mb"]["large"] > 0
     assert isinstance(memory["growth"], float)
