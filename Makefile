@@ -58,8 +58,9 @@ infra-status: ## Say whether the local services are running
 
 .PHONY: bench
 BENCH_ARGS ?=
-bench: env infra-up ## Run the benchmark harness against the local services (BENCH_ARGS="--no-scale ..." to narrow it)
+bench: env infra-up ## Run the benchmark harness against the local services (BENCH_ARGS="--no-scale ..." to narrow it), then write the README's table from its results
 	@$(UV) run --frozen python -m bench $(BENCH_ARGS)
+	@$(UV) run --frozen python -m bench.table --readme
 
 .PHONY: bench-directory
 bench-directory: env infra-up ## Only the account search figure (ACCOUNTS=100000 by default)
