@@ -198,6 +198,14 @@ def serve(
             " does it; the others stand by)."
         ),
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="HTTP worker processes (PostgreSQL only), each with its own group committer;"
+            " the projector and the close schedule run once, in this process.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API."""
     import uvicorn
@@ -207,6 +215,13 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]  # pydantic-settings accepts field overrides
+    if workers > 1 and not settings.uses_postgres:
+        typer.echo(
+            "error: several workers need PostgreSQL (AR_DATABASE_URL): the embedded SQLite"
+            " store takes one writing process",
+            err=True,
+        )
+        raise typer.Exit(2)
     runtime = _runtime(settings)
     key_line = _ensure_local_admin_key(runtime)
     stop = threading.Event()
@@ -234,14 +249,26 @@ def serve(
         f"Receivables API on {base}\n  docs: {base}/docs\n  events and read models: {store}\n  {key_line}",
         err=True,
     )
+    # uvloop and httptools: the event loop and HTTP parser made for this, named so that a
+    # missing one is an error at start rather than a quietly slower server.
+    served = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "loop": "uvloop",
+        "http": "httptools",
+    }
     try:
-        uvicorn.run(
-            create_app(runtime),
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            access_log=False,
-        )
+        if workers == 1:
+            uvicorn.run(create_app(runtime), **served)  # type: ignore[arg-type]
+        else:
+            uvicorn.run(
+                "services.api.worker:create_worker_app",
+                factory=True,
+                workers=workers,
+                **served,  # type: ignore[arg-type]
+            )
     finally:
         stop.set()
         if worker is not None:
@@ -346,11 +373,34 @@ def project(
         ),
     ] = False,
     accounts: ParkedAccounts = None,
+    from_kafka: Annotated[
+        bool,
+        typer.Option(
+            "--from-kafka",
+            help="Build the read models in the reporting database (--database-url) from the"
+            " Kafka topic, as a member of the consumer group --group.",
+        ),
+    ] = False,
+    group: Annotated[str, typer.Option(help="With --from-kafka: the consumer group.")] = "",
+    member: Annotated[
+        str | None,
+        typer.Option(help="With --from-kafka: this member's lasting name in the group."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="AR_REPORTING_DATABASE_URL",
+            help="With --from-kafka: the reporting database (postgresql://...).",
+        ),
+    ] = None,
 ) -> None:
     """Keep the read models current with the event store until stopped (SIGTERM/Ctrl-C)."""
     from projections.runner import read_model_progress
     from services.logging import get_logger
 
+    if from_kafka:
+        _project_from_kafka(group, member, database_url)
+        return
     _refuse_accounts_without_retry(accounts, retry_parked)
     runtime = _runtime()
     if status or retry_parked:
@@ -394,6 +444,15 @@ def project(
     get_logger("receivables.cli").info("projector started", positions=projector.positions())
     projector.run(stop, runtime.settings.projector_poll_seconds)
     runtime.close()
+
+
+def _project_from_kafka(group: str, member: str | None, database_url: str | None) -> None:
+    from services.reporting import run_reporting_member
+
+    if not group or not database_url:
+        typer.echo("error: --from-kafka needs --group and --database-url", err=True)
+        raise typer.Exit(2)
+    run_reporting_member(group, member, database_url, _stop_on_signals())
 
 
 @app.command()
