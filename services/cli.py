@@ -251,7 +251,7 @@ def serve(
     )
     # uvloop and httptools: the event loop and HTTP parser made for this, named so that a
     # missing one is an error at start rather than a quietly slower server.
-    served = {
+    served: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_config": None,
@@ -261,13 +261,13 @@ def serve(
     }
     try:
         if workers == 1:
-            uvicorn.run(create_app(runtime), **served)  # type: ignore[arg-type]
+            uvicorn.run(create_app(runtime), **served)
         else:
             uvicorn.run(
                 "services.api.worker:create_worker_app",
                 factory=True,
                 workers=workers,
-                **served,  # type: ignore[arg-type]
+                **served,
             )
     finally:
         stop.set()
