@@ -5,6 +5,11 @@ secret is stored (the secret is 32 random bytes, so a slow hash adds nothing); a
 is found by its id and compared in constant time. A key belongs to one tenant and one role and
 has a name, which becomes the actor on every event it records. Revoked keys stay on file, so
 the actor of old events can still be looked up.
+
+A key that authenticated is remembered by the process (``services.key_cache``), so the next
+request with it asks nothing of the database (``cached``); a revocation, or any change to a
+key's row, is seen at once by every process, and the process that makes it forgets the key
+before the call returns.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from projections.database import Database
+from services.key_cache import DEFAULT_CAPACITY, watched_cache
 
 KEY_PREFIX = "ar"
 
@@ -49,8 +55,9 @@ class IssuedKey:
 
 
 class ApiKeys:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, cache_capacity: int = DEFAULT_CAPACITY) -> None:
         self.db = db
+        self._cache = watched_cache(db, cache_capacity)
 
     # The table is made by the migrations (services/migrations), with the product's others.
 
@@ -102,12 +109,15 @@ class ApiKeys:
                     _timestamp(now),
                 ),
             )
+        for key_id in revoked:
+            self._cache.forget(key_id)
         return revoked
 
     def forget(self, key_id: str) -> None:
         """Delete a key's row: only for a key never shown to anyone (its storing step failed
         after the row was written), so no event names it."""
         self.db.execute("DELETE FROM api_keys WHERE key_id = ?", (key_id,))
+        self._cache.forget(key_id)
 
     def create(
         self, *, name: str, tenant_id: str, role: Role, now: datetime | None = None
@@ -116,25 +126,41 @@ class ApiKeys:
         self.store(issued, now=now)
         return issued
 
+    def cached(self, presented: str) -> Caller | None:
+        """The caller of a key this process remembers, without asking the database; None when
+        it does not (``authenticate`` then decides)."""
+        parts = _parts(presented)
+        if parts is None:
+            return None
+        key_id, secret = parts
+        return self._cache.lookup(key_id, _digest(secret))
+
     def authenticate(self, presented: str) -> Caller | None:
         """The caller a presented key stands for, or None when it is unknown, wrong or revoked."""
-        prefix, _, rest = presented.partition("_")
-        key_id, _, secret = rest.partition("_")
-        if prefix != KEY_PREFIX or not key_id or not secret:
+        parts = _parts(presented)
+        if parts is None:
             return None
+        key_id, secret = parts
+        digest = _digest(secret)
+        remembered = self._cache.lookup(key_id, digest)
+        if remembered is not None:
+            return remembered
+        ticket = self._cache.ticket()
         row = self.db.query_one(
             "SELECT key_id, name, tenant_id, role, secret_sha256 FROM api_keys"
             " WHERE key_id = ? AND revoked_at IS NULL",
             (key_id,),
         )
-        if row is None or not hmac.compare_digest(row["secret_sha256"], _digest(secret)):
+        if row is None or not hmac.compare_digest(row["secret_sha256"], digest):
             return None
-        return Caller(
+        caller = Caller(
             key_id=row["key_id"],
             name=row["name"],
             tenant_id=row["tenant_id"],
             role=Role(row["role"]),
         )
+        self._cache.remember(ticket, key_id, digest, caller)
+        return caller
 
     def list(self, tenant_id: str) -> list[dict[str, Any]]:
         """The tenant's keys, without secrets: id, name, role, created and revoked times."""
@@ -152,7 +178,10 @@ class ApiKeys:
                 ),
                 (_timestamp(now), tenant_id, key_id),
             )
-            return bool(c.rowcount == 1)
+            revoked = bool(c.rowcount == 1)
+        if revoked:
+            self._cache.forget(key_id)
+        return revoked
 
     def any_admin(self) -> bool:
         return (
@@ -161,6 +190,24 @@ class ApiKeys:
             )
             is not None
         )
+
+    @property
+    def remembered(self) -> int:
+        """How many keys this process remembers (never more than the cache's capacity)."""
+        return len(self._cache)
+
+    def close(self) -> None:
+        """Stop watching for changes to keys and forget every remembered one."""
+        self._cache.close()
+
+
+def _parts(presented: str) -> tuple[str, str] | None:
+    """A presented key's id and secret, or None when it is not shaped like a key."""
+    prefix, _, rest = presented.partition("_")
+    key_id, _, secret = rest.partition("_")
+    if prefix != KEY_PREFIX or not key_id or not secret:
+        return None
+    return key_id, secret
 
 
 def _digest(secret: str) -> str:

@@ -95,6 +95,7 @@ class Runtime:
             )
 
     def close(self) -> None:
+        self.keys.close()
         self.app.close()
 
 

@@ -2,11 +2,13 @@
 
 A missing, unknown or revoked key gets 401. The caller's tenant scopes every account lookup,
 so a request never reaches another tenant's accounts; the caller's key name becomes the actor
-on every event it records. The key itself never reaches a log line. A database that is away
-is not a wrong key: the check answers 503 then, not 401, and a pooled connection found dead is
-replaced and the key read once more (``projections.database.Database.query``). The OpenAPI
-document lists 401 and 503 on every operation that reads a key, and 403 on those for some
-roles only, with the roles they take.
+on every event it records. The key itself never reaches a log line. A key the process
+remembers is checked on the event loop, without the database (``services.key_cache`` says
+when that is trusted); any other is read from the database in a worker thread, and a database
+that is away is not a wrong key: the check answers 503 then, not 401, and a pooled connection
+found dead is replaced and the key read once more (``projections.database.Database.query``).
+The OpenAPI document lists 401 and 503 on every operation that reads a key, and 403 on those
+for some roles only, with the roles they take.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from services.api_keys import ApiKeys, Caller, Role
 from services.errors import Forbidden, Unauthenticated
@@ -24,13 +27,16 @@ from services.logging import bind_context
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer ar_...`")
 
 
-def authenticated_caller(
+async def authenticated_caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Caller:
     if credentials is None:
         raise Unauthenticated
     keys: ApiKeys = request.app.state.runtime.keys
-    caller = keys.authenticate(credentials.credentials)
+    # A key this process remembers costs no query, so no trip through the thread pool either.
+    caller = keys.cached(credentials.credentials)
+    if caller is None:
+        caller = await run_in_threadpool(keys.authenticate, credentials.credentials)
     if caller is None:
         raise Unauthenticated
     bind_context(actor=caller.name, tenant_id=caller.tenant_id)

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 #: The newest migration of this release: a database recorded at it needs nothing run, which
 #: a start finds out with one query, without loading Alembic.
-HEAD = "0001"
+HEAD = "0002"
 #: Alembic's table of the revision a database is at.
 VERSION_TABLE = "alembic_version"
 #: The transaction's advisory lock a run holds on PostgreSQL (ASCII "RecvMig").

@@ -172,15 +172,16 @@ def test_ar_migrate_says_where_the_store_stands_then_migrates_it(
     assert status.exit_code == 0, status.output
     assert "at migration none" in status.output
     assert "to run: 0001  The product's own tables" in status.output
+    assert "to run: 0002  Changes to API keys announced" in status.output
     with sqlite3.connect(settings.sqlite_path) as store:
         names = {r[0] for r in store.execute("SELECT name FROM sqlite_master")}
     assert "alembic_version" not in names  # --status changes nothing
 
     migrated = runner.invoke(ar, ["migrate"])
     assert migrated.exit_code == 0, migrated.output
-    assert "migrated from none (no migration run yet) to 0001" in migrated.output
+    assert f"migrated from none (no migration run yet) to {migrations.HEAD}" in migrated.output
     again = runner.invoke(ar, ["migrate"])
-    assert "at migration 0001, up to date; nothing to run" in again.output
+    assert f"at migration {migrations.HEAD}, up to date; nothing to run" in again.output
 
     with sqlite3.connect(settings.sqlite_path) as store:
         store.execute("UPDATE alembic_version SET version_num = '9999'")
