@@ -32,6 +32,10 @@ again makes the batch's insert fail on the key, and a retry the domain refuses (
 invoice is already there) is looked up before its refusal is reported. Either way the caller
 gets the original answer, and a batch costs one round trip to the database, not two.
 
+The accounts a batch needs that are not cached are read before it is applied, all in one
+query (each from its newest snapshot); an account whose history does not read that way, or a
+query that fails, falls back to loading that account alone, so its failure stays its own.
+
 When several callers are busy, the writer gathers for a moment (at most ``gather_seconds``)
 until as many commands wait as made up its recent busiest batch: callers answered by one
 batch send their next command while the writer would otherwise already be committing a few.
@@ -68,7 +72,11 @@ from services.errors import (
 )
 from services.logging import get_logger
 from services.period_barriers import Barrier, earliest_dates, read_barrier
-from services.recorders import IdempotencyRecord
+from services.recorders import (
+    IdempotencyRecord,
+    IdempotentPostgresRecorder,
+    IdempotentSQLiteRecorder,
+)
 from services.unreadable import load_account_or_problem
 
 log = get_logger(__name__)
@@ -127,6 +135,9 @@ class _Batch:
     order: dict[int, int] = field(default_factory=dict)
     #: The accounts the batch changed, as the batch left them (unsaved until ``_save``).
     touched: dict[UUID, Account] = field(default_factory=dict)
+    #: The accounts not cached, read from the store in one query before the batch is applied
+    #: (None: no such account); one missing here is loaded alone when its command needs it.
+    loaded: dict[UUID, Account | None] = field(default_factory=dict)
     #: The version of each account taken from the cache rather than loaded by this batch: a
     #: refusal judged on it is checked against the store, which another process may have moved.
     cached: dict[UUID, int] = field(default_factory=dict)
@@ -285,6 +296,8 @@ class GroupCommitter:
     def _commit_batch(self, batch: list[Command]) -> None:
         work = _Batch()
         self._barriers.clear()
+        uncached = dict.fromkeys(c.account_id for c in batch if c.account_id not in self._cache)
+        work.loaded = self._load_many(list(uncached))
         for position, command in enumerate(batch):
             if not command.future.set_running_or_notify_cancel():
                 continue  # its caller gave up waiting before it was applied: it is withdrawn
@@ -326,6 +339,8 @@ class GroupCommitter:
                 if account is not None:
                     self._cache.move_to_end(command.account_id)
                     work.cached.setdefault(command.account_id, account.version)
+                elif command.account_id in work.loaded:
+                    account = work.loaded[command.account_id]
                 else:
                     account = self._load(command.account_id)
             except BaseException as unloadable:  # the store is away, or the history does not load
@@ -536,6 +551,45 @@ class GroupCommitter:
         """The account as stored (None: there is none); ``AccountUnreadable`` (a refusal of the
         command, 409) when its history does not read, rather than a fault repeated for ever."""
         return load_account_or_problem(self.app, account_id)
+
+    def _load_many(self, account_ids: list[UUID]) -> dict[UUID, Account | None]:
+        """The accounts as stored, read in one query (None: there is none). An account left
+        out — its history does not read, or the query failed — is loaded alone later, where
+        its failure is its command's own answer."""
+        recorder = self.app.recorder
+        if not account_ids or not isinstance(
+            recorder, IdempotentPostgresRecorder | IdempotentSQLiteRecorder
+        ):
+            return {}
+        snapshots = self.app.snapshots
+        table: str | None = None
+        if snapshots is not None:
+            table = getattr(snapshots.recorder, "events_table_name", None)
+            if table is None:
+                return {}  # snapshots kept where one query cannot reach: each loads alone
+        try:
+            histories = recorder.select_histories(account_ids, table)
+        except Exception as failure:
+            log.warning("accounts not read together", error=type(failure).__name__)
+            return {}
+        loaded: dict[UUID, Account | None] = {}
+        for account_id in account_ids:
+            history = histories.get(account_id)
+            if history is None:
+                loaded[account_id] = None
+                continue
+            stored = (
+                history.events if history.snapshot is None else [history.snapshot, *history.events]
+            )
+            try:
+                account: Any = None
+                for stored_event in stored:
+                    event: Any = self.app.mapper.to_domain_event(stored_event)
+                    account = event.mutate(account)
+            except Exception:  # noqa: S112 - loaded alone, it answers AccountUnreadable
+                continue
+            loaded[account_id] = account if isinstance(account, Account) else None
+        return loaded
 
     def _remember(self, account_id: UUID, account: Account) -> None:
         self._cache[account_id] = account

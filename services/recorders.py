@@ -17,18 +17,23 @@ An insert of account events passes ``period_guard`` (each tenant's earliest busi
 it): if a tenant's period barrier (``services.period_barriers``) has been raised over one of
 those dates, the insert is refused the same way, and the writer judges its commands again
 against the barrier as it now stands.
+
+A writer that needs several accounts at once reads them in one query (``select_histories``):
+for each account, its newest snapshot (if it has one) and the events after it — what
+eventsourcing's repository reads for one account, in two queries, per account.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from services.period_barriers import breaches
 
@@ -44,6 +49,45 @@ class IdempotencyRecord:
     response: str
     account_id: str | None
     recorded_at: str
+
+
+@dataclass(slots=True)
+class StoredHistory:
+    """One aggregate as stored: its newest snapshot (None: it has none) and the events
+    after it, in version order."""
+
+    snapshot: StoredEvent | None = None
+    events: list[StoredEvent] = field(default_factory=list)
+
+
+_HISTORIES = (
+    # Snapshots first (``is_snapshot`` 1), then the events after each account's newest one.
+    "SELECT 1 AS is_snapshot, originator_id, originator_version, topic, state FROM {snapshots} s"
+    " WHERE s.originator_id {wanted} AND s.originator_version ="
+    "  (SELECT MAX(originator_version) FROM {snapshots} n WHERE n.originator_id = s.originator_id)"
+    " UNION ALL"
+    " SELECT 0, originator_id, originator_version, topic, state FROM {events} e"
+    " WHERE e.originator_id {wanted} AND e.originator_version > COALESCE("
+    "  (SELECT MAX(originator_version) FROM {snapshots} n WHERE n.originator_id = e.originator_id),"
+    "  0)"
+    " ORDER BY originator_id, is_snapshot DESC, originator_version"
+)
+
+_EVENTS_ONLY = (
+    "SELECT 0 AS is_snapshot, originator_id, originator_version, topic, state FROM {events} e"
+    " WHERE e.originator_id {wanted} ORDER BY originator_id, originator_version"
+)
+
+
+def _histories(rows: Iterable[tuple[bool, StoredEvent]]) -> dict[UUID, StoredHistory]:
+    found: dict[UUID, StoredHistory] = {}
+    for is_snapshot, stored in rows:
+        history = found.setdefault(stored.originator_id, StoredHistory())  # type: ignore[arg-type]
+        if is_snapshot:
+            history.snapshot = stored
+        else:
+            history.events.append(stored)
+    return found
 
 
 def _rows(kwargs: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -99,6 +143,36 @@ class IdempotentSQLiteRecorder(SQLiteApplicationRecorder):
         _check_barriers(c, "?", kwargs)
         return inserted
 
+    def select_histories(
+        self, originator_ids: Sequence[UUID], snapshots_table: str | None
+    ) -> dict[UUID, StoredHistory]:
+        """Each aggregate's newest snapshot and the events after it, in one query; an
+        aggregate with no events is left out."""
+        if not originator_ids:
+            return {}
+        wanted = "IN (" + ", ".join("?" for _ in originator_ids) + ")"
+        template = _EVENTS_ONLY if snapshots_table is None else _HISTORIES
+        statement = template.format(
+            events=self.events_table_name, snapshots=snapshots_table, wanted=wanted
+        )
+        ids = [i.hex for i in originator_ids]
+        params = ids if snapshots_table is None else ids + ids
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            rows = c.fetchall()
+        return _histories(
+            (
+                bool(row["is_snapshot"]),
+                StoredEvent(
+                    originator_id=self.convert_originator_id(row["originator_id"]),
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=row["state"],
+                ),
+            )
+            for row in rows
+        )
+
 
 class IdempotentPostgresRecorder(PostgresApplicationRecorder):
     def __init__(
@@ -109,6 +183,14 @@ class IdempotentPostgresRecorder(PostgresApplicationRecorder):
         table = Identifier(self.events_table_name)
         self._gap_guard = f"{self.events_table_name}_no_version_gap"
         function = Identifier(self._gap_guard)
+        self._insert_columns = SQL(
+            "INSERT INTO {table} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[])"
+            " RETURNING notification_id"
+        ).format(
+            table=Identifier(self.datastore.schema, self.events_table_name),
+            id_type=Identifier(self.datastore.originator_id_type),
+        )
         self._create_gap_guard = [
             SQL(
                 "CREATE OR REPLACE FUNCTION {schema}.{function}() RETURNS trigger"
@@ -150,13 +232,54 @@ class IdempotentPostgresRecorder(PostgresApplicationRecorder):
             curs.executemany(_INSERT.format(p="%s"), rows)
         super()._insert_events(curs, stored_events, **kwargs)
 
+    def select_histories(
+        self, originator_ids: Sequence[UUID], snapshots_table: str | None
+    ) -> dict[UUID, StoredHistory]:
+        """Each aggregate's newest snapshot and the events after it, in one query; an
+        aggregate with no events is left out."""
+        if not originator_ids:
+            return {}
+        template = _EVENTS_ONLY if snapshots_table is None else _HISTORIES
+        tables = {"events": Identifier(self.datastore.schema, self.events_table_name)}
+        if snapshots_table is not None:
+            tables["snapshots"] = Identifier(self.datastore.schema, snapshots_table)
+        statement: Composed = SQL(template).format(wanted=SQL("= ANY(%(ids)s)"), **tables)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, {"ids": list(originator_ids)})
+            rows = curs.fetchall()
+        return _histories(
+            (
+                bool(row["is_snapshot"]),
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                ),
+            )
+            for row in rows
+        )
+
     def _insert_stored_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
         # eventsourcing runs ``_insert_events`` before it takes the events table's write lock;
         # this runs after it (the lock is taken here, then the events are inserted), so a
         # barrier raised by a period close is either committed and seen here, or waits for us.
-        super()._insert_stored_events(curs, stored_events, **kwargs)
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        # The rows go as four arrays of plain values, not eventsourcing's one array of a
+        # composite type, which psycopg writes out as text in Python, value by value: on a
+        # busy writer that was a tenth of its time. Same rows, same order, same ids returned.
+        curs.execute(
+            self._insert_columns,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+        )
         if kwargs.get("period_guard"):
             # A cursor of its own: the insert's cursor still holds the rows eventsourcing reads
             # the notification ids from.

@@ -664,7 +664,13 @@ def test_an_account_that_cannot_be_loaded_fails_its_command_alone(runtime: Runti
             raise OperationalError("server closed the connection unexpectedly")
         return real(aggregate_id, *args, **kwargs)
 
+    def select_histories(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    # The batch's accounts are read together first; that fails, and each is loaded alone.
+    recorder: Any = runtime.app.recorder
     repository.get = get  # type: ignore[method-assign]
+    recorder.select_histories = select_histories
     try:
         results = one_batch(
             runtime,
@@ -676,6 +682,7 @@ def test_an_account_that_cannot_be_loaded_fails_its_command_alone(runtime: Runti
         )
     finally:
         repository.get = real  # type: ignore[method-assign]
+        del recorder.select_histories
 
     assert isinstance(results[0], OperationalError)
     assert [r.body["version"] for r in results[1:]] == [2, 4]
