@@ -8,9 +8,13 @@ Amounts come back as integer minor units with their currency; callers format the
 Aging invariants: the buckets of a row always add up to its open total (there is an explicit
 "not yet due" bucket); unapplied credit is reported beside the buckets, never netted into
 them; a term's open amount is what the waterfall leaves of it (``domain.open_items.waterfall``)
-and its bucket is the one ``domain.aging`` assigns. The SQL here restates both rules so a
-report over many accounts is one query (``_waterfall_open``, ``_bucket_sums``); the property
-test ``tests/service/test_aging_sql_matches_domain.py`` holds it equal to the domain's code.
+and its bucket is the one ``domain.aging`` assigns. As known now, the summed report is one
+grouped scan of its own read model (``open_item_aging``: each term's open amount over runs of
+dates, computed by the domain's code; ``_aged_terms_known_now``), bucketed by the database
+(``_bucket_sums``). As known at an earlier moment, and line by line, the SQL here restates
+both rules over the dated tables (``_open_terms``, ``_waterfall_open``). The property tests
+``tests/service/test_aging_sql_matches_domain.py`` and ``test_aging_read_model.py`` hold both
+equal to the domain's code.
 
 The aging is read a page at a time (:func:`aging_page`): its rows in (account number, currency)
 order after the cursor's row (keyset paging, ``projections.cursors``), with the totals of the
@@ -308,11 +312,10 @@ def aging(
     report over many accounts wants."""
     labels = bucket_labels(buckets)
     rows: dict[tuple[str, str], AgingRow] = {}
-    current = not detail and _nothing_dated_after(db, tenant_id, as_of, known_at)
     if not detail:
         terms = (
-            _current_terms(tenant_id, account_number)
-            if current
+            _aged_terms_known_now(tenant_id, as_of, account_number)
+            if known_at is None
             else _open_terms(tenant_id, as_of, known_at, account_number)
         )
         for account, currency, sums, disputed in _bucket_sums(db, as_of, basis, buckets, terms):
@@ -340,8 +343,8 @@ def aging(
         row.disputed_minor += line.open_minor if line.disputed else 0
         row.lines.append(line)
     credits = (
-        _current_credit(db, tenant_id, account_number)
-        if current
+        _credit_known_now(db, tenant_id, as_of, account_number)
+        if known_at is None
         else _unapplied_credit(db, tenant_id, as_of, known_at, account_number)
     )
     for account, currency, credit in credits:
@@ -444,56 +447,39 @@ def aging_page(db: Database, query: AgingQuery, *, limit: int, cursor: str | Non
     )
 
 
-def _nothing_dated_after(
-    db: Database, tenant_id: str, as_of: date, known_at: datetime | None
-) -> bool:
-    """Whether the cut is "as of a date on or after everything, as known now": then every
-    movement counts and the terms' running figures are the answer (``_current_terms``)."""
-    if known_at is not None:
-        return False
-    latest = db.query_one(
-        "SELECT MAX(latest) AS latest FROM ("
-        " SELECT MAX(issued_on) AS latest FROM open_items WHERE tenant_id = ?"
-        " UNION ALL SELECT MAX(effective_on) FROM open_item_movements WHERE tenant_id = ?"
-        " UNION ALL SELECT MAX(opened_on) FROM open_item_disputes WHERE tenant_id = ?"
-        " UNION ALL SELECT MAX(resolved_on) FROM open_item_disputes WHERE tenant_id = ?"
-        " UNION ALL SELECT MAX(effective_on) FROM ledger_lines WHERE tenant_id = ?) dates",
-        [tenant_id] * 5,
-    )
-    if latest is not None and latest["latest"] is not None and _as_date(latest["latest"]) > as_of:
-        return False
-    # The terms' running figures know nothing of plans: an account with a plan that has not
-    # ended is aged from the dated tables.
-    kept = db.query_one(
-        "SELECT 1 AS kept FROM open_item_plans p WHERE p.tenant_id = ? AND NOT EXISTS ("
-        " SELECT 1 FROM open_item_plan_ends e WHERE e.account_id = p.account_id"
-        " AND e.plan_id = p.plan_id AND e.reopened_at IS NULL AND e.ended_on <= ?) LIMIT 1",
-        [tenant_id, as_of.isoformat()],
-    )
-    return kept is None
-
-
-def _current_terms(tenant_id: str, account_number: str | None) -> tuple[str, list[Any]]:
-    """SQL for every term with what is open on it after all its item's movements: one table."""
+def _aged_terms_known_now(
+    tenant_id: str, as_of: date, account_number: str | None
+) -> tuple[str, list[Any]]:
+    """SQL for every term open as of the date, as known now: the rows of the report's own
+    read model (``projections.open_items``, ``open_item_aging``) whose run of dates holds it."""
     only_account = " AND account_number = ?" if account_number else ""
+    day = as_of.isoformat()
     return (
-        "SELECT account_number, currency, due_on, issued_on, disputes_open > 0 AS disputed,"
-        f" {_waterfall_open('reduced_minor', 'before_minor', 'amount_minor')} AS open_minor"
-        " FROM open_item_terms WHERE tenant_id = ?" + only_account,
-        [tenant_id] + ([account_number] if account_number else []),
+        "SELECT account_number, currency, due_on, issued_on, disputed <> 0 AS disputed,"
+        " open_minor FROM open_item_aging"
+        " WHERE tenant_id = ? AND valid_to > ? AND valid_from <= ?" + only_account,
+        [tenant_id, day, day] + ([account_number] if account_number else []),
     )
 
 
-def _current_credit(
-    db: Database, tenant_id: str, account_number: str | None
+def _credit_known_now(
+    db: Database, tenant_id: str, as_of: date, account_number: str | None
 ) -> list[tuple[str, str, int]]:
+    """Each account's unapplied credit as of the date, as known now: the sum of the changes
+    to it dated by then (``open_item_credit``)."""
     only_account = " AND account_number = ?" if account_number else ""
     rows = db.query(
-        "SELECT account_number, currency, unapplied_credit_minor FROM account_balances"
-        " WHERE tenant_id = ? AND unapplied_credit_minor <> 0" + only_account,
-        [tenant_id] + ([account_number] if account_number else []),
+        "SELECT account_number, currency, CAST(SUM(credit_minor) AS BIGINT) AS credit_minor"
+        " FROM open_item_credit WHERE tenant_id = ? AND effective_on <= ?"
+        + only_account
+        + " GROUP BY account_number, currency",
+        [tenant_id, as_of.isoformat()] + ([account_number] if account_number else []),
     )
-    return [(r["account_number"], r["currency"], int(r["unapplied_credit_minor"])) for r in rows]
+    return [
+        (r["account_number"], r["currency"], int(r["credit_minor"]))
+        for r in rows
+        if int(r["credit_minor"])
+    ]
 
 
 def _bucket_sums(
