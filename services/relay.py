@@ -5,6 +5,13 @@ recorded, sends each event as a JSON envelope (``services.envelope``) to the top
 account id as key, and records the new position only after the broker acknowledged every record
 of the batch.
 
+Batches are pipelined: the next batch is read, enveloped and sent while the broker acknowledges
+the one before (at most ``PIPELINE_DEPTH`` batches unacknowledged). Positions are still recorded
+one batch at a time, in order, each only once every record up to it was acknowledged. The
+envelope is written from the stored JSON, not from decoded events, and is checked against the
+event's own hash (``services.envelope.stored_envelope``): the records are byte for byte what
+decoding and encoding each event gives.
+
 Guarantees, and how they are kept:
 
 - **Order per account.** The partition is the key's murmur2 hash modulo the topic's partitions
@@ -15,11 +22,12 @@ Guarantees, and how they are kept:
   dies at any point resumes at or before the first event the broker may not have.
 - **Nothing published twice, as far as can be known.** Between the broker's acknowledgement and
   the relay's bookkeeping a relay can die, or Kafka can fail a batch half-way. So on start, and
-  after any failure, the relay reads the last record of each partition: an event whose position
-  is at or below the last position its partition already holds was published and is skipped.
-  This is exact because a partition holds its events in position order. What remains (a request
-  the broker appended after its answer was lost) is a duplicate with the same ``event_id`` and
-  account version, which a consumer drops (``services.subscriber``).
+  after any failure, the relay reads the tail of each partition, as long as the batches that
+  can be unacknowledged at once: an event found there beyond the recorded position was
+  published and is skipped. This is exact because a partition holds its events in position
+  order, and only unacknowledged batches can be on the broker without being recorded. What
+  remains (a request the broker appended after its answer was lost) is a duplicate with the
+  same ``event_id`` and account version, which a consumer drops (``services.subscriber``).
 - **Kafka down is not an outage.** Commands are recorded in the event store whatever Kafka does;
   the relay retries with bounded exponential backoff, logs once when Kafka becomes unreachable
   and once when it is back, and catches up.
@@ -51,11 +59,15 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
+import orjson
+from eventsourcing.persistence import JSONTranscoder, Notification
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
@@ -64,7 +76,7 @@ from kafka.partitioner.default import murmur2
 from domain.account import is_account_topic
 from projections import parking
 from services.bootstrap import Runtime
-from services.envelope import SCHEMA_VERSION, encode, envelope
+from services.envelope import SCHEMA_VERSION, encode, envelope, stored_envelope
 from services.logging import get_logger
 from services.relay_lock import RelayLock, relay_lock
 from services.relay_positions import RELAY_NAME, record_relay_position, relay_position
@@ -78,8 +90,20 @@ BACKOFF_FIRST_SECONDS = 0.5
 BACKOFF_MOST_SECONDS = 30.0
 #: How often a relay standing by tries the lock again.
 STANDBY_SECONDS = 2.0
-#: Records read from the end of each partition to learn what a cut-short batch delivered.
+#: Batches sent before the oldest of them must be acknowledged: one being acknowledged while
+#: the next is read and sent.
+PIPELINE_DEPTH = 2
+#: Batches one ``publish_pending`` sends, pipelined, before it returns with all of them
+#: acknowledged and recorded (so a running relay looks at its stop flag and retries between).
+BATCHES_PER_ROUND = 20
+#: Records read from the end of each partition (at least) to learn what cut-short batches
+#: delivered.
 TAIL_RECORDS = 2_000
+#: Producer batches per partition: a relay catching up sends few, full requests.
+PRODUCER_BATCH_BYTES = 512 * 1024
+PRODUCER_LINGER_MS = 20
+#: Accounts whose tenant the relay keeps in memory.
+TENANTS_KEPT = 100_000
 #: The relay's name among the consumers that park accounts (``projections.parking``).
 PARKING_CONSUMER = f"relay:{RELAY_NAME}"
 #: Failures of the broker or the database, not of an event: retried, never a reason to park.
@@ -97,6 +121,18 @@ class LockLost(Exception):
 
 class RelayStopped(Exception):
     """Publishing would break a guarantee; the relay stops and says why."""
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One batch on its way: the position it ends at, what the broker must acknowledge, and
+    the bookkeeping recorded with its position (accounts parked, events held back)."""
+
+    last: int
+    positions: set[int]
+    futures: list[Any] = field(default_factory=list)
+    failed: dict[str, tuple[Notification, Exception]] = field(default_factory=dict)
+    skipped: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
 
 
 class Relay:
@@ -119,8 +155,15 @@ class Relay:
         #: Positions beyond the recorded one that the broker already holds (learnt, not assumed).
         self._published: set[int] | None = None
         self._partitions: list[int] = []
-        self._tenant_of = lru_cache(maxsize=100_000)(self._load_tenant)
+        self._tenants: dict[UUID, str] = {}
         self._partition_of = lru_cache(maxsize=100_000)(self._hash_partition)
+        mapper = runtime.app.mapper
+        #: Stored events are plain JSON (no cipher, no compression): read without decoding.
+        self._plain_json = (
+            isinstance(mapper.transcoder, JSONTranscoder)
+            and mapper.cipher is None
+            and mapper.compressor is None
+        )
         self.skipped = 0
 
     # --- Kafka clients -----------------------------------------------------------------------
@@ -128,16 +171,8 @@ class Relay:
     def _default_producer(self) -> KafkaProducer:
         return KafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=5,
-            max_in_flight_requests_per_connection=5,
-            max_block_ms=10_000,
-            # A record not delivered by then fails, before the relay gives up on the batch
-            # (ACK_TIMEOUT_SECONDS): no record of a given-up batch is still being retried.
-            request_timeout_ms=10_000,
-            delivery_timeout_ms=20_000,
             client_id="receivables-relay",
+            **producer_settings(),
         )
 
     @property
@@ -192,11 +227,12 @@ class Relay:
     def learn_published(self) -> set[int]:
         """The positions after the recorded one that the broker already holds.
 
-        Only the batch that was being sent when a relay died or Kafka failed can be on the
-        broker without being recorded, and a batch puts at most ``batch_size`` records in a
-        partition: so the tail of each partition that long is read, and the positions found
-        beyond the recorded one are the events not to send again. A partition emptied by
-        retention, or a record that is not the relay's (no numeric position), is no obstacle.
+        Only the batches that were unacknowledged when a relay died or Kafka failed (at most
+        ``PIPELINE_DEPTH``) can be on the broker without being recorded, and a batch puts at
+        most ``batch_size`` records in a partition: so the tail of each partition that long is
+        read, and the positions found beyond the recorded one are the events not to send again.
+        A partition emptied by retention, or a record that is not the relay's (no numeric
+        position), is no obstacle.
         """
         partitions = sorted(self.producer.partitions_for(self.topic))
         if self._partitions and partitions != self._partitions:
@@ -207,7 +243,7 @@ class Relay:
             raise RelayStopped(msg)
         self._partitions = partitions
         recorded = self.position()
-        tail = max(self.batch_size, TAIL_RECORDS)
+        tail = max(PIPELINE_DEPTH * self.batch_size, TAIL_RECORDS)
         consumer = KafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap,
             enable_auto_commit=False,
@@ -248,88 +284,125 @@ class Relay:
         return self._partitions[hashed % len(self._partitions)]
 
     def publish_pending(self) -> int:
-        """Publish the next batch after the recorded position; the number of events read.
+        """Publish what was recorded after the recorded position, up to ``BATCHES_PER_ROUND``
+        batches, pipelined; the number of events read. On return every batch read is
+        acknowledged and its position recorded.
 
-        Parked accounts whose retry was asked for have their backlog published first. An event
-        that cannot be decoded or encoded parks its account; that account's later events are
-        held back. Raises ``KafkaUnavailable`` if the broker did not acknowledge the whole
-        batch; the position then stays where it was, and the next attempt first learns what
-        arrived."""
+        Parked accounts whose retry was asked for have their backlog published first, while
+        nothing else is on its way. An event that cannot be decoded or encoded parks its
+        account; that account's later events are held back. Raises ``KafkaUnavailable`` if the
+        broker did not acknowledge a batch; the position then stays after the last batch that
+        was acknowledged whole (and every batch before it), and the next attempt first learns
+        what arrived."""
         if not self.lock.held() and not self.lock.acquire():
             msg = "another relay holds the relay lock"
             raise LockLost(msg)
-        app = self.runtime.app
-        db = self.runtime.db
         try:
             published = self._published if self._published is not None else self.learn_published()
         except KafkaError as error:
             self._published = None
             self._drop_producer()
             raise KafkaUnavailable(f"{type(error).__name__}: {error}") from error
-        # Before the batch is read: an account resumed now has its later events in the batch.
+        # Before any batch is read: an account resumed now has its later events in the batches.
         self.publish_retried()
-        start = self.position() + 1
-        notifications = app.recorder.select_notifications(start=start, limit=self.batch_size)
-        if not notifications:
-            return 0
+        # Each parked account's events from the one that failed on are held back; an account
+        # that fails in a batch is held back from then on, before its park row is written.
         held_back = {
-            row.account_id: row.position for row in parking.parked_accounts(db, [PARKING_CONSUMER])
+            row.account_id: row.position
+            for row in parking.parked_accounts(self.runtime.db, [PARKING_CONSUMER])
         }
-        failed: dict[str, tuple[Any, Exception]] = {}
-        skipped: dict[tuple[str, str], tuple[int, int]] = {}
+        on_the_way: deque[_Batch] = deque()
+        after, read = self.position(), 0
         try:
-            futures = []
-            for notification in notifications:
-                if not is_account_topic(notification.topic):
-                    continue  # not a billing event: see "What is published" above
-                account = str(notification.originator_id)
-                if notification.id >= held_back.get(account, notification.id + 1) or (
-                    account in failed
-                ):
-                    # Order per account: nothing of it goes out before the event that failed.
-                    key = (PARKING_CONSUMER, account)
-                    count, _ = skipped.get(key, (0, 0))
-                    skipped[key] = (count + 1, notification.id)
-                    continue
-                try:
-                    futures.append(self._send(notification, published))
-                except MessageSizeTooLargeError as error:  # this record alone: park it
-                    failed[account] = (notification, error)
-                except _NOT_THE_EVENT:
-                    raise
-                except Exception as error:
-                    failed[account] = (notification, error)
-            self.producer.flush(timeout=ACK_TIMEOUT_SECONDS)
-            for future in futures:
-                if future is not None:
-                    future.get(timeout=ACK_TIMEOUT_SECONDS)
+            for _ in range(BATCHES_PER_ROUND):
+                notifications = self.runtime.app.recorder.select_notifications(
+                    start=after + 1, limit=self.batch_size
+                )
+                if not notifications:
+                    break
+                on_the_way.append(self._send_batch(notifications, published, held_back))
+                after, read = notifications[-1].id, read + len(notifications)
+                if len(on_the_way) == PIPELINE_DEPTH:
+                    self._settle(on_the_way.popleft())
+                if len(notifications) < self.batch_size:
+                    break  # caught up
+            if on_the_way:
+                self.producer.flush(timeout=ACK_TIMEOUT_SECONDS)
+            while on_the_way:
+                self._settle(on_the_way.popleft())
         except KafkaError as error:
             self._published = None
             self._drop_producer()
             raise KafkaUnavailable(f"{type(error).__name__}: {error}") from error
+        except BaseException:
+            self._published = None  # what reached the broker is learnt again, not assumed
+            raise
+        return read
+
+    def _send_batch(
+        self, notifications: Sequence[Notification], published: set[int], held_back: dict[str, int]
+    ) -> _Batch:
+        """Send a batch's records (the broker acknowledges them later: ``_settle``)."""
+        batch = _Batch(last=notifications[-1].id, positions={n.id for n in notifications})
+        self._learn_tenants(notifications)
+        for notification in notifications:
+            if not is_account_topic(notification.topic):
+                continue  # not a billing event: see "What is published" above
+            account = str(notification.originator_id)
+            if notification.id >= held_back.get(account, notification.id + 1):
+                # Order per account: nothing of it goes out after the event that failed.
+                key = (PARKING_CONSUMER, account)
+                count, _ = batch.skipped.get(key, (0, 0))
+                batch.skipped[key] = (count + 1, notification.id)
+                continue
+            try:
+                future = self._send(notification, published)
+            except MessageSizeTooLargeError as error:  # this record alone: park it
+                batch.failed[account] = (notification, error)
+            except _NOT_THE_EVENT:
+                raise
+            except Exception as error:
+                batch.failed[account] = (notification, error)
+            else:
+                if future is not None:
+                    batch.futures.append(future)
+                continue
+            held_back[account] = notification.id
+        return batch
+
+    def _settle(self, batch: _Batch) -> None:
+        """Wait for the broker to acknowledge every record of the batch, then record its park
+        rows and its position (the batches before it are settled already)."""
+        deadline = time.monotonic() + ACK_TIMEOUT_SECONDS
+        for future in batch.futures:
+            future.get(timeout=max(0.0, deadline - time.monotonic()))
         if not self.lock.held():
             # Another relay may have taken over while this batch was sent: it will learn
             # what arrived; recording here could move the position under its feet.
-            self._published = None
             msg = "the relay lock was lost while publishing"
             raise LockLost(msg)
-        tenants = {a: parking.tenant_of(app, n.originator_id) for a, (n, _) in failed.items()}
-        # Park rows first, then the position: a relay that dies in between reads the batch
-        # again, and holds the parked accounts back from the event that failed on.
-        with db.transaction() as c:
-            for account, (notification, failure) in failed.items():
-                parking.park(c, db, PARKING_CONSUMER, notification, failure, tenants[account])
-            parking.record_skipped(c, db, skipped)
-        self._record_position(notifications[-1].id)
-        for account, (notification, failure) in failed.items():
+        db = self.runtime.db
+        if batch.failed or batch.skipped:
+            app = self.runtime.app
+            tenants = {
+                a: parking.tenant_of(app, _account_id(n)) for a, (n, _) in batch.failed.items()
+            }
+            # Park rows first, then the position: a relay that dies in between reads the batch
+            # again, and holds the parked accounts back from the event that failed on.
+            with db.transaction() as c:
+                for account, (notification, failure) in batch.failed.items():
+                    parking.park(c, db, PARKING_CONSUMER, notification, failure, tenants[account])
+                parking.record_skipped(c, db, batch.skipped)
+        self._record_position(batch.last)
+        for account, (notification, failure) in batch.failed.items():
             log.error(
                 "account parked: its events are held back until it is retried",
                 account_id=account,
                 position=notification.id,
                 error=parking.error_text(failure),
             )
-        self._published = published - {n.id for n in notifications}
-        return len(notifications)
+        if self._published:
+            self._published = self._published - batch.positions
 
     def publish_retried(self) -> list[tuple[str, str | None]]:
         """Publish the backlog of each parked account whose retry was asked for, in order,
@@ -372,28 +445,83 @@ class Relay:
             outcomes.append((row.account_id, None))
         return outcomes
 
-    def _send(self, notification: Any, published: set[int]) -> Any:
+    def _send(self, notification: Notification, published: set[int]) -> Any:
         if notification.id in published:
             self.skipped += 1  # the broker holds it already: a batch cut short before
             return None
         return self.producer.send(self.topic, **self._record_of(notification))
 
-    def _record_of(self, notification: Any) -> dict[str, Any]:
+    def _record_of(self, notification: Notification) -> dict[str, Any]:
         """The Kafka record of one stored event: key, partition, value and headers."""
-        event: Any = self.runtime.app.mapper.to_domain_event(notification)
-        key = str(event.originator_id).encode()
-        tenant_id = self._tenant_of(event.originator_id)
-        document = envelope(event, tenant_id=tenant_id, position=notification.id)
+        account_id = _account_id(notification)
+        key = str(account_id).encode()
+        tenant_id = self._tenant_of(account_id)
+        read = stored_envelope(notification, tenant_id=tenant_id) if self._plain_json else None
+        if read is None:
+            event: Any = self.runtime.app.mapper.to_domain_event(notification)
+            document = envelope(event, tenant_id=tenant_id, position=notification.id)
+            value = encode(document)
+        else:
+            document, value = read
         return {
             "key": key,
-            "value": encode(document),
+            "value": value,
             "headers": _headers(document),
             "partition": self._partition_of(key),
         }
 
-    def _load_tenant(self, account_id: UUID) -> str:
-        first = next(iter(self.runtime.app.events.get(account_id, lte=1)))
-        return str(first.tenant_id)  # type: ignore[attr-defined]  # the Opened event names the tenant
+    # --- tenants ---------------------------------------------------------------------------
+
+    def _tenant_of(self, account_id: UUID) -> str:
+        known = self._tenants.get(account_id)
+        if known is not None:
+            return known
+        first: Any = next(iter(self.runtime.app.events.get(account_id, lte=1)))
+        tenant = str(first.tenant_id)  # the Opened event names the tenant
+        self._keep_tenants({account_id: tenant})
+        return tenant
+
+    def _learn_tenants(self, notifications: Iterable[Notification]) -> None:
+        """The tenants of a batch's accounts, for those not known yet: one query for all of
+        them (an account whose first event does not read is left to ``_tenant_of``)."""
+        unknown = {
+            _account_id(n) for n in notifications if is_account_topic(n.topic)
+        } - self._tenants.keys()
+        if not unknown:
+            return
+        found: dict[UUID, str] = {}
+        for account_id, state in self._first_states(sorted(unknown)):
+            tenant = _tenant_named(state) if self._plain_json else None
+            if tenant is not None:
+                found[account_id] = tenant
+        self._keep_tenants(found)
+
+    def _keep_tenants(self, tenants: dict[UUID, str]) -> None:
+        if len(self._tenants) + len(tenants) > TENANTS_KEPT:
+            self._tenants.clear()  # a tenant never changes: forgetting costs a query, no more
+        self._tenants.update(tenants)
+
+    def _first_states(self, account_ids: Sequence[UUID]) -> list[tuple[UUID, bytes]]:
+        """The stored state of each account's first event."""
+        db = self.runtime.db
+        table = self.runtime.app.recorder.events_table_name  # type: ignore[attr-defined]
+        if db.is_postgres:
+            rows = db.query(
+                f"SELECT originator_id, state FROM {table}"  # noqa: S608 - the store's table
+                " WHERE originator_version = 1 AND originator_id = ANY(?)",
+                (list(account_ids),),
+            )
+        else:
+            rows = []
+            for start in range(0, len(account_ids), _SQLITE_IDS_PER_QUERY):
+                chunk = [a.hex for a in account_ids[start : start + _SQLITE_IDS_PER_QUERY]]
+                marks = ", ".join("?" for _ in chunk)
+                rows += db.query(
+                    f"SELECT originator_id, state FROM {table}"  # noqa: S608 - the store's table
+                    f" WHERE originator_version = 1 AND originator_id IN ({marks})",
+                    chunk,
+                )
+        return [(UUID(str(r["originator_id"])), bytes(r["state"])) for r in rows]
 
     # --- running -------------------------------------------------------------------------------
 
@@ -480,6 +608,43 @@ class Backoff:
 
     def reset(self) -> None:
         self._next = self.first
+
+
+def producer_settings() -> dict[str, Any]:
+    """How the relay's producer sends: acknowledged by every replica, idempotent (so retries
+    keep each partition's order), in large batches: a relay catching up fills them, and each
+    batch costs the producer's thread a request of its own. A round ends with a flush, so the
+    linger only delays records while more are coming."""
+    return {
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": PRODUCER_LINGER_MS,
+        "batch_size": PRODUCER_BATCH_BYTES,
+        "max_in_flight_requests_per_connection": 5,
+        "max_block_ms": 10_000,
+        # A record not delivered by then fails, before the relay gives up on the batch
+        # (ACK_TIMEOUT_SECONDS): no record of a given-up batch is still being retried.
+        "request_timeout_ms": 10_000,
+        "delivery_timeout_ms": 20_000,
+    }
+
+
+#: Account ids per query on SQLite (its limit on a statement's parameters is 999 in old builds).
+_SQLITE_IDS_PER_QUERY = 500
+
+
+def _account_id(notification: Notification) -> UUID:
+    account_id = notification.originator_id
+    return account_id if isinstance(account_id, UUID) else UUID(account_id)
+
+
+def _tenant_named(state: bytes) -> str | None:
+    """The tenant an account's stored first event names, if it reads as plain JSON."""
+    try:
+        tenant = orjson.loads(state).get("tenant_id")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return tenant if isinstance(tenant, str) else None
 
 
 def _headers(document: dict[str, Any]) -> list[tuple[str, bytes]]:
