@@ -9,6 +9,11 @@ table's DDL spells a few types (``{money}``, ``{bigint}``, ``{timestamp}``).
 Money columns hold integer minor units (cents for USD, yen for JPY) next to the currency, so
 sums are exact on both engines and never pass through float.
 
+Rows are written in bulk (``write_rows``): on PostgreSQL a plain ``INSERT`` of many rows goes by
+``COPY``, several times quicker than even a pipelined ``executemany``; it refuses a bad row
+with the same errors (a broken constraint, a value out of range), so a caller cannot tell the
+two apart but by the time taken.
+
 The database can go away. It is *unavailable* (``is_database_unavailable``) when no connection
 could be had in time, a pooled connection turned out dead (the server restarted or ended the
 session), or the server will not take writes (read-only). Errors come in three dresses:
@@ -17,8 +22,10 @@ OperationalError`` and kin, psycopg's error as the cause) and SQLite's, whose
 ``OperationalError`` also covers mistakes in SQL ("no such table"): of SQLite's only a locked,
 busy or unopenable database counts. A read that meets a dead pooled connection (after a
 PostgreSQL restart every idle one is dead) has the pool check its idle connections, replacing
-the dead ones, and runs once more on a fresh connection (``query``). Every API request reads
-its API key first, so the rest of the request, writes included, finds a pool already swept.
+the dead ones, and runs once more on a fresh connection (``query``). A write is never run twice (it may have
+committed): one that meets a dead connection is refused as unavailable. After a restart the
+API's key watch has lost its connection too (``services.key_cache``), so requests read their
+keys from the table until it listens again, and those reads usually sweep the pool first.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 _PLACEHOLDER = re.compile(r"\?")
+#: ``INSERT INTO table (columns) VALUES (?, ...)``: nothing but placeholders, nothing after.
+_PLAIN_INSERT = re.compile(r"INSERT INTO (\S+) \(([^)]*)\) VALUES \(\?(?:, \?)*\)")
 
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
     persistence.OperationalError,
@@ -133,6 +142,18 @@ class Database:
         with self.datastore.transaction(commit=commit) as cursor:
             # eventsourcing wraps sqlite3's cursor without rowcount; hand out the real one.
             yield cursor.sqlite_cursor if isinstance(cursor, SQLiteCursor) else cursor
+
+    def write_rows(self, c: Cursor, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Write ``rows`` with ``statement`` (``?`` placeholders), in order, in ``c``'s
+        transaction: by ``COPY`` where the engine has it and the statement is a plain insert."""
+        plain = _PLAIN_INSERT.fullmatch(statement)
+        if plain is None or not isinstance(c, psycopg.Cursor):
+            c.executemany(self.sql(statement), rows)
+            return
+        table, columns = plain.groups()
+        with c.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         with self.transaction() as c:

@@ -20,6 +20,12 @@ removed, in one transaction.
 
 A rebuild and a retry have their read models to themselves: they hold the models' locks
 exclusively (``projections.locks``) while running projectors step aside.
+
+A rebuild (``Projector.rebuild``) does not follow the log: it reads the store account after
+account and replays each from its first event to its newest before the next, so it keeps one
+account in memory however many the store holds, and writes the rows in bulk. It runs in one
+transaction, which replaces the models' rows and moves their tracking records together:
+exactly once holds as for a batch, and readers see the old models until the new ones commit.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from uuid import UUID
 
 import structlog
 from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
 
 from domain.account import is_account_topic
 from projections import parking
@@ -97,7 +104,7 @@ class ReadModel(ABC):
         self._writes = {}
         for statement, rows in ordered:
             if rows:
-                c.executemany(db.sql(statement), rows)
+                db.write_rows(c, statement, rows)
 
     def discard(self) -> None:
         """Forget what was queued (the batch was rolled back)."""
@@ -149,14 +156,17 @@ class _Unhandled(Exception):
 
 
 #: Accounts the projector keeps replayed in memory. Events of an account not among them cost a
-#: load from the store; when more accounts are active at once than this, a rebuild slows down
-#: (about 1,100 events/s instead of 5,000 with 100,000 accounts interleaved) and memory grows
-#: with it: ``AR_PROJECTOR_CACHE_ACCOUNTS`` trades one for the other.
+#: load from the store; when more accounts are active at once than this, a catch-up from far
+#: behind slows down (about 1,100 events/s instead of 5,000 with 100,000 accounts interleaved)
+#: and memory grows with it: ``AR_PROJECTOR_CACHE_ACCOUNTS`` trades one for the other. A
+#: rebuild needs none of it (see ``Projector.rebuild``).
 DEFAULT_CACHE_ACCOUNTS = 20_000
 #: The longest pause between attempts while projecting fails.
 RETRY_MOST_SECONDS = 30.0
 log = structlog.get_logger("receivables.projector")
 
+#: How long a rebuild's transaction may wait on its replay between two statements.
+REBUILD_IDLE = "5min"
 #: A catch-up that applied this many events refreshes the planner's statistics.
 ANALYZE_AFTER = 5_000
 
@@ -251,6 +261,61 @@ def read_model_progress(
         position = positions.get(model.tracking_name, 0)
         found.append(Progress(model.name, position, max(head, position)))
     return found
+
+
+def _log_parked(found: Sequence[_Unhandled]) -> None:
+    for failure in found:
+        log.error(
+            "account parked: its events are passed by until it is retried",
+            account_id=str(failure.notification.originator_id),
+            position=failure.notification.id,
+            read_models=failure.models,
+            error=parking.error_text(failure.error),
+        )
+
+
+def _stored_events(
+    app: Application[Any], c: Cursor, db: Database, head: int, page: int
+) -> Iterator[list[Notification]]:
+    """Every aggregate's stored events up to notification ``head``: one aggregate after the
+    other (by id), each in version order, read a page at a time (in ``c``'s transaction) along
+    the table's primary key, so that no more than a page and one aggregate are in memory."""
+    table = app.recorder.events_table_name  # type: ignore[attr-defined]
+    if db.is_postgres:
+        select = (
+            f"SELECT notification_id AS id, originator_id, originator_version, topic, state"
+            f" FROM {table} WHERE (originator_id, originator_version) > (%s, %s)"
+            " AND notification_id <= %s ORDER BY originator_id, originator_version LIMIT %s"
+        )
+        after: tuple[Any, int] = (UUID(int=0), 0)
+    else:
+        select = (
+            f"SELECT rowid AS id, originator_id, originator_version, topic, state FROM {table}"
+            " WHERE (originator_id, originator_version) > (?, ?) AND rowid <= ?"
+            " ORDER BY originator_id, originator_version LIMIT ?"
+        )
+        after = ("", 0)  # eventsourcing's SQLite stores ids as hex text
+    aggregate: list[Notification] = []
+    while True:
+        c.execute(select, (*after, head, page))
+        rows = c.fetchall()
+        for r in rows:
+            notification = Notification(
+                id=int(r["id"]),
+                originator_id=UUID(str(r["originator_id"])),
+                originator_version=int(r["originator_version"]),
+                topic=r["topic"],
+                state=bytes(r["state"]),
+            )
+            if aggregate and aggregate[0].originator_id != notification.originator_id:
+                yield aggregate
+                aggregate = []
+            aggregate.append(notification)
+        if len(rows) < page:
+            break
+        after = (rows[-1]["originator_id"], int(rows[-1]["originator_version"]))
+    if aggregate:
+        yield aggregate
 
 
 class Projector:
@@ -394,6 +459,46 @@ class Projector:
         parked: dict[tuple[str, str], int],
         found: Sequence[_Unhandled],
     ) -> None:
+        passed, skipped = self._handle(notifications, seen, parked, self.replayer)
+        # Observers see each event once, from the attempt that is written.
+        self._observe(passed)
+        tenants = [parking.tenant_of(self.app, f.notification.originator_id) for f in found]
+        # Only the writes take the transaction: the batch's rows, then the tracking records.
+        with self.db.transaction() as c, self._shared(c):
+            # Write first: the transaction takes the write lock now rather than upgrading from
+            # a read, which SQLite refuses at once if a command committed in between.
+            c.execute(
+                self.db.sql(
+                    "UPDATE projection_tracking SET notification_id = notification_id"
+                    " WHERE projection = ?"
+                ),
+                (self.models[0].tracking_name,),
+            )
+            if parking.parked_ids(c, self.db, self.names) != known:
+                raise ParkingChanged(", ".join(self.names))
+            self._write(c, found, tenants, skipped)
+            for model in self.models:
+                c.execute(
+                    self.db.sql(
+                        "UPDATE projection_tracking SET notification_id = ?"
+                        " WHERE projection = ? AND notification_id = ?"
+                    ),
+                    (last, model.tracking_name, seen[model]),
+                )
+                if c.rowcount != 1:
+                    raise TrackingConflict(model.tracking_name)
+        _log_parked(found)
+
+    def _handle(
+        self,
+        notifications: Sequence[Any],
+        seen: dict[ReadModel, int],
+        parked: dict[tuple[str, str], int],
+        replayer: AccountReplayer,
+    ) -> tuple[list[tuple[Any, int]], dict[tuple[str, str], tuple[int, int]]]:
+        """Have every model queue the rows of the notifications it has not seen; the events
+        passed (for observers) and the events of parked accounts passed by, per model and
+        account (how many, the last). Raises ``_Unhandled`` at an event that fails."""
         passed: list[tuple[Any, int]] = []
         skipped: dict[tuple[str, str], tuple[int, int]] = {}
         for notification in notifications:
@@ -428,7 +533,7 @@ class Projector:
             # before the next event moves the account on.
             try:
                 event = self.app.mapper.to_domain_event(notification)
-                change = self.replayer.advance(event, notification.id)
+                change = replayer.advance(event, notification.id)
             except parking.TRANSIENT:
                 raise
             except Exception as error:
@@ -441,50 +546,31 @@ class Projector:
                     raise
                 except Exception as error:
                     raise _Unhandled(notification, error, [model.tracking_name]) from error
-        # Observers see each event once, from the attempt that is written.
+        return passed, skipped
+
+    def _write(
+        self,
+        c: Cursor,
+        found: Sequence[_Unhandled],
+        tenants: Sequence[str | None],
+        skipped: dict[tuple[str, str], tuple[int, int]],
+    ) -> None:
+        """Write the park rows of the accounts that failed, the events passed by, and every
+        model's queued rows, in ``c``'s transaction."""
+        for failure, tenant in zip(found, tenants, strict=True):
+            for name in failure.models:
+                parking.park(c, self.db, name, failure.notification, failure.error, tenant)
+        parking.record_skipped(c, self.db, skipped)
+        for model in self.models:
+            try:
+                model.flush(c, self.db)
+            except parking.REFUSED_ROWS as error:
+                raise _Refused(model, error) from error
+
+    def _observe(self, passed: Sequence[tuple[Any, int]]) -> None:
         for event, position in passed:
             for observe in self.observers:
                 observe(event, position)
-        tenants = [parking.tenant_of(self.app, f.notification.originator_id) for f in found]
-        # Only the writes take the transaction: the batch's rows, then the tracking records.
-        with self.db.transaction() as c, self._shared(c):
-            # Write first: the transaction takes the write lock now rather than upgrading from
-            # a read, which SQLite refuses at once if a command committed in between.
-            c.execute(
-                self.db.sql(
-                    "UPDATE projection_tracking SET notification_id = notification_id"
-                    " WHERE projection = ?"
-                ),
-                (self.models[0].tracking_name,),
-            )
-            if parking.parked_ids(c, self.db, self.names) != known:
-                raise ParkingChanged(", ".join(self.names))
-            for failure, tenant in zip(found, tenants, strict=True):
-                for name in failure.models:
-                    parking.park(c, self.db, name, failure.notification, failure.error, tenant)
-            parking.record_skipped(c, self.db, skipped)
-            for model in self.models:
-                try:
-                    model.flush(c, self.db)
-                except parking.REFUSED_ROWS as error:
-                    raise _Refused(model, error) from error
-                c.execute(
-                    self.db.sql(
-                        "UPDATE projection_tracking SET notification_id = ?"
-                        " WHERE projection = ? AND notification_id = ?"
-                    ),
-                    (last, model.tracking_name, seen[model]),
-                )
-                if c.rowcount != 1:
-                    raise TrackingConflict(model.tracking_name)
-        for failure in found:
-            log.error(
-                "account parked: its events are passed by until it is retried",
-                account_id=str(failure.notification.originator_id),
-                position=failure.notification.id,
-                read_models=failure.models,
-                error=parking.error_text(failure.error),
-            )
 
     @contextlib.contextmanager
     def _shared(self, c: Cursor) -> Iterator[None]:
@@ -564,6 +650,151 @@ class Projector:
                 parking.unpark(c, self.db, model.tracking_name, account_id)
         log.info("parked account resumed", account_id=account_id, events=len(notifications))
         return len(notifications)
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        """Rebuild the models from the first event up to the newest, in one transaction; the
+        number of events read.
+
+        Account after account rather than in the log's order: each account is replayed from
+        its first event to its newest and forgotten, so memory holds one part of the store
+        (about ``batch_size`` events, whole accounts) whatever its size, and no account is
+        ever loaded back from the store. Each model's rows depend on its own account's events
+        only, so the tables end as a catch-up from the first event leaves them (``ar verify``
+        compares the two). An account that fails is parked as a running projector would park
+        it, its part of the store redone without it.
+
+        Readers see the models as they were until the rebuild commits: the old rows are
+        deleted in the same transaction, and the tracking records moved to the last event read
+        with them, so a rebuild stopped half-way leaves everything as it was. Running
+        projectors step aside meanwhile (the models' locks), then carry on from there; on the
+        embedded SQLite, commands wait for the rebuild to commit."""
+        events = 0
+        holding = contextlib.nullcontext() if self._exclusive else self.exclusively()
+        with holding, self.db.transaction() as c:
+            if self.db.is_postgres:
+                # The transaction idles while each part is replayed: longer than the seconds
+                # the pool allows a forgotten transaction (a rebuild that dies ends it anyway).
+                c.execute(f"SET LOCAL idle_in_transaction_session_timeout = '{REBUILD_IDLE}'")
+            # The deletes first: the transaction writes from its first statement (see _apply).
+            for model in self.models:
+                for table in model.table_names:
+                    c.execute(f"DELETE FROM {model.t(table)}")
+            parking.forget_consumers(c, self.db, self.names)
+            head = _head(self.app, c, self.db)
+            part: list[Notification] = []
+            for aggregate in _stored_events(self.app, c, self.db, head, self.batch_size):
+                part += aggregate
+                if len(part) >= self.batch_size:
+                    self._rebuild_part(c, part)
+                    events += len(part)
+                    if progress is not None:
+                        progress(len(part))
+                    part = []
+            if part:
+                self._rebuild_part(c, part)
+                events += len(part)
+                if progress is not None:
+                    progress(len(part))
+            for model in self.models:
+                c.execute(
+                    self.db.sql(
+                        "UPDATE projection_tracking SET notification_id = ? WHERE projection = ?"
+                    ),
+                    (head, model.tracking_name),
+                )
+        self.replayer = self._replayer()
+        if events >= ANALYZE_AFTER:
+            self.analyze()
+        return events
+
+    def _rebuild_part(self, c: Cursor, part: Sequence[Notification]) -> None:
+        """Project whole accounts' events (account after account, each in version order) in
+        the rebuild's transaction, under a savepoint so that a failed attempt leaves nothing:
+        an event that cannot be handled parks its account and the part is redone; rows the
+        database refuses are narrowed down to one account's event, which parks the account for
+        that model."""
+        unseen = dict.fromkeys(self.models, 0)
+        found: list[_Unhandled] = []
+        while True:
+            parked = _stops(found)
+            try:
+                with _savepoint(c, keep=True):
+                    # Accounts come whole and one after the other: one in memory is enough.
+                    replayer = AccountReplayer(self.app, 1, from_snapshots=self.from_snapshots)
+                    tenants = [
+                        parking.tenant_of(self.app, f.notification.originator_id) for f in found
+                    ]
+                    passed: list[tuple[Any, int]] = []
+                    # Written every batch, so that one long account's rows never pile up.
+                    for start in range(0, len(part), self.batch_size):
+                        handled, skipped = self._handle(
+                            part[start : start + self.batch_size], unseen, parked, replayer
+                        )
+                        if self.observers:
+                            passed += handled
+                        first = start == 0
+                        self._write(c, found if first else (), tenants if first else (), skipped)
+            except _Unhandled as failure:
+                self._discard()
+                found.append(failure)
+                continue
+            except _Refused as refused:
+                self._discard()
+                accounts = _by_account(part)
+                if len(accounts) > 1:
+                    half = len(accounts) // 2
+                    self._rebuild_part(c, [n for a in accounts[:half] for n in a])
+                    self._rebuild_part(c, [n for a in accounts[half:] for n in a])
+                    return
+                found.append(self._refused_event(c, part, parked, found, refused))
+                continue
+            except BaseException:
+                self._discard()
+                raise
+            self._observe(passed)
+            _log_parked(found)
+            return
+
+    def _refused_event(
+        self,
+        c: Cursor,
+        events: Sequence[Notification],
+        parked: dict[tuple[str, str], int],
+        found: Sequence[_Unhandled],
+        refused: _Refused,
+    ) -> _Unhandled:
+        """The first of one account's events whose rows the database refuses (with every
+        earlier event's rows written), found by trying ever shorter beginnings of the account
+        and undoing each try: its account is to be parked for the model that wrote them."""
+        tenants = [parking.tenant_of(self.app, f.notification.originator_id) for f in found]
+        unseen = dict.fromkeys(self.models, 0)
+
+        def attempt(length: int) -> _Refused | None:
+            try:
+                with _savepoint(c, keep=False):
+                    replayer = AccountReplayer(self.app, 1, from_snapshots=self.from_snapshots)
+                    _, skipped = self._handle(events[:length], unseen, parked, replayer)
+                    self._write(c, found, tenants, skipped)
+            except _Refused as refusal:
+                return refusal
+            finally:
+                self._discard()
+            return None
+
+        shortest, refusal = len(events), refused
+        longest_written = 0
+        while longest_written + 1 < shortest:
+            middle = (longest_written + shortest) // 2
+            found_refusal = attempt(middle)
+            if found_refusal is None:
+                longest_written = middle
+            else:
+                shortest, refusal = middle, found_refusal
+        notification = events[shortest - 1]
+        key = (refusal.model.tracking_name, str(notification.originator_id))
+        if key in parked:
+            raise refusal.error  # not the rows of one account's event: not its doing
+        return _Unhandled(notification, refusal.error, [refusal.model.tracking_name])
 
     def reset(self) -> None:
         """Empty the models' tables and rewind their tracking to the first event, in one
@@ -651,3 +882,48 @@ class Projector:
                 failing, pause = None, poll_seconds
             if applied == 0:
                 stop.wait(poll_seconds)
+
+
+def _head(app: Application[Any], c: Cursor, db: Database) -> int:
+    """The newest notification of the store, read in ``c``'s transaction."""
+    table = app.recorder.events_table_name  # type: ignore[attr-defined]
+    column = "notification_id" if db.is_postgres else "rowid"
+    c.execute(f"SELECT MAX({column}) AS head FROM {table}")
+    row = c.fetchone()
+    return int(row["head"] or 0)
+
+
+def _stops(found: Sequence[_Unhandled]) -> dict[tuple[str, str], int]:
+    """Where each account that failed stops, per model: at the event that failed."""
+    return {
+        (name, str(failure.notification.originator_id)): failure.notification.id
+        for failure in found
+        for name in failure.models
+    }
+
+
+def _by_account(events: Sequence[Notification]) -> list[list[Notification]]:
+    """Events that come account after account, cut into one list per account."""
+    accounts: list[list[Notification]] = []
+    for notification in events:
+        if not accounts or accounts[-1][0].originator_id != notification.originator_id:
+            accounts.append([])
+        accounts[-1].append(notification)
+    return accounts
+
+
+@contextlib.contextmanager
+def _savepoint(c: Cursor, *, keep: bool) -> Iterator[None]:
+    """Undo what the block wrote if it raises (or always, unless ``keep``), and only that."""
+    c.execute("SAVEPOINT rebuild_part")
+    try:
+        yield
+    except BaseException:
+        # A connection gone cannot roll back either: the error to raise is the first one.
+        with contextlib.suppress(*parking.TRANSIENT):
+            c.execute("ROLLBACK TO SAVEPOINT rebuild_part")
+            c.execute("RELEASE SAVEPOINT rebuild_part")
+        raise
+    if not keep:
+        c.execute("ROLLBACK TO SAVEPOINT rebuild_part")
+    c.execute("RELEASE SAVEPOINT rebuild_part")

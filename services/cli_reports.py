@@ -249,10 +249,8 @@ def register(app: typer.Typer, runtime_factory: Callable[[], Runtime]) -> None:
             projector = runtime.projector(models)
             # Running projectors (``ar serve``, ``ar project``) step aside until it is over,
             # rather than race the rebuild batch for batch (see ``projections.locks``).
-            with projector.exclusively():
-                projector.reset()
-                with progress_bar("rebuilding") as advance:
-                    events = projector.catch_up(advance)
+            with projector.exclusively(), progress_bar("rebuilding") as advance:
+                events = projector.rebuild(advance)
             typer.echo(
                 f"rebuilt {', '.join(m.name for m in projector.models)} from {events} events"
             )
