@@ -100,6 +100,7 @@ from domain.account import (
     remitted_claims,
     sent_documents,
     settlement,
+    snapshots,
     subscriptions,
     write_offs,
 )
@@ -154,6 +155,9 @@ class Account(
     """One customer account of one tenant."""
 
     TOPIC = "receivables.account:Account"
+
+    #: Snapshots in the compact form, which a long account reads back many times faster.
+    Snapshot = snapshots.AccountSnapshot
 
     # eventsourcing keeps the event classes found in this class body as they are and
     # registers each under its TOPIC; event classes on a base class would be redefined
