@@ -46,10 +46,16 @@ Invariants
     - Each row's commands carry idempotency keys made from the row's identity (kind, account,
       number), so importing the same file again records nothing twice; a row changed since it
       was imported under the same identity is refused (the key's request differs).
-    - Rows are submitted in file order without waiting for each answer, so the group committer
-      saves them in large batches; one account's rows are applied in file order. Another writer
-      may change an account between the check and the recording: a row then refused is
-      reported like any other, and the report says it was refused while recording.
+    - What the check applied is what is recorded: the events it left pending on its copies
+      are saved, a chunk of whole accounts (about ``CHUNK`` commands) at a time, with every
+      command's key and answer, in ONE transaction through the same recorder as the group
+      committer's, so the version check and the closed-period guard inside the insert hold as
+      for any command, and the hash chain is the one the check computed. Each event takes its
+      transaction's moment as its recording time. Another writer may change an account between
+      the check and the recording: the chunk's save then conflicts and stores nothing, and its
+      commands go through the committer one by one, judged on the accounts as stored then; a
+      row refused there is reported like any other, the report saying it was refused while
+      recording.
 """
 
 from __future__ import annotations
@@ -62,12 +68,14 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, Protocol
+from uuid import UUID
 
 import yaml
+from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from domain.account import Account
@@ -85,9 +93,18 @@ from services.errors import (
     ServiceError,
 )
 from services.fields import parse_amount
-from services.group_commit import Outcome, fingerprint
-from services.period_barriers import Barrier, read_barrier
+from services.group_commit import Outcome, fingerprint, nothing_was_written
+from services.logging import get_logger
+from services.period_barriers import Barrier, earliest_dates, read_barrier
+from services.recorders import (
+    IdempotencyRecord,
+    IdempotentPostgresRecorder,
+    IdempotentSQLiteRecorder,
+)
 from services.unreadable import load_account_or_problem
+from services.views import account_summary
+
+log = get_logger(__name__)
 
 COLUMNS: Final = (
     "kind",
@@ -107,7 +124,11 @@ REQUIRED: Final = ("kind", "account", "date")
 DATE_COLUMNS: Final = ("date", "due_on")
 KINDS: Final = ("account", "invoice", "payment")
 DELIMITERS: Final = (",", ";", "\t", "|")
-#: Commands in flight at once: enough for full batches, few enough to keep memory flat.
+#: Steps saved in one transaction: large enough that a save costs little per event, small
+#: enough that the other writers, queued behind the events table's lock, wait only a moment.
+CHUNK = 1_000
+#: Commands in flight at once when a chunk goes through the committer: enough for full
+#: batches, few enough to keep memory flat.
 WINDOW = 2_048
 #: Keys looked up in one query while checking which rows were imported before.
 _KEYS_PER_QUERY = 500
@@ -628,17 +649,26 @@ class _Rehearsal:
     tenant's closed periods (refused, or moved to the first open day when the tenant's policy
     re-dates). The import's commands are never under four-eyes control (a test holds them to
     it), so no approval gate is consulted.
+
+    What it leaves for the recording: each copy with the events of its accepted rows pending,
+    each account's new steps in file order (``accepted``), and each new step's request
+    fingerprint and answer (``answers``: the body ``Receivables`` would have answered it with).
     """
 
-    def __init__(self, app: Receivables, tenant_id: str, meta: Provenance) -> None:
+    def __init__(
+        self, app: Receivables, tenant_id: str, meta: Provenance, *, answers: bool = True
+    ) -> None:
         self.app = app
         self.tenant_id = tenant_id
         self.meta = meta
         self.barrier: Barrier | None = read_barrier(app.db, tenant_id)
         self.accounts: dict[str, Account | None] = {}
+        self.absent: set[str] = set()
         self.accepted: dict[str, list[Step]] = {}
         self.on_file: dict[str, str] = {}
         self.in_file: dict[str, str] = {}
+        self.keep_answers = answers
+        self.answers: dict[str, str] = {}
 
     def look_up_keys(self, rows: Sequence[Row]) -> None:
         keys = [step.key for row in rows for step in row.steps]
@@ -652,12 +682,29 @@ class _Rehearsal:
             )
             self.on_file.update({r["idempotency_key"]: r["request_sha256"] for r in found})
 
+    def look_up_accounts(self, rows: Sequence[Row]) -> None:
+        """Tell, in a few queries for the whole file, which of its accounts are not stored:
+        those start empty rather than being read one by one."""
+        recorder = self.app.recorder
+        if not isinstance(recorder, IdempotentPostgresRecorder | IdempotentSQLiteRecorder):
+            return  # each account is read when its first row is checked
+        ids = {Account.id_for(self.tenant_id, row.account): row.account for row in rows}
+        wanted = list(ids)
+        stored: set[UUID] = set()
+        for start in range(0, len(wanted), _KEYS_PER_QUERY):
+            stored.update(recorder.select_histories(wanted[start : start + _KEYS_PER_QUERY], None))
+        for account_id, number in ids.items():
+            if account_id not in stored:
+                self.accounts[number] = None
+                self.absent.add(number)
+
     def check(self, row: Row) -> tuple[int, int]:
         """Apply the row's commands (new, already imported); ``DomainError``/``ServiceError``
         if a rule refuses one, and then none of them stays applied."""
         copy = self._copy(row.account)
         events_before = len(copy.pending_events) if copy is not None else 0
         fresh: list[Step] = []
+        answers: list[str] = []
         already = 0
         shas = [step.request_sha256() for step in row.steps]
         try:
@@ -668,8 +715,12 @@ class _Rehearsal:
                         raise IdempotencyKeyReused(step.key)
                     already += 1
                     continue
-                copy = self._apply(step, copy)
+                before = len(copy.pending_events) if copy is not None else 0
+                copy, created_id = self._apply(step, copy)
                 fresh.append(step)
+                if self.keep_answers:
+                    body = account_summary(copy, copy.pending_events[before:], created_id)
+                    answers.append(json.dumps(body, separators=(",", ":")))
         except (DomainError, ServiceError):
             after = self.accounts.get(row.account)
             if after is not None and len(after.pending_events) != events_before:
@@ -677,6 +728,7 @@ class _Rehearsal:
             raise
         self.accounts[row.account] = copy
         self.accepted.setdefault(row.account, []).extend(fresh)
+        self.answers.update(zip((step.key for step in fresh), answers, strict=False))
         for step, sha in zip(row.steps, shas, strict=True):
             self.in_file.setdefault(step.key, sha)
         return len(fresh), already
@@ -692,12 +744,13 @@ class _Rehearsal:
     def _rebuild(self, account_number: str) -> None:
         """The copy as stored plus the accepted rows: a refused row may have left events."""
         del self.accounts[account_number]
-        copy = self._copy(account_number)
+        copy = None if account_number in self.absent else self._copy(account_number)
         for step in self.accepted.get(account_number, []):
-            copy = self._apply(step, copy)
+            copy, _ = self._apply(step, copy)
         self.accounts[account_number] = copy
 
-    def _apply(self, step: Step, account: Account | None) -> Account:
+    def _apply(self, step: Step, account: Account | None) -> tuple[Account, str | None]:
+        """The account after the step, and the id the step created (as the API answers it)."""
         if isinstance(step.command, OpenAccount):
             if account is not None:
                 raise AccountAlreadyExists(step.account)
@@ -713,15 +766,16 @@ class _Rehearsal:
             )
             self.accounts[step.account] = account
             self._refuse_closed_periods(account, 0)
-            return account
+            return account, None
         if account is None:
             raise AccountNotFound(step.account)
         self.accounts[step.account] = account
         before = len(account.pending_events)
-        command, meta = self._redated_if_allowed(step.command.with_id(step.key))
+        asked = step.command.with_id(step.key)
+        command, meta = self._redated_if_allowed(asked)
         command.apply_to(account, meta)
         self._refuse_closed_periods(account, before)
-        return account
+        return account, getattr(asked, asked.id_field) if asked.id_field else None
 
     def _redated_if_allowed(self, command: AccountCommand) -> tuple[AccountCommand, Provenance]:
         barrier, on = self.barrier, command.effective_date()
@@ -770,6 +824,8 @@ class ImportReport:
     rejected: list[RejectedRow] = field(default_factory=list)
     #: Rows refused while recording, although the check passed them (another writer came between).
     refused_while_recording: int = 0
+    #: Transactions that each saved a chunk of whole accounts (not counting the committer's).
+    transactions: int = 0
     checked_only: bool = False
     partial: bool = False
     header: list[str] = field(default_factory=list)
@@ -833,26 +889,21 @@ def import_file(
         header=read.header,
         delimiter=read.delimiter,
     )
-    passed = _checked(app, read.rows, tenant_id, meta, report, progress)
+    rehearsal = _Rehearsal(app, tenant_id, meta, answers=not check_only)
+    passed = _checked(rehearsal, read.rows, report, progress)
     report.commands = sum(len(row.steps) for row in passed)
     if report.nothing_recorded:
         return report
-    report.already_imported = 0
-    _record(app, passed, tenant_id, meta, report, progress)
+    _record(app, rehearsal, passed, tenant_id, meta, report, progress)
     return report
 
 
 def _checked(
-    app: Receivables,
-    rows: list[Row],
-    tenant_id: str,
-    meta: Provenance,
-    report: ImportReport,
-    progress: Progress | None,
+    rehearsal: _Rehearsal, rows: list[Row], report: ImportReport, progress: Progress | None
 ) -> list[Row]:
     """The rows the business rules accept, in file order; the others join ``report.rejected``."""
-    rehearsal = _Rehearsal(app, tenant_id, meta)
     rehearsal.look_up_keys(rows)
+    rehearsal.look_up_accounts(rows)
     if progress is not None:
         progress.start("checking", len(rows))
     passed: list[Row] = []
@@ -873,17 +924,126 @@ def _checked(
 
 def _record(
     app: Receivables,
+    rehearsal: _Rehearsal,
     rows: list[Row],
     tenant_id: str,
     meta: Provenance,
     report: ImportReport,
     progress: Progress | None,
 ) -> None:
-    steps = [step for row in rows for step in row.steps]
+    """Record what the check applied, a chunk of whole accounts per transaction; a chunk whose
+    save conflicts (another writer came between) goes through the committer step by step."""
     by_line = {row.line: row for row in rows}
-    refused_lines: set[int] = set()
     if progress is not None:
-        progress.start("recording", len(steps))
+        progress.start("recording", sum(len(s) for s in rehearsal.accepted.values()))
+    for chunk in _chunks(rehearsal.accepted):
+        steps = [step for account_steps in chunk.values() for step in account_steps]
+        if _saved_as_checked(app, rehearsal, chunk):
+            report.recorded += len(steps)
+            report.transactions += 1
+            if progress is not None:
+                progress.advance(len(steps))
+        else:
+            _record_one_by_one(app, steps, by_line, tenant_id, meta, report, progress)
+        for account in chunk:
+            del rehearsal.accounts[account]  # recorded or redone: the copy is done with
+    report.rejected.sort(key=lambda r: r.line)
+
+
+def _chunks(accepted: dict[str, list[Step]]) -> Iterator[dict[str, list[Step]]]:
+    """Whole accounts, in the order the file first names them, about ``CHUNK`` steps a time."""
+    chunk: dict[str, list[Step]] = {}
+    size = 0
+    for account, steps in accepted.items():
+        if not steps:
+            continue
+        if chunk and size + len(steps) > CHUNK:
+            yield chunk
+            chunk, size = {}, 0
+        chunk[account] = steps
+        size += len(steps)
+    if chunk:
+        yield chunk
+
+
+def _saved_as_checked(
+    app: Receivables, rehearsal: _Rehearsal, chunk: dict[str, list[Step]]
+) -> bool:
+    """Save the events the check left pending on the chunk's accounts, with every step's key
+    and answer, in ONE transaction: True once stored. False, with nothing stored, when the
+    save conflicts (an account moved, one of the keys or a closed period came in since); the
+    store's other failures raise.
+
+    The events take the transaction's moment as their recording time (the hash chain leaves
+    it out: it is the store's fact), so an auditor's "as known at" sees them from when they
+    were stored, not from when the file was checked."""
+    accounts = [account for number in chunk if (account := rehearsal.accounts[number])]
+    stamp = datetime.now(UTC)
+    recorded_at = stamp.isoformat()
+    records = []
+    for account in accounts:
+        pending: list[Any] = account.pending_events
+        pending[:] = [replace(event, timestamp=stamp) for event in pending]
+        records += [
+            IdempotencyRecord(
+                tenant_id=rehearsal.tenant_id,
+                key=step.key,
+                request_sha256=rehearsal.in_file[step.key],
+                status=201,
+                response=rehearsal.answers[step.key],
+                account_id=str(account.id),
+                recorded_at=recorded_at,
+            )
+            for step in chunk[account.account_number]
+        ]
+    saved = {account.id: len(account.pending_events) for account in accounts}
+    try:
+        app.save(*accounts, idempotency=records, period_guard=earliest_dates(accounts))
+    except Exception as failure:
+        if nothing_was_written(failure):
+            return False
+        raise
+    _take_snapshots(app, accounts, saved, stamp)
+    return True
+
+
+def _take_snapshots(
+    app: Receivables, accounts: list[Account], saved: dict[UUID, int], stamp: datetime
+) -> None:
+    """Snapshot each account whose ``saved`` events crossed a multiple of the committer's
+    interval, as the committer does for its batches, with the times the store gave them."""
+    if app.snapshots is None:
+        return
+    interval = app.committer.snapshot_interval
+    taken = []
+    for account in accounts:
+        if account.version // interval > (account.version - saved[account.id]) // interval:
+            account.modified_on = stamp
+            if account.version == saved[account.id]:
+                account._created_on = stamp  # eventsourcing sets it only from the first event
+            taken.append(Account.Snapshot.take(account))
+    if not taken:
+        return
+    try:
+        app.snapshots.put(taken)
+    except IntegrityError:
+        pass  # a snapshot at that version is on file
+    except Exception as failure:  # the events are stored; a later save snapshots the account
+        log.warning("snapshot not saved", error=type(failure).__name__)
+
+
+def _record_one_by_one(
+    app: Receivables,
+    steps: list[Step],
+    by_line: dict[int, Row],
+    tenant_id: str,
+    meta: Provenance,
+    report: ImportReport,
+    progress: Progress | None,
+) -> None:
+    """Submit each step to the committer, which judges it on its account as stored now: a row
+    refused there is reported once, as refused while recording."""
+    refused_lines: set[int] = set()
     for step, answer in _submitted(app, steps, tenant_id, meta):
         try:
             outcome = answer.result()
@@ -901,7 +1061,6 @@ def _record(
                 report.recorded += 1
         if progress is not None:
             progress.advance()
-    report.rejected.sort(key=lambda r: r.line)
 
 
 def _submitted(
