@@ -266,6 +266,9 @@ class AccountDirectory(ReadModel):
         ]
 
     def handle(self, change: Change) -> None:
+        """Nothing per event: the row is the account as the batch leaves it (``settle``)."""
+
+    def settle(self, change: Change) -> None:
         account: Account = change.account
         address = account.billing_address
         self._latest[change.account_id] = row_values(

@@ -83,7 +83,7 @@ from domain.hash_chain import ENVELOPE_FIELDS, hash_of
 from domain.money import Money
 from projections import parking
 from projections.database import Database
-from projections.replay import AccountReplayer
+from projections.replay import AccountReplayer, Change
 from projections.runner import (
     DEFAULT_CACHE_ACCOUNTS,
     RETRY_MOST_SECONDS,
@@ -285,6 +285,23 @@ class _Unhandled(Exception):
         self.failure = failure
 
 
+def _unhandled(
+    account: str, document: Mapping[str, Any], offset: int, error: BaseException
+) -> _Unhandled:
+    """The failure of the record at ``offset``, which parks its account."""
+    notification = Notification(
+        id=int(document.get("position") or 0),
+        originator_id=UUID(account),
+        originator_version=int(document["account_version"]),
+        topic=TOPIC_PREFIX + str(document.get("type")),
+        state=b"",
+    )
+    tenant = document.get("tenant_id")
+    return _Unhandled(
+        account, _Failure(offset, notification, str(tenant) if tenant else None, error)
+    )
+
+
 class _PartitionHistory:
     """Where the replayer loads an account it does not hold (it asks ``repository.get``, as of
     the event store): the account replayed from the envelopes of its partition."""
@@ -368,6 +385,8 @@ class KafkaProjector:
         history = cast(Application[UUID], _PartitionHistory(self._load_account))
         self.replayer = AccountReplayer(history, self.cache_accounts)
         self._versions: dict[str, int] = {}
+        #: Each account's last change of the batch, with its record (``_settle``).
+        self._settling: dict[str, tuple[Change, Mapping[str, Any], int]] = {}
         self._loaded: dict[str, Account] = {}
         self._unloadable: dict[str, Exception] = {}
         self._read_from_start: set[int] = set()
@@ -470,6 +489,7 @@ class KafkaProjector:
                     continue
                 self._reading = (partition, record.offset)
                 self._project(account, document, record.offset)
+        self._settle()
         self._commit(lasts, failures, skipped)
 
     def _project(self, account: str, document: Mapping[str, Any], offset: int) -> None:
@@ -490,17 +510,23 @@ class KafkaProjector:
         except _NOT_THE_ACCOUNT:
             raise
         except Exception as error:
-            notification = Notification(
-                id=int(document.get("position") or 0),
-                originator_id=UUID(account),
-                originator_version=version,
-                topic=TOPIC_PREFIX + str(document.get("type")),
-                state=b"",
-            )
-            tenant = document.get("tenant_id")
-            failure = _Failure(offset, notification, str(tenant) if tenant else None, error)
-            raise _Unhandled(account, failure) from error
+            raise _unhandled(account, document, offset, error) from error
         self._versions[account] = version
+        self._settling[account] = (change, document, offset)
+
+    def _settle(self) -> None:
+        """Each model's rows computed from the whole account, once per batch, from the
+        account's last change in it (``ReadModel.settle``); a failure parks the account at
+        that record."""
+        settling, self._settling = self._settling, {}
+        for account, (change, document, offset) in settling.items():
+            try:
+                for model in self.models:
+                    model.settle(change)
+            except _NOT_THE_ACCOUNT:
+                raise
+            except Exception as error:
+                raise _unhandled(account, document, offset, error) from error
 
     def _commit(
         self,

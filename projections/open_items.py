@@ -230,6 +230,8 @@ class OpenItems(ReadModel):
 
     def __init__(self, prefix: str = "") -> None:
         super().__init__(prefix)
+        #: By account, the items the batch's events touched so far (``settle`` ages them).
+        self._touched: dict[str, set[str]] = {}
         #: By account, each touched item's rows.
         self._aging: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
 
@@ -358,12 +360,11 @@ class OpenItems(ReadModel):
             )
 
     def _note_aging(self, change: Change, account: Account) -> None:
-        """Work out the aging rows this event changes: every row of the items it touched (and
-        of every invoice aged with them under a plan), recomputed whole from the account as it
-        now stands. Whole, so an item's rows are a function of the account alone, whatever
-        batches its events came in: a rebuild writes the very rows the live projector wrote.
-        Computed here, so an account whose rows cannot be computed is parked like any other;
-        written once per batch by ``flush``."""
+        """Note the items whose aging rows this event changes: those it touched (and every
+        invoice aged with them under a plan). ``settle`` recomputes their rows whole, once per
+        batch, from the account as the batch leaves it. Whole, so an item's rows are a function
+        of the account alone, whatever batches its events came in: a rebuild writes the very
+        rows the live projector wrote. A failure there parks the account like any other."""
         event = change.event
         touched = {item.number for item in change.new_items} | {n for n, _ in change.moves}
         if isinstance(
@@ -388,11 +389,18 @@ class OpenItems(ReadModel):
                     credit,
                 ),
             )
+        if touched:
+            self._touched.setdefault(change.account_id, set()).update(touched)
+
+    def settle(self, change: Change) -> None:
+        """The rows of every item the batch's events touched, from the account as the batch
+        leaves it: what an event did not touch (or age together with what it touched) keeps
+        its rows, since an event changes the aging of those items alone."""
+        touched = self._touched.pop(change.account_id, set())
         if not touched:
             return
+        account: Account = change.account
         pending = self._aging.setdefault(change.account_id, {})
-        # What the batch's earlier events computed of other items still holds: an event
-        # changes the aging of the items it touches (and those aged with them) alone.
         for group in _aged_together(account, touched):
             rows = _runs(change.account_id, account, group, sorted(breakpoints(account, group)))
             pending.update(rows)
@@ -431,6 +439,7 @@ class OpenItems(ReadModel):
             )
 
     def discard(self) -> None:
+        self._touched = {}
         self._aging = {}
         super().discard()
 

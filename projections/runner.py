@@ -94,6 +94,13 @@ class ReadModel(ABC):
     def handle(self, change: Change) -> None:
         """Queue what one event changes in the model's tables (see ``write``)."""
 
+    def settle(self, change: Change) -> None:
+        """Queue what is computed from the whole account, once per batch: called after the
+        last of an account's events this model handles in a batch (and before the batch is
+        written), with that event's change, the account as the batch leaves it. A failure here
+        parks the account at that event, like one in ``handle``. Nothing by default."""
+        return
+
     def write(self, statement: str, *rows: Sequence[Any]) -> None:
         """Queue rows for a statement (``?`` placeholders); written at the batch's flush."""
         self._writes.setdefault(statement, []).extend(rows)
@@ -501,6 +508,7 @@ class Projector:
         account (how many, the last). Raises ``_Unhandled`` at an event that fails."""
         passed: list[tuple[Any, int]] = []
         skipped: dict[tuple[str, str], tuple[int, int]] = {}
+        settles_at = self._last_handled(notifications, seen, parked)
         for notification in notifications:
             if not is_account_topic(notification.topic):
                 # Not an account's (a tenant's settings, a remittance's posting): every model
@@ -542,11 +550,34 @@ class Projector:
             for model in wanted:
                 try:
                     model.handle(change)
+                    if settles_at[(model, account_id)] == notification.id:
+                        model.settle(change)
                 except parking.TRANSIENT:
                     raise
                 except Exception as error:
                     raise _Unhandled(notification, error, [model.tracking_name]) from error
         return passed, skipped
+
+    def _last_handled(
+        self,
+        notifications: Sequence[Any],
+        seen: dict[ReadModel, int],
+        parked: dict[tuple[str, str], int],
+    ) -> dict[tuple[ReadModel, str], int]:
+        """The last event of each account that each model handles in the batch (``_handle``'s
+        choice: not seen yet, and before where the account is parked for the model)."""
+        last: dict[tuple[ReadModel, str], int] = {}
+        for notification in notifications:
+            if not is_account_topic(notification.topic):
+                continue
+            account_id = str(notification.originator_id)
+            for model in self.models:
+                stops_at = parked.get((model.tracking_name, account_id))
+                if notification.id > seen[model] and (
+                    stops_at is None or notification.id < stops_at
+                ):
+                    last[(model, account_id)] = notification.id
+        return last
 
     def _write(
         self,
@@ -638,6 +669,7 @@ class Projector:
             notifications = parking.account_notifications(
                 self.app, c, self.db, account_id, max(upto.values(), default=0)
             )
+            last: dict[ReadModel, Change] = {}
             for notification in notifications:
                 change = replayer.advance(
                     self.app.mapper.to_domain_event(notification), notification.id
@@ -645,6 +677,9 @@ class Projector:
                 for model in models:
                     if notification.id <= upto[model]:
                         model.handle(change)
+                        last[model] = change
+            for model, change in last.items():
+                model.settle(change)
             for model in models:
                 model.flush(c, self.db)
                 parking.unpark(c, self.db, model.tracking_name, account_id)

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from domain.account import Account
 from projections.balances import AccountBalances
 from projections.catalogue import read_models
+from projections.directory import AccountDirectory
 from projections.ledger import Ledger
 from projections.replay import Change
 from projections.runner import Projector, ReadModel, read_model_progress
@@ -238,6 +239,46 @@ def test_a_read_model_that_fails_for_one_account_parks_it_there_only(runtime: Ru
     outcomes = fixed.retry_parked()
     assert [(o.consumer, o.resumed, o.events) for o in outcomes] == [("ledger", True, 5)]
     assert fixed.parked() == []
+    assert verify(runtime.app, runtime.db).discrepancies == []
+
+
+class DirectoryWithABug(AccountDirectory):
+    """The directory as shipped, with a bug in what it computes once per batch from the whole
+    account (``settle``) when A-1's last event of the batch is its first payment."""
+
+    def settle(self, change: Change) -> None:
+        if change.account_id == A1 and change.event_type == "PaymentReceived":
+            msg = "a bug in the directory"
+            raise ZeroDivisionError(msg)
+        super().settle(change)
+
+
+def test_a_failure_computing_an_accounts_batch_row_parks_it_at_its_last_event_there(
+    runtime: Runtime,
+) -> None:
+    two_tenants(runtime)
+    models: list[ReadModel] = [
+        DirectoryWithABug() if model.name == AccountDirectory.name else model
+        for model in read_models()
+    ]
+    # Batches of three: A-1's first payment (version 4) is its last event of the second batch.
+    Projector(runtime.app, runtime.db, models, batch_size=3).catch_up()
+
+    parked = Projector(runtime.app, runtime.db, models).parked()
+    assert [(row.consumer, row.account_id, row.event_version, row.skipped) for row in parked] == [
+        ("account_directory", A1, 4, 1)
+    ]
+    assert parked[0].error == "ZeroDivisionError: a bug in the directory"
+    directory = {
+        r["account_number"]: int(r["last_version"])
+        for r in runtime.db.query("SELECT account_number, last_version FROM account_directory")
+    }
+    # A-1 as its first batch left it; everyone else current.
+    assert directory == {"A-1": 3, "A-2": 3, "B-1": 3}
+    assert balances(runtime)[f"{TENANT}/A-1"] == (5000, 5)
+
+    fixed = Projector(runtime.app, runtime.db, read_models())
+    assert [(o.consumer, o.resumed) for o in fixed.retry_parked()] == [("account_directory", True)]
     assert verify(runtime.app, runtime.db).discrepancies == []
 
 
