@@ -9,7 +9,8 @@ alternating, ``--repeats`` times each after one untimed read of each:
 
 - ``as_of``: the product's read ``Receivables.get_account(..., as_known_at=<a microsecond before
   the last event was recorded>)``: a binary search over single events for the version known at
-  that moment, then the nearest snapshot at or below it and the events after the snapshot;
+  that moment, then the nearest snapshot at or below it (in the account's compact form,
+  ``domain.account.snapshots``) and the events after the snapshot;
 - ``full``: the same version rebuilt without a snapshot, every stored event from version 1
   folded with ``event.mutate``, as the library does.
 
@@ -40,6 +41,7 @@ from uuid import UUID
 
 from pydantic import SecretStr
 
+from bench.cpu import CpuMeter
 from bench.scratch import local_postgres_url, scratch_database
 from bench.workload import AccountScript
 from domain.account import Account
@@ -149,7 +151,12 @@ def measure_on(app: Receivables, events: int, repeats: int) -> dict[str, Any]:
     for read in contenders.values():
         read()  # untimed: connections open, classes and codecs warm
     seconds: dict[str, list[float]] = {name: [] for name in contenders}
+    meter = CpuMeter()
+    as_of_cores: list[dict[str, float]] = []
     for _ in range(repeats):
+        start = meter.mark()
+        as_of()
+        as_of_cores.append(meter.since(start))
         for name, read in contenders.items():
             took, account = _timed(read)
             seconds[name].append(took)
@@ -167,6 +174,7 @@ def measure_on(app: Receivables, events: int, repeats: int) -> dict[str, Any]:
         "events": version,
         "as_known_at_version": target,
         "snapshot_version": snapshot_version,
+        "snapshot_topic": stored[0].topic if stored else None,
         "snapshot_bytes": len(stored[0].state) if stored else 0,
         "events_after_snapshot": target - snapshot_version,
         "history_bytes": sum(len(e.state) for e in app.recorder.select_events(account_id)),
@@ -177,6 +185,10 @@ def measure_on(app: Receivables, events: int, repeats: int) -> dict[str, Any]:
             "snapshot_and_tail": median_ms["from_snapshot"],
         },
         "ratio_to_baseline": round(median["as_of"] / median["full"], 4),
+        "cpu_cores_used": {
+            side: round(statistics.median(c[side] for c in as_of_cores), 2)
+            for side in as_of_cores[0]
+        },
         "goal": "<= 0.1",
         "as_of_business_date": (
             f"get_account takes {business}: not measured here yet"

@@ -6,7 +6,8 @@ For each size a seeded history of about ten events per account (``bench.history`
 into a scratch PostgreSQL database; then every read model is rebuilt from the first event in a
 fresh process (``--rebuild URL``), whose peak RSS is the figure, so the recording's own memory
 does not count. On the large history, the aging report over every account is timed against a
-bare ``SUM`` over the open-items table (``bench.projections.aging_against_sum``).
+bare ``SUM`` over the open-items table, as of the last date and as of an earlier one
+(``bench.projections.aging_against_sum``).
 
 This is slow on purpose (the large history is a million events): it runs once per ``make bench``,
 not once per run.
@@ -26,6 +27,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from bench.cpu import CpuMeter
 from bench.history import record
 from bench.projections import TENANT, aging_against_sum
 from bench.scratch import local_postgres_url, scratch_database
@@ -48,15 +50,19 @@ def rebuild_here(url: str) -> dict[str, Any]:
         try:
             projector = Projector(runtime.app, runtime.db, read_models())
             projector.reset()
+            meter = CpuMeter()
+            start = meter.mark()
             started = time.perf_counter()
-            events = projector.catch_up()
+            events = projector.rebuild()
             seconds = time.perf_counter() - started
+            cores = meter.since(start)
         finally:
             runtime.close()
     return {
         "events": events,
         "events_per_second": round(events / seconds),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "cpu_cores_used": cores,
     }
 
 

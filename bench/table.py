@@ -36,8 +36,8 @@ _COMPARISONS: dict[str, Callable[[float, float], bool]] = {
 _GOAL = re.compile(r"^(?P<what>[a-z0-9 ]*?)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[0-9.]+)$")
 
 
-def goal_met(figure: dict[str, Any]) -> bool | None:
-    """Whether the figure meets its goal; None for a figure reported without one.
+def goal_value(figure: dict[str, Any]) -> float | None:
+    """The number the figure's goal is judged on; None where the goal names none it carries.
 
     A goal is ``<op> <value>`` on the figure's ``ratio_to_baseline``, or ``<path> <op> <value>``
     on the number at that path (``http p99 <= 10``: ``figure["http"]["p99"]``)."""
@@ -47,9 +47,19 @@ def goal_met(figure: dict[str, Any]) -> bool | None:
     value: Any = figure
     for step in found["what"].split() or ["ratio_to_baseline"]:
         value = value.get(step) if isinstance(value, dict) else None
+    return None if value is None else float(value)
+
+
+def goal_met(figure: dict[str, Any]) -> bool | None:
+    """Whether the figure meets its goal (``goal_value``); None for a figure reported without
+    one, False where the number it names is missing."""
+    found = _GOAL.match(str(figure.get("goal", "")))
+    if found is None:
+        return None
+    value = goal_value(figure)
     if value is None:
         return False
-    return _COMPARISONS[found["op"]](float(value), float(found["value"]))
+    return _COMPARISONS[found["op"]](value, float(found["value"]))
 
 
 def _cell(text: Any) -> str:
@@ -61,7 +71,8 @@ def markdown(results: dict[str, Any]) -> str:
     machine = results["machine"]
     lines = [
         f"Measured {results['recorded_at'][:10]} on {machine['cores']} cores ({machine['cpu']}),"
-        f" Python {machine['python']}, medians of {results['runs']} runs.",
+        f" Python {machine['python']}, medians of {results['runs']} runs"
+        f" (`{results.get('command', 'python -m bench')}`).",
         "",
         "| figure | product | baseline in the same run | ratio | goal | met | limited by |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -104,11 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readme", action="store_true", help="rewrite README.md's table")
     args = parser.parse_args(argv)
     table = markdown(json.loads(args.results.read_text()))
+    print(table)
     if args.readme:
         README.write_text(with_table(README.read_text(), table))
         print(f"README.md's benchmark table rewritten from {args.results}", file=sys.stderr)
-    else:
-        print(table)
     return 0
 
 
