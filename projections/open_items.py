@@ -581,8 +581,9 @@ def _aged_on(account: Account, group: set[str], planned: bool, day: date) -> dic
 
     found: dict[_Key, _Aged] = {}
     if planned:
-        for term in account.aged(day):
-            if term.invoice_number in group and term.outstanding.is_positive:
+        # The group holds every invoice of each plan over its items (``_aged_together``).
+        for term in account.aged(day, only=group):
+            if term.outstanding.is_positive:
                 key = (term.invoice_number, term.plan_id or "", term.index)
                 found[key] = (
                     term.due_on,

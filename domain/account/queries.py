@@ -24,6 +24,7 @@ Vocabulary
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
@@ -115,8 +116,13 @@ def _plan_terms(
     return result
 
 
-def aged_terms(account: AccountState, as_of: date) -> list[AgedTerm]:
-    """What is open as of ``as_of`` on each item issued by then, by the date it is aged by.
+def aged_terms(
+    account: AccountState, as_of: date, only: Collection[str] | None = None
+) -> list[AgedTerm]:
+    """What is open as of ``as_of`` on each item issued by then, by the date it is aged by;
+    with ``only``, on those items alone, which must hold every invoice of each plan that
+    covers one of them (a plan ages its invoices together), and then each is aged exactly as
+    it is among all the account's items.
 
     **Payment plans.** An invoice covered by a plan in force as of the date (agreed on or
     before it; not defaulted, closed, credited, written off or completed by it) is aged by
@@ -131,7 +137,10 @@ def aged_terms(account: AccountState, as_of: date) -> list[AgedTerm]:
     governed: dict[str, list[str]] = {}
     plans: dict[str, PaymentPlan] = {}
     result: list[AgedTerm] = []
+    wanted = None if only is None else set(only)
     for item in account.items.values():
+        if wanted is not None and item.number not in wanted:
+            continue
         if item.issued_on > as_of:
             continue
         plan = plan_in_force(account, item.number, as_of)
@@ -237,10 +246,11 @@ class AccountQueries(AccountState):
     def uninvoiced_charge_ids(self) -> list[str]:
         return list(self.uninvoiced)
 
-    def aged(self, as_of: date) -> list[AgedTerm]:
-        """What is open as of the date on each item, by the date it is aged by (a payment
-        plan's installments while the plan is kept; see :func:`aged_terms`)."""
-        return aged_terms(self, as_of)
+    def aged(self, as_of: date, only: Collection[str] | None = None) -> list[AgedTerm]:
+        """What is open as of the date on each item (or on ``only`` those, with every
+        invoice of their plans), by the date it is aged by (a payment plan's installments
+        while the plan is kept; see :func:`aged_terms`)."""
+        return aged_terms(self, as_of, only)
 
     def overdue(self, as_of: date) -> list[OverdueTerm]:
         """What is past due as of ``as_of``, oldest first (see :func:`overdue_terms`).

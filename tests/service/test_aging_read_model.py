@@ -1,8 +1,9 @@
 """The aging's own read model (``open_item_aging``, ``open_item_credit``) kept event by event.
 
 The report as known now reads runs of dates over which each term's open amount stays the same.
-A projector following the store meets an account's events one batch at a time, so each event
-rewrites only the runs from the last date before its own (a back-dated one cuts a run short).
+A projector following the store meets an account's events one batch at a time; each batch
+rewrites the runs of the items its events touched (with every invoice a plan ages with them),
+from the account as the batch leaves it.
 Here hypothesis draws a history of an account (the same steps as
 ``tests/service/test_aging_sql_matches_domain.py``: invoices, payments, credit, reversals,
 write-offs, voids, disputes, payment plans; back-dated at times), projected after every step,
