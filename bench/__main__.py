@@ -481,6 +481,18 @@ def statement_run_figure(url: str, accounts: int) -> dict[str, Any]:
     }
 
 
+def _write(path: Path, command: str, runs: int, figures: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result = {
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "runs": runs,
+        "command": command,
+        "figures": figures,
+    }
+    path.write_text(json.dumps(result, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
@@ -523,29 +535,32 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     url = local_postgres_url()
-    figures = [commands_figure(url, args.runs, args.seconds, args.clients)]
+    command = " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)])
+    partial = args.out.with_name(args.out.stem + ".partial.json")
+    figures: list[dict[str, Any]] = []
+
+    def measured(*found: dict[str, Any]) -> None:
+        # Each figure is kept as soon as it is measured: a run that fails at its last figure
+        # (an hour in) still leaves the others to read.
+        figures.extend(found)
+        _write(partial, command, args.runs, figures)
+
+    measured(commands_figure(url, args.runs, args.seconds, args.clients))
     command_rate = figures[0]["rates_per_second"]["product"]
-    figures += http_figures(
-        url, args.runs, args.seconds, args.clients, args.http_accounts, args.workers
+    measured(
+        *http_figures(url, args.runs, args.seconds, args.clients, args.http_accounts, args.workers)
     )
-    figures.append(import_figure(url, args.runs, args.invoices))
-    figures += projection_figures(url, args.runs, args.accounts, args.commands, command_rate)
-    figures.append(replay_figure(url, args.runs, args.replay_events))
-    figures.append(directory_figure(url, args.directory_accounts, repeats=20 * args.runs))
-    figures.append(close_day_figure(url, args.close_accounts, args.close_due_percent))
-    figures.append(remittance_figure(url, args.remittance_claims))
-    figures.append(statement_run_figure(url, args.document_accounts))
+    measured(import_figure(url, args.runs, args.invoices))
+    measured(*projection_figures(url, args.runs, args.accounts, args.commands, command_rate))
+    measured(replay_figure(url, args.runs, args.replay_events))
+    measured(directory_figure(url, args.directory_accounts, repeats=20 * args.runs))
+    measured(close_day_figure(url, args.close_accounts, args.close_due_percent))
+    measured(remittance_figure(url, args.remittance_claims))
+    measured(statement_run_figure(url, args.document_accounts))
     if not args.no_scale:
-        figures += scale_figures(url, args.small, args.large)
-    result = {
-        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": _machine(),
-        "runs": args.runs,
-        "command": " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)]),
-        "figures": figures,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+        measured(*scale_figures(url, args.small, args.large))
+    _write(args.out, command, args.runs, figures)
+    partial.unlink(missing_ok=True)
     for figure in figures:
         print(json.dumps(figure))
     print(f"results written to {args.out}", file=sys.stderr)
