@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
+import pytest
+
+from bench.scratch import scratch_database
 from bench.table import goal_value, markdown
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,6 +33,7 @@ def test_the_harness_measures_every_figure_next_to_its_baseline(tmp_path: Path) 
         timeout=300,
     )
     result = json.loads(out.read_text())
+    assert not (tmp_path / "results.partial.json").exists()  # kept only while the run lasts
     assert result["machine"]["cores"] >= 1
     figures = {figure["figure"]: figure for figure in result["figures"]}
     assert set(figures) == {
@@ -68,3 +73,20 @@ def test_the_harness_measures_every_figure_next_to_its_baseline(tmp_path: Path) 
     for figure in figures.values():
         assert figure["ratio_to_baseline"] > 0, figure
     assert figures["projection rebuild events/s"]["events"] >= 20 + 20 * 2
+
+
+def test_a_scratch_database_is_dropped_while_sessions_of_its_own_are_open(
+    postgres_url: str,
+) -> None:
+    with scratch_database(postgres_url, "drop") as url:
+        name = url.rsplit("/", 1)[1]
+        idle = psycopg.connect(url)
+        in_transaction = psycopg.connect(url)
+        in_transaction.execute("SELECT 1")  # a transaction left open, as a crashed figure's
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        left = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    assert left is None
+    for ended in (idle, in_transaction):
+        with pytest.raises(psycopg.OperationalError):
+            ended.execute("SELECT 1")
+        ended.close()

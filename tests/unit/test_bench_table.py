@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from bench.table import BEGIN, END, goal_met, markdown, with_table
+from bench.table import BEGIN, END, README, RESULTS, goal_met, markdown, with_table
 
 
 @pytest.mark.parametrize(
@@ -50,3 +52,13 @@ def test_the_readme_table_is_replaced_between_its_markers_only() -> None:
     assert rewritten == f"# R\n\nbefore\n{BEGIN}\n{table}\n{END}\nafter\n"
     with pytest.raises(ValueError, match="markers"):
         with_table("# no markers\n", table)
+
+
+def test_the_readme_holds_the_table_of_the_committed_results() -> None:
+    results = json.loads(RESULTS.read_text())
+    readme = README.read_text()
+    assert results["figures"], "the committed results file holds no figure"
+    assert with_table(readme, markdown(results)) == readme, (
+        "README.md's benchmark table differs from bench/results/latest.json:"
+        " run `uv run python -m bench.table --readme`"
+    )
