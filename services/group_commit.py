@@ -180,6 +180,12 @@ def nothing_was_written(failure: BaseException) -> bool:
     return False
 
 
+def _conflict_text(conflict: BaseException | None) -> str:
+    if conflict is None:
+        return "none"
+    return f"{type(conflict).__name__}: {conflict}"[:300]
+
+
 class GroupCommitter:
     """One writer thread per process; every command of the application goes through it."""
 
@@ -471,6 +477,7 @@ class GroupCommitter:
                 command.future.set_exception(failure)
 
     def _execute_alone_or_raise(self, command: Command) -> None:
+        conflict: BaseException | None = None
         for attempt in range(self.retries):
             if attempt:
                 # Another process keeps winning this account: step aside for a random moment
@@ -499,12 +506,23 @@ class GroupCommitter:
                 self.app.save(result, idempotency=records, period_guard=earliest_dates([result]))
             except Exception as failure:
                 if nothing_was_written(failure):
+                    conflict = failure
                     continue
                 raise
             self._remember(command.account_id, result)
             command.future.set_result(Outcome(body, status=command.status))
             return
-        command.future.set_exception(ConcurrentUpdate(str(command.account_id)))
+        # The last conflict is kept as the cause: the log and a caller can tell another
+        # writer's version from a key, a version gap or a closed period refused every time.
+        log.warning(
+            "command given up after conflicts",
+            account_id=str(command.account_id),
+            tries=self.retries,
+            conflict=_conflict_text(conflict),
+        )
+        gave_up = ConcurrentUpdate(str(command.account_id))
+        gave_up.__cause__ = conflict
+        command.future.set_exception(gave_up)
 
     def _refuse(self, refused: list[tuple[Command, DomainError | ServiceError]]) -> None:
         """Report each refusal — unless the command's key is on file: then the command is a

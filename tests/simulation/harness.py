@@ -274,7 +274,7 @@ class Simulation:
                     self._find("answers", "hung", "no answer within a minute", cmd)
                     continue
                 except Exception as error:
-                    self.history[cmd.n].append(f"app{cmd.instance}: {type(error).__name__}")
+                    self.history[cmd.n].append(f"app{cmd.instance}: {_named(error)}")
                     verdict = self._classify(error, cmd)
                     if verdict is None:
                         retry.append(cmd)
@@ -549,6 +549,14 @@ class Simulation:
         problems, self.report.published = check_topic(reader)
         for problem in problems:
             self._find("kafka", "topic", problem)
+
+
+def _named(error: BaseException) -> str:
+    """The error's type, and for a conflict given up on, what the store refused each time."""
+    cause = error.__cause__
+    if isinstance(error, ConcurrentUpdate) and cause is not None:
+        return f"{type(error).__name__} ({type(cause).__name__}: {str(cause)[:120]})"
+    return type(error).__name__
 
 
 def _rounds(cmds: Sequence[Cmd]) -> list[tuple[int, list[Cmd]]]:
