@@ -41,6 +41,7 @@ import psycopg
 import psycopg.errors
 import psycopg_pool
 from eventsourcing import persistence
+from eventsourcing.application import Application
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
@@ -85,6 +86,15 @@ def is_stale_connection(exc: BaseException) -> bool:
     return is_database_unavailable(exc) and not any(
         isinstance(e, psycopg_pool.PoolTimeout) for e in _causes(exc)
     )
+
+
+def events_table(app: Application[Any]) -> str:
+    """The name of ``app``'s events table, as eventsourcing's recorder named it (never input)."""
+    table = getattr(app.recorder, "events_table_name", None)
+    if not isinstance(table, str):
+        msg = f"{type(app.recorder).__name__} keeps its events in no table"
+        raise TypeError(msg)
+    return table
 
 
 def stored_moment(moment: datetime) -> str:

@@ -39,7 +39,7 @@ import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import DataError, IntegrityError, Notification, PersistenceError
 
-from projections.database import Cursor, Database, stored_moment
+from projections.database import Cursor, Database, events_table, stored_moment
 
 #: Failures of the consumer's surroundings, not of an event: never a reason to park.
 TRANSIENT: tuple[type[BaseException], ...] = (
@@ -221,7 +221,7 @@ def account_notifications(
 ) -> list[Notification]:
     """The account's stored events up to notification ``upto``, in version order, with their
     positions: what a retry replays (read in the caller's transaction)."""
-    table = app.recorder.events_table_name  # type: ignore[attr-defined]
+    table = events_table(app)
     if db.is_postgres:
         c.execute(
             f"SELECT notification_id AS id, originator_id, originator_version, topic, state"

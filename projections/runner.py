@@ -44,7 +44,7 @@ from eventsourcing.persistence import Notification
 
 from domain.account import is_account_topic
 from projections import parking
-from projections.database import Cursor, Database
+from projections.database import Cursor, Database, events_table
 from projections.locks import LockHeld, ReadModelLocks
 from projections.replay import AccountReplayer, Change
 
@@ -287,7 +287,7 @@ def _stored_events(
     """Every aggregate's stored events up to notification ``head``: one aggregate after the
     other (by id), each in version order, read a page at a time (in ``c``'s transaction) along
     the table's primary key, so that no more than a page and one aggregate are in memory."""
-    table = app.recorder.events_table_name  # type: ignore[attr-defined]
+    table = events_table(app)
     if db.is_postgres:
         select = (
             f"SELECT notification_id AS id, originator_id, originator_version, topic, state"
@@ -921,7 +921,7 @@ class Projector:
 
 def _head(app: Application[Any], c: Cursor, db: Database) -> int:
     """The newest notification of the store, read in ``c``'s transaction."""
-    table = app.recorder.events_table_name  # type: ignore[attr-defined]
+    table = events_table(app)
     column = "notification_id" if db.is_postgres else "rowid"
     c.execute(f"SELECT MAX({column}) AS head FROM {table}")
     row = c.fetchone()

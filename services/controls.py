@@ -36,7 +36,7 @@ from domain.approvals import ApprovalPolicy, ApprovalRule, check_policy
 from domain.periods import Period, check_backdating
 from domain.provenance import Provenance
 from domain.tenant import Tenant
-from projections.database import Cursor
+from projections.database import Cursor, events_table
 from projections.seals import Unsealable, compute_seals
 from services.bootstrap import Runtime
 from services.errors import ServiceError
@@ -204,11 +204,10 @@ class Controls:
         read the older barrier is still to commit once this one is."""
         with self.db.transaction() as c:
             if self.db.is_postgres:
-                recorder = self.app.recorder
                 c.execute(
                     SQL("LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE").format(
                         schema=Identifier(self.db.datastore.schema),  # type: ignore[union-attr]
-                        table=Identifier(recorder.events_table_name),  # type: ignore[attr-defined]
+                        table=Identifier(events_table(self.app)),
                     )
                 )
             self._write(c, tenant_id, barrier)

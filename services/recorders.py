@@ -25,7 +25,7 @@ eventsourcing's repository reads for one account, in two queries, per account.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -79,15 +79,29 @@ _EVENTS_ONLY = (
 )
 
 
-def _histories(rows: Iterable[tuple[bool, StoredEvent]]) -> dict[UUID, StoredHistory]:
+def _histories(
+    rows: Iterable[Any], originator_id: Callable[[Any], Any], state: Callable[[Any], bytes]
+) -> dict[UUID, StoredHistory]:
+    """The stored histories in ``rows`` (of ``_HISTORIES`` or ``_EVENTS_ONLY``), by aggregate;
+    ``originator_id`` and ``state`` read those columns as the engine stores them."""
     found: dict[UUID, StoredHistory] = {}
-    for is_snapshot, stored in rows:
+    for row in rows:
+        stored = StoredEvent(
+            originator_id=originator_id(row["originator_id"]),
+            originator_version=row["originator_version"],
+            topic=row["topic"],
+            state=state(row["state"]),
+        )
         history = found.setdefault(stored.originator_id, StoredHistory())  # type: ignore[arg-type]
-        if is_snapshot:
+        if row["is_snapshot"]:
             history.snapshot = stored
         else:
             history.events.append(stored)
     return found
+
+
+def _as_stored(value: Any) -> Any:
+    return value
 
 
 def _rows(kwargs: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -160,18 +174,7 @@ class IdempotentSQLiteRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
             rows = c.fetchall()
-        return _histories(
-            (
-                bool(row["is_snapshot"]),
-                StoredEvent(
-                    originator_id=self.convert_originator_id(row["originator_id"]),
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=row["state"],
-                ),
-            )
-            for row in rows
-        )
+        return _histories(rows, self.convert_originator_id, _as_stored)
 
 
 class IdempotentPostgresRecorder(PostgresApplicationRecorder):
@@ -247,18 +250,7 @@ class IdempotentPostgresRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, {"ids": list(originator_ids)})
             rows = curs.fetchall()
-        return _histories(
-            (
-                bool(row["is_snapshot"]),
-                StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                ),
-            )
-            for row in rows
-        )
+        return _histories(rows, _as_stored, bytes)
 
     def _insert_stored_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any

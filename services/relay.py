@@ -75,6 +75,7 @@ from kafka.partitioner.default import murmur2
 
 from domain.account import is_account_topic
 from projections import parking
+from projections.database import events_table
 from services.bootstrap import Runtime
 from services.envelope import SCHEMA_VERSION, encode, envelope, stored_envelope
 from services.logging import get_logger
@@ -504,7 +505,7 @@ class Relay:
     def _first_states(self, account_ids: Sequence[UUID]) -> list[tuple[UUID, bytes]]:
         """The stored state of each account's first event."""
         db = self.runtime.db
-        table = self.runtime.app.recorder.events_table_name  # type: ignore[attr-defined]
+        table = events_table(self.runtime.app)
         if db.is_postgres:
             rows = db.query(
                 f"SELECT originator_id, state FROM {table}"  # noqa: S608 - the store's table

@@ -31,6 +31,20 @@ def run(
     )
 
 
+def charge(
+    charge_id: str, price: str = "10.00", on: date = date(2026, 1, 4), code: str = "VISIT"
+) -> PostCharge:
+    """One unit of ``code`` at ``price``, served ``on``."""
+    return PostCharge(
+        charge_id=charge_id,
+        code=code,
+        description=f"{code} service",
+        quantity=Decimal(1),
+        unit_price=Decimal(price),
+        service_date=on,
+    )
+
+
 def payment(amount: str, payment_id: str, received_on: date = date(2026, 1, 3)) -> ReceivePayment:
     return ReceivePayment(
         payment_id=payment_id,

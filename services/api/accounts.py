@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AfterValidator, BaseModel, Field
 
 from domain.money import from_minor_units
+from projections.database import events_table
 from projections.directory import (
     DEFAULT_SORT,
     MAX_LIMIT,
@@ -425,7 +426,7 @@ def _positions(request: Request, events: list[Any]) -> dict[int, int]:
         return {}
     runtime = request.app.state.runtime
     db = runtime.db
-    table = runtime.app.recorder.events_table_name  # eventsourcing's own name, not input
+    table = events_table(runtime.app)
     account_id: UUID = events[0].originator_id
     # eventsourcing's SQLite numbers the log by rowid and stores ids as hex.
     column, stored_id = (

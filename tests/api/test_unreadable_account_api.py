@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.account import Account
+from projections.database import events_table
 from services.bootstrap import Runtime
 from services.unreadable import AccountUnreadable, load_account_or_problem
 from tests.api.account_steps import A, charge, open_account, record
@@ -62,7 +63,7 @@ def test_a_version_gap_answers_409_naming_the_missing_version(
     client: TestClient, runtime: Runtime
 ) -> None:
     _paid(client)
-    table = runtime.app.recorder.events_table_name  # type: ignore[attr-defined]
+    table = events_table(runtime.app)
     runtime.db.execute(f"DELETE FROM {table} WHERE originator_version = 2")
     _unreadable(client, A, 2)
     with pytest.raises(AccountUnreadable, match="version 2"):

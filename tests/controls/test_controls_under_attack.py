@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from domain import errors
 from domain.money import Money
 from domain.provenance import Provenance
+from projections.database import events_table
 from projections.verify import verify
 from services.api.app import create_app
 from services.api_keys import Role
@@ -610,7 +611,7 @@ def test_the_seal_verifies_with_snapshots_taken_of_the_accounts_and_the_tenant(
 
 def test_a_deleted_event_of_a_closed_period_breaks_its_seal(days_closed: Runtime) -> None:
     Controls(days_closed).close_period(TENANT, "2026-02", ADMIN)
-    table = days_closed.app.recorder.events_table_name  # type: ignore[attr-defined]
+    table = events_table(days_closed.app)
     rows = days_closed.db.query(
         f"SELECT originator_version, state FROM {table} WHERE topic LIKE ?",
         ("%PaymentReceived",),

@@ -13,6 +13,7 @@ import pytest
 
 from domain import errors
 from domain.provenance import Provenance
+from projections.database import events_table
 from projections.verify import verify
 from services.bootstrap import Runtime
 from services.close_day import CloseOfDay
@@ -115,7 +116,7 @@ def test_a_tenant_with_no_day_closed_cannot_close_a_period(runtime: Runtime) -> 
 
 def test_an_altered_event_of_a_closed_period_breaks_its_seal(office: Runtime) -> None:
     Controls(office).close_period(TENANT, "2026-02", ADMIN)
-    table = office.app.recorder.events_table_name  # type: ignore[attr-defined]
+    table = events_table(office.app)
     rows = office.db.query(f"SELECT state FROM {table} WHERE topic LIKE ?", ("%PaymentReceived",))
     (state,) = [bytes(r["state"]) for r in rows if b"p-feb" in bytes(r["state"])]
     office.db.execute(

@@ -8,28 +8,16 @@ is the account as stored, and that an account whose history does not read still 
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from uuid import uuid4
 
 from domain.account import Account
+from projections.database import events_table
 from services.bootstrap import Runtime
-from services.commands import PostCharge
 from services.group_commit import Outcome
 from services.recorders import IdempotentPostgresRecorder, IdempotentSQLiteRecorder
 from services.unreadable import AccountUnreadable
 from tests.store_faults import one_batch, submit_charge
-from tests.support import CLERK, open_charge_and_pay, run
-
-
-def _charge(charge_id: str) -> PostCharge:
-    return PostCharge(
-        charge_id=charge_id,
-        code="LAB",
-        description="Lab work",
-        quantity=Decimal(1),
-        unit_price=Decimal("2.50"),
-        service_date=date(2026, 1, 5),
-    )
+from tests.support import CLERK, charge, open_charge_and_pay, run
 
 
 def _accounts_with_and_without_a_snapshot(runtime: Runtime) -> None:
@@ -45,7 +33,9 @@ def _accounts_with_and_without_a_snapshot(runtime: Runtime) -> None:
         meta=CLERK,
     )
     for n in range(8):
-        run(runtime.app, _charge(f"long-{n}"), account_number="LONG")
+        run(
+            runtime.app, charge(f"long-{n}", "2.50", date(2026, 1, 5), "LAB"), account_number="LONG"
+        )
 
 
 def test_accounts_read_together_from_their_newest_snapshot_are_built_on_as_stored(
@@ -106,7 +96,7 @@ def test_an_account_whose_history_does_not_read_fails_alone_in_its_batch(
     runtime: Runtime,
 ) -> None:
     _accounts_with_and_without_a_snapshot(runtime)
-    table = runtime.app.recorder.events_table_name  # type: ignore[attr-defined]
+    table = events_table(runtime.app)
     broken = Account.id_for("acme", "A-100")
     stored = next(
         e for e in runtime.app.recorder.select_events(broken) if e.originator_version == 2

@@ -36,7 +36,7 @@ from tests.store_faults import (
     saves_fail,
     submit_charge,
 )
-from tests.support import CLERK, open_charge_and_pay, payment, run
+from tests.support import CLERK, charge, open_charge_and_pay, payment, run
 
 ACME = Account.id_for("acme", "A-100")
 
@@ -63,17 +63,6 @@ def _open(runtime: Runtime, number: str) -> None:
         currency="USD",
         opened_on=date(2026, 1, 1),
         meta=CLERK,
-    )
-
-
-def _charge_command(charge_id: str, price: str = "10.00") -> PostCharge:
-    return PostCharge(
-        charge_id=charge_id,
-        code="VISIT",
-        description="Office visit",
-        quantity=Decimal(1),
-        unit_price=Decimal(price),
-        service_date=date(2026, 1, 4),
     )
 
 
@@ -190,7 +179,7 @@ def test_a_refusal_is_checked_against_what_another_instance_stored(runtime: Runt
     open_charge_and_pay(runtime.app)  # this process now caches the account at version 3
     other = bootstrap(runtime.settings)
     try:
-        run(other.app, _charge_command("ch-9"))
+        run(other.app, charge("ch-9"))
     finally:
         other.close()
 
@@ -570,7 +559,7 @@ def test_a_request_stored_by_another_instance_while_it_is_redone_gets_the_origin
     open_charge_and_pay(runtime.app)  # cached here at version 3
     other = bootstrap(runtime.settings)
     try:
-        run(other.app, _charge_command("ch-x"))  # so this instance's next save conflicts
+        run(other.app, charge("ch-x"))  # so this instance's next save conflicts
         committer = runtime.app.committer
         real = committer._recorded_keys
         raced: list[Outcome] = []

@@ -14,6 +14,7 @@ from datetime import date
 import pytest
 from typer.testing import CliRunner
 
+from projections.database import events_table
 from projections.explain import UnknownFigure, explain
 from projections.reports import aging
 from projections.verify import SCRATCH_PREFIX, verify
@@ -117,7 +118,7 @@ def test_a_live_table_edited_by_hand_is_reported_with_the_events_behind_the_figu
 
 
 def _alter_stored_event(runtime: Runtime, topic_suffix: str, old: bytes, new: bytes) -> None:
-    table = runtime.app.recorder.events_table_name  # type: ignore[attr-defined]
+    table = events_table(runtime.app)
     rows = runtime.db.query(f"SELECT state FROM {table} WHERE topic LIKE ?", (f"%{topic_suffix}",))
     (state,) = [bytes(r["state"]) for r in rows if old in bytes(r["state"])]
     runtime.db.execute(

@@ -19,7 +19,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +29,10 @@ from projections.catalogue import read_models
 from projections.runner import Projector
 from services.app import Receivables
 from services.bootstrap import Runtime, bootstrap, eventsourcing_env
-from services.commands import PostCharge
 from services.relay import Relay
 from services.settings import Settings
 from tests.simulation.topic import read_topic
-from tests.support import CLERK, run
+from tests.support import CLERK, charge, run
 
 pytestmark = pytest.mark.integration
 
@@ -71,16 +69,6 @@ def writers(gap_settings: Settings) -> Iterator[tuple[Runtime, Receivables]]:
     yield runtime, second
     second.close()
     runtime.close()
-
-
-def _charge(charge_id: str) -> PostCharge:
-    return PostCharge(
-        charge_id=charge_id,
-        code="LAB",
-        description="Lab",
-        unit_price=Decimal("10.00"),
-        service_date=date(2026, 1, 2),
-    )
 
 
 class _HeldOpen:
@@ -151,9 +139,13 @@ def test_a_held_position_makes_later_writers_wait_and_no_follower_skips_it(
     url = gap_settings.database_url.get_secret_value()  # type: ignore[union-attr]
 
     held = _HeldOpen(runtime.app)
-    first, first_errors = _in_thread(lambda: run(runtime.app, _charge("ch-1"), "A-1", "acme"))
+    first, first_errors = _in_thread(
+        lambda: run(runtime.app, charge("ch-1", on=date(2026, 1, 2), code="LAB"), "A-1", "acme")
+    )
     assert held.inserted.wait(WAIT_SECONDS), "the first save never reached its insert"
-    later, later_errors = _in_thread(lambda: run(second, _charge("ch-2"), "A-2", "acme"))
+    later, later_errors = _in_thread(
+        lambda: run(second, charge("ch-2", on=date(2026, 1, 2), code="LAB"), "A-2", "acme")
+    )
     try:
         _wait_for_lock_waiter(url)
         # Position p is taken and uncommitted, p + 1 cannot be taken: nothing to follow yet.
