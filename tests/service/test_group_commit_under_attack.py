@@ -24,7 +24,7 @@ from domain.errors import DuplicatePayment
 from domain.money import Money
 from services.bootstrap import Runtime, bootstrap
 from services.commands import PostCharge, ReceivePayment, VoidCharge
-from services.errors import IdempotencyKeyReused
+from services.errors import ConcurrentUpdate, IdempotencyKeyReused
 from services.group_commit import Command, Outcome
 from services.settings import Settings
 from services.views import account_summary
@@ -171,6 +171,24 @@ def test_a_refusal_never_counts_an_event_whose_save_failed(runtime: Runtime) -> 
     assert not isinstance(second, DuplicatePayment), (
         "refused as a duplicate of a payment that was never stored"
     )
+
+
+def test_a_command_refused_by_the_store_at_every_try_is_answered_with_what_was_refused(
+    runtime: Runtime,
+) -> None:
+    """A save the store refuses every time (here a version gap) ends, after the writer's
+    tries, in a 409 that says what was refused, and nothing of the command is stored."""
+    open_charge_and_pay(runtime.app)
+    refused = IntegrityError("version gap: version 5 follows no version 4")
+
+    with saves_fail(runtime, refused, times=1_000) as failed:
+        answer = outcome_or_error(_pay(runtime, "A-100", "pay-2", "K-gap"))
+
+    assert isinstance(answer, ConcurrentUpdate)
+    assert answer.__cause__ is refused
+    assert len(failed) >= runtime.app.committer.retries  # redone on a fresh account each time
+    assert _versions(runtime) == [1, 2, 3]
+    assert "K-gap" not in _keys(runtime)
 
 
 def test_a_refusal_is_checked_against_what_another_instance_stored(runtime: Runtime) -> None:
