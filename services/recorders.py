@@ -230,6 +230,14 @@ class IdempotentPostgresRecorder(PostgresApplicationRecorder):
     def _insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
+        # No server-side prepared statements on a connection that inserts. eventsourcing sends
+        # an insert as a psycopg pipeline, and after pipelined inserts had failed (a conflict,
+        # a refused save) psycopg could keep a statement name the server no longer held: every
+        # later insert on that connection failed with "prepared statement does not exist", as
+        # if nothing had been written, so the writer redid its command until it gave up (a
+        # seeded simulation under load showed it). The statements of an insert are few and
+        # simple; parsing them each time costs the server little next to a command's work.
+        curs.connection.prepare_threshold = None
         rows = _rows(kwargs)
         if rows:
             curs.executemany(_INSERT.format(p="%s"), rows)
